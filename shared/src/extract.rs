@@ -1,0 +1,184 @@
+//! Body extractors whose rejections are the project's envelope, not axum's plain text.
+
+use axum::{
+    extract::{FromRequest, Request},
+    http::header,
+};
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, FieldError};
+
+/// JSON body: 415 without a JSON content type, 400 for malformed JSON, 422 for a wrong shape.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !has_content_type(&req, "application/json") {
+            return Err(ApiError::UnsupportedMediaType(
+                "Expected Content-Type: application/json".into(),
+            ));
+        }
+        let bytes = body_bytes(req, state).await?;
+        parse_json(&bytes).map(Json)
+    }
+}
+
+/// Either a JSON or an `application/x-www-form-urlencoded` body, decided by the content type.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonOrForm<T>(pub T);
+
+impl<T, S> FromRequest<S> for JsonOrForm<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if has_content_type(&req, "application/json") {
+            let bytes = body_bytes(req, state).await?;
+            return parse_json(&bytes).map(JsonOrForm);
+        }
+        if has_content_type(&req, "application/x-www-form-urlencoded") {
+            let bytes = body_bytes(req, state).await?;
+            let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(&bytes));
+            return serde_path_to_error::deserialize(de)
+                .map(JsonOrForm)
+                .map_err(|err| field_error(&err.path().to_string(), &err.inner().to_string()));
+        }
+        Err(ApiError::UnsupportedMediaType(
+            "Expected Content-Type: application/json or application/x-www-form-urlencoded".into(),
+        ))
+    }
+}
+
+fn has_content_type(req: &Request, expected: &str) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case(expected))
+}
+
+async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::bad_request("Could not read the request body")
+        }
+    })
+}
+
+/// Parses JSON: syntax errors are 400, type/shape errors are 422 with the field's location.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    use serde_json::error::Category;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|err| {
+        match err.inner().classify() {
+            Category::Syntax | Category::Eof | Category::Io => {
+                ApiError::bad_request("Malformed JSON body")
+            }
+            Category::Data => field_error(&err.path().to_string(), &err.inner().to_string()),
+        }
+    })?;
+    // Trailing bytes after the value mean the body is not one JSON document.
+    de.end()
+        .map_err(|_| ApiError::bad_request("Malformed JSON body"))?;
+    Ok(value)
+}
+
+fn field_error(path: &str, message: &str) -> ApiError {
+    // serde reports a missing field at the parent path, naming it in the message.
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    let mut loc: Vec<String> = vec!["body".to_owned()];
+    if path != "." {
+        loc.extend(path.split('.').map(str::to_owned));
+    }
+    let (msg, kind) = match missing {
+        Some(field) => {
+            loc.push(field.to_owned());
+            ("Field required".to_owned(), "missing")
+        }
+        None if message.starts_with("unknown field") => (strip_position(message), "extra_forbidden"),
+        None => (strip_position(message), "value_error"),
+    };
+    ApiError::Validation(vec![FieldError {
+        loc,
+        msg,
+        kind: kind.to_owned(),
+    }])
+}
+
+fn strip_position(message: &str) -> String {
+    // serde_json appends " at line 1 column 17"; it helps nobody reading an API response.
+    match message.find(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Signup {
+        email: String,
+        age: u8,
+    }
+
+    #[test]
+    fn malformed_json_is_a_400() {
+        let err = parse_json::<Signup>(b"{\"email\":").unwrap_err();
+        assert_eq!(err.status(), 400);
+    }
+
+    #[test]
+    fn trailing_garbage_is_a_400() {
+        let err = parse_json::<Signup>(br#"{"email":"a@b.c","age":3} x"#).unwrap_err();
+        assert_eq!(err.status(), 400);
+    }
+
+    #[test]
+    fn a_missing_field_is_a_422_naming_it() {
+        let err = parse_json::<Signup>(br#"{"age":3}"#).unwrap_err();
+        let ApiError::Validation(fields) = err else {
+            panic!("expected validation error")
+        };
+        assert_eq!(fields[0].loc, ["body", "email"]);
+        assert_eq!(fields[0].kind, "missing");
+    }
+
+    #[test]
+    fn a_wrong_type_is_a_422_at_its_path() {
+        let err = parse_json::<Signup>(br#"{"email":"a@b.c","age":"old"}"#).unwrap_err();
+        let ApiError::Validation(fields) = err else {
+            panic!("expected validation error")
+        };
+        assert_eq!(fields[0].loc, ["body", "age"]);
+        assert!(!fields[0].msg.contains("line"));
+    }
+
+    #[test]
+    fn an_unknown_field_is_a_422() {
+        let err = parse_json::<Signup>(br#"{"email":"a@b.c","age":3,"roles":["admin"]}"#).unwrap_err();
+        let ApiError::Validation(fields) = err else {
+            panic!("expected validation error")
+        };
+        assert_eq!(fields[0].kind, "extra_forbidden");
+    }
+}

@@ -1,0 +1,14 @@
+//! Everything the Lambda functions share: configuration, telemetry, the AWS clients in
+//! [`AppState`], the error envelope, the HTTP layer stack and the Lambda glue.
+
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod layers;
+pub mod runtime;
+pub mod state;
+pub mod telemetry;
+
+pub use config::{Config, ConfigError, Table};
+pub use error::ApiError;
+pub use state::AppState;

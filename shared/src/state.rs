@@ -1,0 +1,70 @@
+//! `AppState`: configuration and AWS clients, built once per Lambda sandbox in `main`.
+
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};
+
+use crate::config::Config;
+
+/// Shared by every request of a sandbox; cheap to clone (the SDK clients are `Arc`s inside).
+#[derive(Clone)]
+pub struct AppState {
+    /// Typed configuration.
+    pub config: Arc<Config>,
+    /// DynamoDB client.
+    pub dynamo: aws_sdk_dynamodb::Client,
+    /// S3 client (path-style when an endpoint override is set).
+    pub s3: aws_sdk_s3::Client,
+    /// SES v2 client.
+    pub ses: aws_sdk_sesv2::Client,
+    /// Secrets Manager client.
+    pub secrets: aws_sdk_secretsmanager::Client,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Loads the SDK configuration once and builds every client from it.
+    ///
+    /// Creating clients makes no network call, so this stays cheap in the cold start.
+    pub async fn init(config: Config) -> anyhow::Result<Self> {
+        let sdk = sdk_config(&config).await;
+        let s3_config = aws_sdk_s3::config::Builder::from(&sdk)
+            // The emulator serves buckets by path, not by virtual host.
+            .force_path_style(config.aws.endpoint_url.is_some())
+            .build();
+        let state = Self {
+            dynamo: aws_sdk_dynamodb::Client::new(&sdk),
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            ses: aws_sdk_sesv2::Client::new(&sdk),
+            secrets: aws_sdk_secretsmanager::Client::new(&sdk),
+            config: Arc::new(config),
+        };
+        Ok(state)
+    }
+}
+
+async fn sdk_config(config: &Config) -> aws_config::SdkConfig {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(config.aws.connect_timeout)
+        .operation_timeout(config.aws.operation_timeout)
+        .operation_attempt_timeout(config.aws.operation_timeout)
+        .read_timeout(config.aws.operation_timeout)
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .retry_config(RetryConfig::standard().with_max_attempts(config.aws.max_attempts));
+    if let Some(region) = &config.aws.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(url) = &config.aws.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
+}
