@@ -168,7 +168,10 @@ impl fmt::Debug for Config {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("readiness_timeout", &self.readiness_timeout)
             .field("local_http_addr", &self.local_http_addr)
-            .field("pagination_key", &self.pagination_key.as_ref().map(|_| "[REDACTED]"))
+            .field(
+                "pagination_key",
+                &self.pagination_key.as_ref().map(|_| "[REDACTED]"),
+            )
             .finish()
     }
 }
@@ -188,7 +191,11 @@ impl Config {
         version: &'static str,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let get = |k: &str| lookup(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |k: &str| {
+            lookup(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
 
         let app_env = match get("APP_ENV").as_deref() {
             None | Some("deployed" | "prod" | "production" | "staging" | "dev") => AppEnv::Deployed,
@@ -265,7 +272,10 @@ impl Config {
         if let Some(key) = &pagination_key {
             use secrecy::ExposeSecret;
             if key.expose_secret().len() < 32 {
-                return Err(ConfigError::new("PAGINATION_KEY", "must be at least 32 characters"));
+                return Err(ConfigError::new(
+                    "PAGINATION_KEY",
+                    "must be at least 32 characters",
+                ));
             }
         }
 

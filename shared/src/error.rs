@@ -6,13 +6,13 @@
 
 use std::borrow::Cow;
 
+pub use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+pub use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use axum::{
     http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
-pub use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
-pub use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::Serialize;
 
 /// One entry of a 422 `detail` list, FastAPI style.
@@ -163,7 +163,10 @@ impl ApiError {
             Self::Validation(errors) => ("VALIDATION_ERROR", Detail::Fields(errors.clone())),
             other => {
                 let status = other.status();
-                (default_code(status), Detail::Message(default_detail(status).into()))
+                (
+                    default_code(status),
+                    Detail::Message(default_detail(status).into()),
+                )
             }
         }
     }
@@ -222,9 +225,10 @@ impl IntoResponse for ApiError {
                 );
             }
             Self::RateLimited { retry_after_secs } => {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, header::HeaderValue::from(*retry_after_secs));
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    header::HeaderValue::from(*retry_after_secs),
+                );
             }
             _ => {}
         }
@@ -328,8 +332,16 @@ mod tests {
             ),
             (ApiError::PayloadTooLarge, 413),
             (ApiError::UnsupportedMediaType("x".into()), 415),
-            (ApiError::invalid_field(&["body", "email"], "bad", "value_error"), 422),
-            (ApiError::RateLimited { retry_after_secs: 3 }, 429),
+            (
+                ApiError::invalid_field(&["body", "email"], "bad", "value_error"),
+                422,
+            ),
+            (
+                ApiError::RateLimited {
+                    retry_after_secs: 3,
+                },
+                429,
+            ),
             (ApiError::Unavailable(anyhow::anyhow!("down")), 503),
             (ApiError::Internal(anyhow::anyhow!("bug")), 500),
         ];
@@ -346,7 +358,10 @@ mod tests {
 
     #[test]
     fn rate_limited_carries_retry_after() {
-        let response = ApiError::RateLimited { retry_after_secs: 42 }.into_response();
+        let response = ApiError::RateLimited {
+            retry_after_secs: 42,
+        }
+        .into_response();
         assert_eq!(response.headers()[header::RETRY_AFTER], "42");
     }
 

@@ -110,7 +110,9 @@ fn field_error(path: &str, message: &str) -> ApiError {
             loc.push(field.to_owned());
             ("Field required".to_owned(), "missing")
         }
-        None if message.starts_with("unknown field") => (strip_position(message), "extra_forbidden"),
+        None if message.starts_with("unknown field") => {
+            (strip_position(message), "extra_forbidden")
+        }
         None => (strip_position(message), "value_error"),
     };
     ApiError::Validation(vec![FieldError {
@@ -175,7 +177,8 @@ mod tests {
 
     #[test]
     fn an_unknown_field_is_a_422() {
-        let err = parse_json::<Signup>(br#"{"email":"a@b.c","age":3,"roles":["admin"]}"#).unwrap_err();
+        let err =
+            parse_json::<Signup>(br#"{"email":"a@b.c","age":3,"roles":["admin"]}"#).unwrap_err();
         let ApiError::Validation(fields) = err else {
             panic!("expected validation error")
         };

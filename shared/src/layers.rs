@@ -62,12 +62,14 @@ fn request_id_for(req: &Request) -> String {
         return id.to_owned();
     }
     // Behind API Gateway, reuse its request id so our logs join its access logs.
-    if let Some(lambda_http::request::RequestContext::ApiGatewayV1(ctx)) =
-        req.extensions().get::<lambda_http::request::RequestContext>()
-    {
-        if let Some(id) = ctx.request_id.as_deref().filter(|id| is_sane_request_id(id)) {
-            return id.to_owned();
-        }
+    use lambda_http::request::RequestContext;
+    let gateway_id = match req.extensions().get::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.request_id.as_deref(),
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.as_deref(),
+        _ => None,
+    };
+    if let Some(id) = gateway_id.filter(|id| is_sane_request_id(id)) {
+        return id.to_owned();
     }
     uuid::Uuid::new_v4().to_string()
 }
@@ -197,4 +199,174 @@ fn cors(config: &Config) -> CorsLayer {
         .max_age(std::time::Duration::from_secs(600));
     // Config already refused `*` with credentials; tower-http would panic on it anyway.
     layer.allow_credentials(config.cors_allow_credentials)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::Json;
+    use axum::routing::{get, post};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    fn config(pairs: &[(&str, &str)]) -> Config {
+        let map: std::collections::HashMap<&str, &str> = pairs.iter().copied().collect();
+        Config::from_lookup("test", "0.0.0", |k| map.get(k).map(|v| (*v).to_owned())).unwrap()
+    }
+
+    #[derive(serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Named {
+        name: String,
+    }
+
+    fn app(config: &Config) -> Router {
+        let routes = Router::new()
+            .route("/ok", get(|| async { "ok" }))
+            .route(
+                "/boom",
+                get(|| async {
+                    let v: Vec<u8> = Vec::new();
+                    // Index out of bounds on purpose: a bug must become a 500 envelope.
+                    #[allow(clippy::indexing_slicing)]
+                    let x = v[v.len()];
+                    x.to_string()
+                }),
+            )
+            .route("/echo", post(|Json(b): Json<Named>| async move { b.name }));
+        apply(routes, config)
+    }
+
+    async fn send(router: Router, req: Request) -> (u16, http::HeaderMap, serde_json::Value) {
+        let response = router.oneshot(req).await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        (status, headers, json)
+    }
+
+    fn post_json(body: &str) -> Request {
+        Request::post("/echo")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_owned()))
+            .unwrap()
+    }
+
+    fn assert_envelope(
+        status: u16,
+        headers: &http::HeaderMap,
+        json: &serde_json::Value,
+        code: &str,
+    ) {
+        assert_eq!(json["error_code"], code, "status {status}: {json}");
+        assert_eq!(
+            json["request_id"],
+            headers[&X_REQUEST_ID].to_str().unwrap(),
+            "envelope and header carry the same request id"
+        );
+        assert!(json["timestamp"].as_str().unwrap().ends_with('Z'));
+    }
+
+    #[tokio::test]
+    async fn a_panic_becomes_a_500_envelope() {
+        let (status, headers, json) = send(
+            app(&config(&[])),
+            Request::get("/boom").body(Body::empty()).unwrap(),
+        )
+        .await;
+        assert_eq!(status, 500);
+        assert_envelope(status, &headers, &json, "INTERNAL_ERROR");
+        assert_eq!(json["detail"], "Internal server error");
+    }
+
+    #[tokio::test]
+    async fn an_oversized_body_is_a_413_envelope() {
+        let big = format!("{{\"name\":\"{}\"}}", "a".repeat(200));
+        let (status, headers, json) =
+            send(app(&config(&[("MAX_BODY_BYTES", "64")])), post_json(&big)).await;
+        assert_eq!(status, 413);
+        assert_envelope(status, &headers, &json, "PAYLOAD_TOO_LARGE");
+    }
+
+    #[tokio::test]
+    async fn malformed_json_is_a_400_envelope() {
+        let (status, headers, json) = send(app(&config(&[])), post_json("{\"name\":")).await;
+        assert_eq!(status, 400);
+        assert_envelope(status, &headers, &json, "BAD_REQUEST");
+    }
+
+    #[tokio::test]
+    async fn a_wrong_shape_is_a_422_with_the_validation_list() {
+        let (status, headers, json) = send(app(&config(&[])), post_json("{\"name\":7}")).await;
+        assert_eq!(status, 422);
+        assert_envelope(status, &headers, &json, "VALIDATION_ERROR");
+        assert_eq!(
+            json["detail"][0]["loc"],
+            serde_json::json!(["body", "name"])
+        );
+        assert!(json["detail"][0]["msg"].is_string() && json["detail"][0]["type"].is_string());
+    }
+
+    #[tokio::test]
+    async fn a_non_json_content_type_is_a_415_envelope() {
+        let req = Request::post("/echo")
+            .header(header::CONTENT_TYPE, "text/plain")
+            .body(Body::from("name=x"))
+            .unwrap();
+        let (status, headers, json) = send(app(&config(&[])), req).await;
+        assert_eq!(status, 415);
+        assert_envelope(status, &headers, &json, "UNSUPPORTED_MEDIA_TYPE");
+    }
+
+    #[tokio::test]
+    async fn unknown_paths_and_methods_get_404_and_405_envelopes() {
+        let (status, headers, json) = send(
+            app(&config(&[])),
+            Request::get("/missing").body(Body::empty()).unwrap(),
+        )
+        .await;
+        assert_eq!(status, 404);
+        assert_envelope(status, &headers, &json, "NOT_FOUND");
+
+        let (status, headers, json) = send(
+            app(&config(&[])),
+            Request::delete("/ok").body(Body::empty()).unwrap(),
+        )
+        .await;
+        assert_eq!(status, 405);
+        assert_envelope(status, &headers, &json, "METHOD_NOT_ALLOWED");
+    }
+
+    #[tokio::test]
+    async fn cors_allows_listed_origins_only() {
+        let config = config(&[
+            ("CORS_ALLOWED_ORIGINS", "https://app.example.com"),
+            ("CORS_ALLOW_CREDENTIALS", "true"),
+        ]);
+        let preflight = |origin: &str| {
+            Request::options("/ok")
+                .header(header::ORIGIN, origin)
+                .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
+                .body(Body::empty())
+                .unwrap()
+        };
+        let (_, allowed, _) = send(app(&config), preflight("https://app.example.com")).await;
+        let (_, refused, _) = send(app(&config), preflight("https://evil.example.net")).await;
+        assert_eq!(
+            allowed[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "https://app.example.com"
+        );
+        assert_eq!(allowed[header::ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
+        assert!(!refused.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+    }
+
+    #[test]
+    fn request_ids_with_control_characters_or_excess_length_are_refused() {
+        assert!(is_sane_request_id("abc-123_x.y:z"));
+        assert!(!is_sane_request_id(""));
+        assert!(!is_sane_request_id("a b"));
+        assert!(!is_sane_request_id("line\nbreak"));
+        assert!(!is_sane_request_id(&"a".repeat(129)));
+    }
 }

@@ -175,7 +175,12 @@ pub async fn run_checks(state: &AppState) -> Vec<Check> {
         ),
     });
 
-    join_all(probes.into_iter().map(|(name, probe)| timed(name, probe, budget))).await
+    join_all(
+        probes
+            .into_iter()
+            .map(|(name, probe)| timed(name, probe, budget)),
+    )
+    .await
 }
 
 async fn timed(name: String, probe: Probe, budget: Duration) -> Check {

@@ -1,0 +1,44 @@
+# The two commands: `make dev` (run the API locally) and `make test` (everything CI runs).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+FN ?= health
+EVENT ?= events/health/liveness.json
+API_PORT ?= 9000
+
+.PHONY: help dev test build invoke deploy lint fmt measure clean
+
+help: ## List targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+dev: ## Install tools, start the emulator, bootstrap, serve every function on 127.0.0.1:9000
+	@bash infra/scripts/dev.sh
+
+test: ## fmt, clippy, cfn-lint, all tests against a fresh emulator, watch smoke test
+	@bash infra/scripts/test.sh
+
+build: ## Release build of every function (arm64, or x86_64 if the target cannot be added)
+	@bash infra/scripts/build.sh
+
+invoke: ## Send EVENT to FN through a running `make dev`: make invoke FN=health EVENT=events/health/liveness.json
+	@source infra/scripts/lib.sh && ensure_venv && \
+	  "$(VENV)/bin/cargo-lambda" lambda invoke --invoke-address 127.0.0.1 --invoke-port $(API_PORT) \
+	    --data-file "$(EVENT)" "$(FN)"
+
+deploy: ## sam build && sam deploy (needs the SAM CLI and AWS credentials; not run here)
+	sam build --beta-features && sam deploy
+
+lint: ## Formatting, clippy and cfn-lint only
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	@source infra/scripts/lib.sh && ensure_venv && "$(VENV)/bin/cfn-lint" template.yaml
+
+fmt: ## Format the code
+	cargo fmt --all
+
+measure: ## Release build for this machine, then size, cold start and peak RSS of each function
+	@ARCH=x86-64 LAMBDA_DIR=target/lambda-host bash infra/scripts/build.sh
+	@source infra/scripts/lib.sh && ensure_venv && "$(VENV)/bin/python" infra/measure.py --lambda-dir target/lambda-host
+
+clean: ## Remove build output and local state (keeps .venv)
+	cargo clean

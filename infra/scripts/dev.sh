@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# `make dev`: tools, emulator, resources, then every function on http://127.0.0.1:$API_PORT.
+# Ctrl-C stops everything this script started.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+MOTO_PORT="${MOTO_PORT:-5000}"
+API_PORT="${API_PORT:-9000}"
+WATCH_ARGS=()
+
+TAIL_PID=""
+cleanup() {
+  log "stopping"
+  [[ -n "$TAIL_PID" ]] && kill "$TAIL_PID" 2>/dev/null
+  stop_group watch
+  stop_group moto
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ensure_venv
+start_emulator "$MOTO_PORT"
+bootstrap "$MOTO_PORT" "$RUN_DIR/dev.env"
+export_env "$MOTO_PORT" "$RUN_DIR/dev.env"
+log "building functions (first run compiles the AWS SDK: a few minutes)"
+# Built the way watch runs them (one package at a time), so the first request does not compile.
+for fn in "$ROOT"/functions/*/; do
+  cargo build --quiet -p "$(basename "$fn")"
+done
+start_watch "$API_PORT"
+wait_http "http://127.0.0.1:$API_PORT/health/liveness" 120 || die "watch did not come up; see $RUN_DIR/watch.log"
+log "API on http://127.0.0.1:$API_PORT  (emulator http://127.0.0.1:$MOTO_PORT, logs in $RUN_DIR)"
+log "try: curl -i http://127.0.0.1:$API_PORT/health/readiness   — Ctrl-C to stop"
+tail -n +1 -f "$RUN_DIR/watch.log" &
+TAIL_PID=$!
+wait "$(cat "$RUN_DIR/watch.pid")" || true

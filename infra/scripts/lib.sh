@@ -1,0 +1,105 @@
+# Shared helpers for the local stack scripts. Sourced, not run.
+# Everything they start runs in its own process group (setsid) so one `kill -- -PGID` stops it
+# with every child: killing only the `cargo` wrapper would leave cargo-lambda's server listening.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+VENV="$ROOT/.venv"
+# Logs and pid files live outside the workspace: a file written inside it makes
+# `cargo lambda watch` rebuild in a loop.
+RUN_DIR="${STARTER_RUN_DIR:-${TMPDIR:-/tmp}/rust-starter-$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1)}"
+mkdir -p "$RUN_DIR"
+
+log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31mERROR:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# Creates ./.venv and installs the pinned tools, once per change of infra/requirements.txt.
+ensure_venv() {
+  local req="$ROOT/infra/requirements.txt" stamp="$VENV/.requirements.sha"
+  local want; want="$(sha256sum "$req" | cut -d' ' -f1)"
+  if [[ -x "$VENV/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+    return 0
+  fi
+  command -v python3 >/dev/null || die "python3 is required (3.9+)"
+  log "installing local tools into .venv (moto, cargo-lambda, cfn-lint)"
+  [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
+  echo "$want" > "$stamp"
+}
+
+# Prints a free TCP port on 127.0.0.1.
+free_port() {
+  "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+port_in_use() {
+  "$VENV/bin/python" -c 'import socket,sys; s=socket.socket(); sys.exit(0 if s.connect_ex(("127.0.0.1",int(sys.argv[1])))==0 else 1)' "$1"
+}
+
+# wait_http URL SECONDS: polls until URL answers any HTTP status.
+wait_http() {
+  local url="$1" secs="$2" i
+  for ((i = 0; i < secs * 5; i++)); do
+    curl -s -o /dev/null --max-time 2 "$url" && return 0
+    sleep 0.2
+  done
+  return 1
+}
+
+# start_group NAME LOGFILE CMD...: runs CMD in a new session; records its pid (= group id).
+start_group() {
+  local name="$1" logfile="$2"; shift 2
+  setsid "$@" >"$logfile" 2>&1 < /dev/null &
+  echo $! > "$RUN_DIR/$name.pid"
+}
+
+# stop_group NAME: TERM the whole group, then KILL what is left after 5 s.
+stop_group() {
+  local name="$1" pidfile="$RUN_DIR/$1.pid" pid i
+  [[ -f "$pidfile" ]] || return 0
+  pid="$(cat "$pidfile")"
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+      kill -0 -- "-$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+}
+
+# start_emulator PORT: moto_server on loopback (127.0.0.1, never localhost: IPv6 first bites).
+start_emulator() {
+  local port="$1"
+  port_in_use "$port" && die "port $port is busy; set MOTO_PORT to another port"
+  log "starting AWS emulator (moto) on 127.0.0.1:$port"
+  start_group moto "$RUN_DIR/moto.log" "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port"
+  wait_http "http://127.0.0.1:$port/moto-api/" 30 || { tail -20 "$RUN_DIR/moto.log" >&2; die "emulator did not start"; }
+}
+
+# bootstrap PORT ENVFILE: creates every template.yaml resource and writes the function env.
+bootstrap() {
+  "$VENV/bin/python" "$ROOT/infra/bootstrap.py" --endpoint "http://127.0.0.1:$1" --env-out "$2"
+}
+
+# export_env PORT ENVFILE: what every function and test process sees locally.
+export_env() {
+  set -a
+  # shellcheck disable=SC1090
+  . "$2"
+  set +a
+  export AWS_ENDPOINT_URL="http://127.0.0.1:$1"
+  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+  export AWS_EC2_METADATA_DISABLED=true
+  # Short timeouts locally so a stopped emulator shows up at once.
+  export AWS_CONNECT_TIMEOUT_MS="${AWS_CONNECT_TIMEOUT_MS:-500}"
+}
+
+# start_watch PORT: every function behind one HTTP port, routed as deployed (see Cargo.toml).
+start_watch() {
+  local port="$1"
+  port_in_use "$port" && die "port $port is busy; set API_PORT to another port"
+  log "starting cargo lambda watch on http://127.0.0.1:$port"
+  PATH="$VENV/bin:$PATH" start_group watch "$RUN_DIR/watch.log" \
+    "$VENV/bin/cargo-lambda" lambda watch -A 127.0.0.1 -P "$port" --disable-cors "${WATCH_ARGS[@]}"
+}
