@@ -1,5 +1,7 @@
 //! Health endpoints over real HTTP, against the emulator `make test` starts.
 
+#![allow(clippy::expect_used)] // Helpers outside #[test] fns: a failed request must fail the test.
+
 use std::time::{Duration, Instant};
 
 use serde_json::Value;

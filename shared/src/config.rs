@@ -204,13 +204,13 @@ impl Config {
         };
 
         let endpoint_url = get("AWS_ENDPOINT_URL");
-        if let Some(url) = &endpoint_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(ConfigError::new(
-                    "AWS_ENDPOINT_URL",
-                    "must start with http:// or https://",
-                ));
-            }
+        if let Some(url) = &endpoint_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError::new(
+                "AWS_ENDPOINT_URL",
+                "must start with http:// or https://",
+            ));
         }
         let aws = AwsSettings {
             endpoint_url,
@@ -233,10 +233,10 @@ impl Config {
             webhook_secret_id: get("WEBHOOK_SECRETS_SECRET_ID"),
             mail_from: get("MAIL_FROM"),
         };
-        if let Some(from) = &resources.mail_from {
-            if !from.contains('@') {
-                return Err(ConfigError::new("MAIL_FROM", "must be an email address"));
-            }
+        if let Some(from) = &resources.mail_from
+            && !from.contains('@')
+        {
+            return Err(ConfigError::new("MAIL_FROM", "must be an email address"));
         }
 
         let cors_origins = match get("CORS_ALLOWED_ORIGINS") {
