@@ -1,17 +1,14 @@
 //! Health endpoints over real HTTP, against the emulator `make test` starts.
 
-#![allow(clippy::expect_used)] // Helpers outside #[test] fns: a failed request must fail the test.
-
 use std::time::{Duration, Instant};
 
+use e2e::Client;
 use serde_json::Value;
 
-async fn get(url: &str) -> (u16, reqwest::header::HeaderMap, Value) {
-    let response = reqwest::get(url).await.expect("request");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.json::<Value>().await.expect("JSON body");
-    (status, headers, body)
+async fn get(url: &str) -> (u16, http::HeaderMap, Value) {
+    let reply = Client::new().get(url, &[]).await;
+    let body = reply.json();
+    (reply.status, reply.headers, body)
 }
 
 #[tokio::test]
@@ -106,37 +103,40 @@ async fn unknown_route_is_a_404_envelope_with_a_request_id() {
 async fn wrong_method_is_a_405_envelope() {
     let base = e2e::spawn_http(health::router(e2e::emulator_state().await)).await;
 
-    let response = reqwest::Client::new()
-        .delete(format!("{base}/health/liveness"))
-        .send()
-        .await
-        .expect("request");
+    let reply = Client::new()
+        .send(
+            http::Method::DELETE,
+            &format!("{base}/health/liveness"),
+            &[],
+            "",
+        )
+        .await;
 
-    assert_eq!(response.status().as_u16(), 405);
-    let body: Value = response.json().await.expect("JSON");
-    assert_eq!(body["error_code"], "METHOD_NOT_ALLOWED");
+    assert_eq!(reply.status, 405);
+    assert_eq!(reply.json()["error_code"], "METHOD_NOT_ALLOWED");
 }
 
 #[tokio::test]
 async fn a_sane_request_id_is_echoed_and_an_unsafe_one_replaced() {
     let base = e2e::spawn_http(health::router(e2e::emulator_state().await)).await;
-    let client = reqwest::Client::new();
+    let client = Client::new();
+    let long_id = "x".repeat(300);
 
     let echoed = client
-        .get(format!("{base}/health/liveness"))
-        .header("X-Request-ID", "trace-123.abc")
-        .send()
-        .await
-        .expect("request");
+        .get(
+            &format!("{base}/health/liveness"),
+            &[("X-Request-ID", "trace-123.abc")],
+        )
+        .await;
     let replaced = client
-        .get(format!("{base}/health/liveness"))
-        .header("X-Request-ID", "x".repeat(300))
-        .send()
-        .await
-        .expect("request");
+        .get(
+            &format!("{base}/health/liveness"),
+            &[("X-Request-ID", &long_id)],
+        )
+        .await;
 
-    assert_eq!(echoed.headers()["x-request-id"], "trace-123.abc");
-    let new_id = replaced.headers()["x-request-id"].to_str().expect("ascii");
-    assert_ne!(new_id, "x".repeat(300));
+    assert_eq!(echoed.header("x-request-id"), "trace-123.abc");
+    let new_id = replaced.header("x-request-id");
+    assert_ne!(new_id, long_id);
     assert!(shared::layers::is_sane_request_id(new_id));
 }

@@ -58,3 +58,99 @@ pub async fn spawn_http(router: Router) -> String {
     });
     format!("http://{addr}")
 }
+
+/// A response read whole: status, headers, body.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// Headers.
+    pub headers: http::HeaderMap,
+    /// Body bytes.
+    pub body: bytes::Bytes,
+}
+
+impl Reply {
+    /// The body as JSON (`Null` when it is not JSON, so assertions show the mismatch).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// A header as text, or "" when absent.
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+}
+
+/// A plain HTTP/1 client for loopback servers.
+#[derive(Clone)]
+pub struct Client {
+    inner: hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        http_body_util::Full<bytes::Bytes>,
+    >,
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Client {
+    /// A new client.
+    pub fn new() -> Self {
+        let inner =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http();
+        Self { inner }
+    }
+
+    /// Sends `method url` with `headers` and `body`, and reads the whole reply.
+    pub async fn send(
+        &self,
+        method: http::Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<bytes::Bytes>,
+    ) -> Reply {
+        use http_body_util::BodyExt;
+        let mut request = http::Request::builder().method(method).uri(url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request
+            .body(http_body_util::Full::new(body.into()))
+            .expect("valid request");
+        let response = self.inner.request(request).await.expect("HTTP request");
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.expect("read body").to_bytes();
+        Reply {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    /// `GET url`.
+    pub async fn get(&self, url: &str, headers: &[(&str, &str)]) -> Reply {
+        self.send(http::Method::GET, url, headers, bytes::Bytes::new())
+            .await
+    }
+
+    /// `method url` with a JSON body.
+    pub async fn json(
+        &self,
+        method: http::Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &serde_json::Value,
+    ) -> Reply {
+        let mut all = vec![("content-type", "application/json")];
+        all.extend_from_slice(headers);
+        self.send(method, url, &all, body.to_string()).await
+    }
+}
