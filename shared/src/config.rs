@@ -127,6 +127,35 @@ pub struct Resources {
     pub mail_from: Option<String>,
 }
 
+/// Identity settings (tokens, passwords, brute-force lockout). All have production defaults.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// `JWT_ISSUER`.
+    pub issuer: String,
+    /// `JWT_AUDIENCE`.
+    pub audience: String,
+    /// `ACCESS_TOKEN_TTL_SECS` (900).
+    pub access_ttl: Duration,
+    /// `REFRESH_TOKEN_TTL_SECS` (7 days).
+    pub refresh_ttl: Duration,
+    /// `RESET_TOKEN_TTL_SECS` (900).
+    pub reset_ttl: Duration,
+    /// `VERIFY_TOKEN_TTL_SECS` (24 h).
+    pub verify_ttl: Duration,
+    /// `ARGON2_MEMORY_KIB` (19456).
+    pub argon2_memory_kib: u32,
+    /// `ARGON2_ITERATIONS` (2).
+    pub argon2_iterations: u32,
+    /// `ARGON2_PARALLELISM` (1).
+    pub argon2_parallelism: u32,
+    /// `LOGIN_MAX_FAILURES` (5) per account per window.
+    pub login_max_failures: i64,
+    /// `LOGIN_FAILURE_WINDOW_SECS` (900).
+    pub login_failure_window_secs: i64,
+    /// `REFRESH_COOKIE` (false): also set the refresh token as an HttpOnly cookie.
+    pub refresh_cookie: bool,
+}
+
 /// Everything a function reads from its environment.
 #[derive(Clone)]
 pub struct Config {
@@ -152,6 +181,8 @@ pub struct Config {
     pub local_http_addr: Option<String>,
     /// `PAGINATION_KEY`: optional; secret material, never printed.
     pub pagination_key: Option<SecretString>,
+    /// Identity settings.
+    pub auth: AuthSettings,
 }
 
 impl fmt::Debug for Config {
@@ -279,7 +310,26 @@ impl Config {
             }
         }
 
+        let secs = |var: &'static str, default: u64| {
+            parse_num(&get, var, default, 1, 365 * 86_400).map(Duration::from_secs)
+        };
+        let auth = AuthSettings {
+            issuer: get("JWT_ISSUER").unwrap_or_else(|| "rust-serverless-starter".to_owned()),
+            audience: get("JWT_AUDIENCE").unwrap_or_else(|| "rust-serverless-starter-api".to_owned()),
+            access_ttl: secs("ACCESS_TOKEN_TTL_SECS", 900)?,
+            refresh_ttl: secs("REFRESH_TOKEN_TTL_SECS", 7 * 86_400)?,
+            reset_ttl: secs("RESET_TOKEN_TTL_SECS", 900)?,
+            verify_ttl: secs("VERIFY_TOKEN_TTL_SECS", 86_400)?,
+            argon2_memory_kib: parse_num(&get, "ARGON2_MEMORY_KIB", 19_456, 8, 4 * 1024 * 1024)?,
+            argon2_iterations: parse_num(&get, "ARGON2_ITERATIONS", 2, 1, 100)?,
+            argon2_parallelism: parse_num(&get, "ARGON2_PARALLELISM", 1, 1, 64)?,
+            login_max_failures: parse_num(&get, "LOGIN_MAX_FAILURES", 5, 1, 1_000)?,
+            login_failure_window_secs: parse_num(&get, "LOGIN_FAILURE_WINDOW_SECS", 900, 1, 86_400)?,
+            refresh_cookie: parse_bool(&get, "REFRESH_COOKIE", false)?,
+        };
+
         Ok(Self {
+            auth,
             app_env,
             service_name: get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| service.to_owned()),
             version,

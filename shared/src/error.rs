@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 pub use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
+pub use aws_smithy_types::error::display::DisplayErrorContext;
 pub use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use axum::{
     http::{StatusCode, header},

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};
 
-use crate::config::Config;
+use crate::{auth::Auth, config::Config};
 
 /// Shared by every request of a sandbox; cheap to clone (the SDK clients are `Arc`s inside).
 #[derive(Clone)]
@@ -19,6 +19,8 @@ pub struct AppState {
     pub ses: aws_sdk_sesv2::Client,
     /// Secrets Manager client.
     pub secrets: aws_sdk_secretsmanager::Client,
+    /// Identity (keys, repositories), for functions that call [`AppState::with_auth`].
+    pub auth: Option<Arc<Auth>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -45,8 +47,16 @@ impl AppState {
             ses: aws_sdk_sesv2::Client::new(&sdk),
             secrets: aws_sdk_secretsmanager::Client::new(&sdk),
             config: Arc::new(config),
+            auth: None,
         };
         Ok(state)
+    }
+
+    /// Reads the signing key ring from Secrets Manager (once, at init) and wires identity in.
+    pub async fn with_auth(mut self) -> anyhow::Result<Self> {
+        let auth = Auth::init(&self.config, &self.dynamo, &self.secrets).await?;
+        self.auth = Some(Arc::new(auth));
+        Ok(self)
     }
 }
 

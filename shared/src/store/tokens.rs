@@ -1,0 +1,66 @@
+//! Revoked access tokens and consumed single-use tokens, one table, TTL'd at the token's `exp`.
+
+use aws_sdk_dynamodb::Client;
+
+use super::{Item, get_n, is_condition_failure, n, now_s, s};
+use crate::error::{ApiError, from_sdk};
+
+/// The revoked-tokens table.
+#[derive(Debug, Clone)]
+pub struct RevokedTokens {
+    client: Client,
+    table: String,
+}
+
+/// Key of a revoked access token.
+pub fn jti_key(jti: &str) -> String {
+    format!("JTI#{jti}")
+}
+
+impl RevokedTokens {
+    /// Repository over `table`.
+    pub fn new(client: Client, table: String) -> Self {
+        Self { client, table }
+    }
+
+    /// The table name (for batch reads).
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Blacklists an access token until it would have expired anyway.
+    pub async fn revoke(&self, jti: &str, exp: i64) -> Result<(), ApiError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(jti_key(jti)))
+            .item("expires_at", n(exp))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        Ok(())
+    }
+
+    /// Marks a single-use token consumed. `false` when it already was, even under a race.
+    pub async fn consume_once(&self, jti: &str, exp: i64) -> Result<bool, ApiError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("USED#{jti}")))
+            .item("expires_at", n(exp))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if is_condition_failure(&err) => Ok(false),
+            Err(err) => Err(from_sdk(err)),
+        }
+    }
+}
+
+/// Whether a fetched blacklist item is in force (the emulator never deletes expired items).
+pub fn is_revoked(item: Option<&Item>) -> bool {
+    item.is_some_and(|i| get_n(i, "expires_at") > now_s())
+}

@@ -1,0 +1,596 @@
+//! Users, with username and email uniqueness enforced by guard items written in the same
+//! transaction as the user (`attribute_not_exists`), so two concurrent signups cannot both win.
+//!
+//! Items: `USER#<id>` (the user), `EMAIL#<email>` and `USERNAME#<lowercased>` (guards holding
+//! `user_id`). Users carry `gsi1pk = "USER"`, `gsi1sk = "<created_at>#<id>"` for admin listing.
+
+use aws_sdk_dynamodb::{
+    Client,
+    types::{AttributeValue, Delete, Put, TransactWriteItem, Update},
+};
+use serde::Serialize;
+
+use super::{Item, b, get_b, get_list, get_n, get_s, is_condition_failure, list, n, opt_s, s};
+use crate::{
+    domain::{Email, PersonName, Username},
+    error::{ApiError, from_sdk},
+};
+
+/// A stored user. Never serialized as is: [`UserView`] is the public body.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// UUID.
+    pub id: String,
+    /// Display form.
+    pub username: String,
+    /// Normalized (lower-case).
+    pub email: String,
+    /// First name.
+    pub first_name: String,
+    /// Last name.
+    pub last_name: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Whether the email address was verified.
+    pub email_verified: bool,
+    /// Roles, e.g. `["user", "admin"]`.
+    pub roles: Vec<String>,
+    /// Rate-limit / product tier.
+    pub tier: String,
+    /// Disabled by an admin.
+    pub disabled: bool,
+    /// Soft-deleted.
+    pub deleted: bool,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+    /// Sessions created at or before this instant (epoch ms) are dead: logout-all, reset.
+    pub tokens_valid_after_ms: i64,
+}
+
+impl User {
+    /// Whether the user may authenticate at all.
+    pub fn is_active(&self) -> bool {
+        !self.disabled && !self.deleted
+    }
+
+    /// Whether the user has `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+
+    /// The public body.
+    pub fn view(&self) -> UserView {
+        UserView {
+            id: self.id.clone(),
+            username: self.username.clone(),
+            email: self.email.clone(),
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            email_verified: self.email_verified,
+            roles: self.roles.clone(),
+            tier: self.tier.clone(),
+            disabled: self.disabled,
+            created_at: self.created_at.clone(),
+            updated_at: self.updated_at.clone(),
+        }
+    }
+
+    fn from_item(item: &Item) -> Result<Self, ApiError> {
+        Ok(Self {
+            id: get_s(item, "id")?,
+            username: get_s(item, "username")?,
+            email: get_s(item, "email")?,
+            first_name: get_s(item, "first_name")?,
+            last_name: get_s(item, "last_name")?,
+            password_hash: opt_s(item, "password_hash").unwrap_or_default(),
+            email_verified: get_b(item, "email_verified"),
+            roles: get_list(item, "roles"),
+            tier: opt_s(item, "tier").unwrap_or_else(|| "free".to_owned()),
+            disabled: get_b(item, "disabled"),
+            deleted: get_b(item, "deleted"),
+            created_at: get_s(item, "created_at")?,
+            updated_at: get_s(item, "updated_at")?,
+            tokens_valid_after_ms: get_n(item, "tokens_valid_after_ms"),
+        })
+    }
+}
+
+/// The user body of the contract: no hash, no internal attribute.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserView {
+    /// UUID.
+    pub id: String,
+    /// Username.
+    pub username: String,
+    /// Email.
+    pub email: String,
+    /// First name.
+    pub first_name: String,
+    /// Last name.
+    pub last_name: String,
+    /// Verified?
+    pub email_verified: bool,
+    /// Roles.
+    pub roles: Vec<String>,
+    /// Tier.
+    pub tier: String,
+    /// Disabled by an admin (visible to admins and to the user).
+    pub disabled: bool,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+/// What signup stores.
+#[derive(Debug)]
+pub struct NewUser {
+    /// Username.
+    pub username: Username,
+    /// Email.
+    pub email: Email,
+    /// First name.
+    pub first_name: PersonName,
+    /// Last name.
+    pub last_name: PersonName,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Roles to start with.
+    pub roles: Vec<String>,
+}
+
+/// Why a create or rename failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UniqueError {
+    /// Username or email is taken (case-insensitively).
+    #[error("username or email already registered")]
+    Taken,
+    /// Anything else.
+    #[error(transparent)]
+    Store(#[from] ApiError),
+}
+
+/// A page of users.
+#[derive(Debug)]
+pub struct Page {
+    /// Users of this page.
+    pub items: Vec<User>,
+    /// Last evaluated key, when there is more.
+    pub next: Option<Item>,
+}
+
+/// Changes an admin may make.
+#[derive(Debug, Default)]
+pub struct AdminChanges {
+    /// Replace roles.
+    pub roles: Option<Vec<String>>,
+    /// Replace tier.
+    pub tier: Option<String>,
+    /// Enable or disable.
+    pub disabled: Option<bool>,
+}
+
+/// Profile changes a user may make to themselves.
+#[derive(Debug, Default)]
+pub struct ProfileChanges {
+    /// New first name.
+    pub first_name: Option<PersonName>,
+    /// New last name.
+    pub last_name: Option<PersonName>,
+    /// New username (moves its guard).
+    pub username: Option<Username>,
+}
+
+/// The users table.
+#[derive(Debug, Clone)]
+pub struct Users {
+    client: Client,
+    table: String,
+}
+
+/// Primary key of a user.
+pub fn user_key(id: &str) -> String {
+    format!("USER#{id}")
+}
+
+fn email_key(email: &str) -> String {
+    format!("EMAIL#{email}")
+}
+
+fn username_key(key: &str) -> String {
+    format!("USERNAME#{key}")
+}
+
+fn now_rfc3339() -> String {
+    crate::layers::now_rfc3339()
+}
+
+impl Users {
+    /// Repository over `table`.
+    pub fn new(client: Client, table: String) -> Self {
+        Self { client, table }
+    }
+
+    /// The table name (for batch reads).
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The DynamoDB client (for batch reads across tables).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Parses a user item fetched elsewhere (batch reads); `None` for a missing item.
+    pub fn parse(item: Option<&Item>) -> Result<Option<User>, ApiError> {
+        item.map(User::from_item).transpose()
+    }
+
+    /// Creates the user and both guards in one transaction.
+    pub async fn create(&self, new: NewUser) -> Result<User, UniqueError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = now_rfc3339();
+        let user = User {
+            id: id.clone(),
+            username: new.username.as_str().to_owned(),
+            email: new.email.as_str().to_owned(),
+            first_name: new.first_name.as_str().to_owned(),
+            last_name: new.last_name.as_str().to_owned(),
+            password_hash: new.password_hash,
+            email_verified: false,
+            roles: new.roles,
+            tier: "free".to_owned(),
+            disabled: false,
+            deleted: false,
+            created_at: now.clone(),
+            updated_at: now,
+            tokens_valid_after_ms: 0,
+        };
+        let put_user = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(self.to_item(&user, &new.username.key())))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build_err)?;
+        let items = vec![
+            TransactWriteItem::builder().put(put_user).build(),
+            TransactWriteItem::builder()
+                .put(self.guard(email_key(&user.email), &id)?)
+                .build(),
+            TransactWriteItem::builder()
+                .put(self.guard(username_key(&new.username.key()), &id)?)
+                .build(),
+        ];
+        self.transact(items).await?;
+        Ok(user)
+    }
+
+    fn guard(&self, pk: String, user_id: &str) -> Result<Put, ApiError> {
+        Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(pk))
+            .item("user_id", s(user_id))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build_err)
+    }
+
+    fn release_guard(&self, pk: String, user_id: &str) -> Result<Delete, ApiError> {
+        // Only the owner's guard is released, never one another user took meanwhile.
+        Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .condition_expression("user_id = :uid")
+            .expression_attribute_values(":uid", s(user_id))
+            .build()
+            .map_err(build_err)
+    }
+
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), UniqueError> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err) if is_condition_failure(&err) => Err(UniqueError::Taken),
+            Err(err) => Err(UniqueError::Store(from_sdk(err))),
+        }
+    }
+
+    fn to_item(&self, user: &User, username_key: &str) -> Item {
+        let mut item = Item::new();
+        item.insert("pk".into(), s(user_key(&user.id)));
+        item.insert("entity".into(), s("USER"));
+        item.insert("id".into(), s(&user.id));
+        item.insert("username".into(), s(&user.username));
+        item.insert("username_key".into(), s(username_key));
+        item.insert("email".into(), s(&user.email));
+        item.insert("first_name".into(), s(&user.first_name));
+        item.insert("last_name".into(), s(&user.last_name));
+        item.insert("password_hash".into(), s(&user.password_hash));
+        item.insert("email_verified".into(), b(user.email_verified));
+        item.insert("roles".into(), list(&user.roles));
+        item.insert("tier".into(), s(&user.tier));
+        item.insert("disabled".into(), b(user.disabled));
+        item.insert("deleted".into(), b(user.deleted));
+        item.insert("created_at".into(), s(&user.created_at));
+        item.insert("updated_at".into(), s(&user.updated_at));
+        item.insert("tokens_valid_after_ms".into(), n(user.tokens_valid_after_ms));
+        item.insert("gsi1pk".into(), s("USER"));
+        item.insert("gsi1sk".into(), s(format!("{}#{}", user.created_at, user.id)));
+        item
+    }
+
+    /// The user with `id`, deleted ones included (callers decide).
+    pub async fn get(&self, id: &str) -> Result<Option<User>, ApiError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(user_key(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        Self::parse(out.item())
+    }
+
+    /// Looks a user up by username or email (anything with `@` is an email).
+    pub async fn find_by_login(&self, identifier: &str) -> Result<Option<User>, ApiError> {
+        let guard = if identifier.contains('@') {
+            match Email::parse(identifier) {
+                Ok(email) => email_key(email.as_str()),
+                Err(_) => return Ok(None),
+            }
+        } else {
+            match Username::parse(identifier) {
+                Ok(name) => username_key(&name.key()),
+                Err(_) => return Ok(None),
+            }
+        };
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(guard))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        let Some(user_id) = out.item().and_then(|i| super::opt_s(i, "user_id")) else {
+            return Ok(None);
+        };
+        Ok(self.get(&user_id).await?.filter(|u| !u.deleted))
+    }
+
+    /// Applies a user's own profile changes; a new username moves its guard in the same
+    /// transaction, so a taken name fails without changing anything.
+    pub async fn update_profile(
+        &self,
+        user: &User,
+        changes: ProfileChanges,
+    ) -> Result<User, UniqueError> {
+        let now = now_rfc3339();
+        let mut set = vec!["updated_at = :now".to_owned()];
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(user_key(&user.id)))
+            .condition_expression("attribute_exists(pk) AND deleted = :false")
+            .expression_attribute_values(":false", b(false))
+            .expression_attribute_values(":now", s(&now));
+        let mut updated = user.clone();
+        updated.updated_at = now;
+        if let Some(first) = &changes.first_name {
+            set.push("first_name = :first".into());
+            update = update.expression_attribute_values(":first", s(first.as_str()));
+            updated.first_name = first.as_str().to_owned();
+        }
+        if let Some(last) = &changes.last_name {
+            set.push("last_name = :last".into());
+            update = update.expression_attribute_values(":last", s(last.as_str()));
+            updated.last_name = last.as_str().to_owned();
+        }
+        let mut items = Vec::new();
+        if let Some(name) = &changes.username {
+            let old_key = user.username.to_ascii_lowercase();
+            set.push("username = :uname, username_key = :ukey".into());
+            update = update
+                .expression_attribute_values(":uname", s(name.as_str()))
+                .expression_attribute_values(":ukey", s(name.key()));
+            updated.username = name.as_str().to_owned();
+            if name.key() != old_key {
+                items.push(
+                    TransactWriteItem::builder()
+                        .put(self.guard(username_key(&name.key()), &user.id)?)
+                        .build(),
+                );
+                items.push(
+                    TransactWriteItem::builder()
+                        .delete(self.release_guard(username_key(&old_key), &user.id)?)
+                        .build(),
+                );
+            }
+        }
+        let update = update
+            .update_expression(format!("SET {}", set.join(", ")))
+            .build()
+            .map_err(build_err)?;
+        items.insert(0, TransactWriteItem::builder().update(update).build());
+        self.transact(items).await?;
+        Ok(updated)
+    }
+
+    /// Replaces the stored hash (rehash on login, password change, reset).
+    pub async fn set_password_hash(&self, id: &str, hash: &str) -> Result<(), ApiError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(user_key(id)))
+            .update_expression("SET password_hash = :h, updated_at = :now")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":h", s(hash))
+            .expression_attribute_values(":now", s(now_rfc3339()))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        Ok(())
+    }
+
+    /// Ends every session issued at or before now: the check compares session creation times.
+    pub async fn invalidate_tokens(&self, id: &str, at_ms: i64) -> Result<(), ApiError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(user_key(id)))
+            .update_expression("SET tokens_valid_after_ms = :t")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":t", n(at_ms))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        Ok(())
+    }
+
+    /// Sets `email_verified`.
+    pub async fn mark_email_verified(&self, id: &str) -> Result<(), ApiError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(user_key(id)))
+            .update_expression("SET email_verified = :t, updated_at = :now")
+            .condition_expression("attribute_exists(pk) AND deleted = :f")
+            .expression_attribute_values(":t", b(true))
+            .expression_attribute_values(":f", b(false))
+            .expression_attribute_values(":now", s(now_rfc3339()))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        Ok(())
+    }
+
+    /// Soft delete: marks the user deleted and releases both guards, in one transaction.
+    /// Sessions are ended by the caller (tokens_valid_after is set here too).
+    pub async fn soft_delete(&self, user: &User) -> Result<(), ApiError> {
+        let now = now_rfc3339();
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(user_key(&user.id)))
+            .update_expression(
+                "SET deleted = :t, deleted_at = :now, updated_at = :now, tokens_valid_after_ms = :ms",
+            )
+            .condition_expression("attribute_exists(pk) AND deleted = :f")
+            .expression_attribute_values(":t", b(true))
+            .expression_attribute_values(":f", b(false))
+            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":ms", n(super::now_ms()))
+            .build()
+            .map_err(build_err)?;
+        let items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            TransactWriteItem::builder()
+                .delete(self.release_guard(email_key(&user.email), &user.id)?)
+                .build(),
+            TransactWriteItem::builder()
+                .delete(self.release_guard(username_key(&user.username.to_ascii_lowercase()), &user.id)?)
+                .build(),
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            // Already deleted by a concurrent request: the outcome the caller wanted.
+            Err(UniqueError::Taken) => Err(ApiError::NotFound),
+            Err(UniqueError::Store(e)) => Err(e),
+        }
+    }
+
+    /// Admin changes: roles, tier, disabled. Returns the updated user.
+    pub async fn admin_update(&self, id: &str, changes: &AdminChanges) -> Result<User, ApiError> {
+        let mut set = vec!["updated_at = :now".to_owned()];
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(user_key(id)))
+            .condition_expression("attribute_exists(pk) AND deleted = :f")
+            .expression_attribute_values(":f", b(false))
+            .expression_attribute_values(":now", s(now_rfc3339()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
+        if let Some(roles) = &changes.roles {
+            set.push("roles = :roles".into());
+            req = req.expression_attribute_values(":roles", list(roles));
+        }
+        if let Some(tier) = &changes.tier {
+            set.push("tier = :tier".into());
+            req = req.expression_attribute_values(":tier", s(tier));
+        }
+        if let Some(disabled) = changes.disabled {
+            set.push("disabled = :disabled".into());
+            req = req.expression_attribute_values(":disabled", b(disabled));
+            if disabled {
+                // Disabling ends every session at once.
+                set.push("tokens_valid_after_ms = :ms".into());
+                req = req.expression_attribute_values(":ms", n(super::now_ms()));
+            }
+        }
+        let out = req
+            .update_expression(format!("SET {}", set.join(", ")))
+            .send()
+            .await
+            .map_err(|err| {
+                if is_condition_failure(&err) {
+                    ApiError::NotFound
+                } else {
+                    from_sdk(err)
+                }
+            })?;
+        Self::parse(out.attributes())?.ok_or(ApiError::NotFound)
+    }
+
+    /// One page of live users, oldest first, starting after `start`.
+    pub async fn list(&self, limit: i32, start: Option<Item>) -> Result<Page, ApiError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :u")
+            .filter_expression("deleted = :f")
+            .expression_attribute_values(":u", s("USER"))
+            .expression_attribute_values(":f", b(false))
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        let items = out
+            .items()
+            .iter()
+            .map(User::from_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page {
+            items,
+            next: out.last_evaluated_key().cloned(),
+        })
+    }
+}
+
+fn build_err(err: aws_sdk_dynamodb::error::BuildError) -> ApiError {
+    ApiError::Internal(anyhow::anyhow!("building DynamoDB request: {err}"))
+}
+
+/// The key attributes of a page boundary, as plain strings (for the signed cursor).
+pub fn key_to_strings(key: &Item) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = key
+        .iter()
+        .filter_map(|(k, v)| match v {
+            AttributeValue::S(s) => Some((k.clone(), s.clone())),
+            _ => None,
+        })
+        .collect();
+    pairs.sort();
+    pairs
+}
