@@ -73,7 +73,7 @@ start_emulator() {
   local port="$1"
   port_in_use "$port" && die "port $port is busy; set MOTO_PORT to another port"
   log "starting AWS emulator (moto) on 127.0.0.1:$port"
-  start_group moto "$RUN_DIR/moto.log" "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port"
+  start_group moto "$RUN_DIR/moto.log" "$VENV/bin/python" "$ROOT/infra/emulator.py" --host 127.0.0.1 --port "$port"
   wait_http "http://127.0.0.1:$port/moto-api/" 30 || { tail -20 "$RUN_DIR/moto.log" >&2; die "emulator did not start"; }
 }
 

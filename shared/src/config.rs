@@ -315,7 +315,8 @@ impl Config {
         };
         let auth = AuthSettings {
             issuer: get("JWT_ISSUER").unwrap_or_else(|| "rust-serverless-starter".to_owned()),
-            audience: get("JWT_AUDIENCE").unwrap_or_else(|| "rust-serverless-starter-api".to_owned()),
+            audience: get("JWT_AUDIENCE")
+                .unwrap_or_else(|| "rust-serverless-starter-api".to_owned()),
             access_ttl: secs("ACCESS_TOKEN_TTL_SECS", 900)?,
             refresh_ttl: secs("REFRESH_TOKEN_TTL_SECS", 7 * 86_400)?,
             reset_ttl: secs("RESET_TOKEN_TTL_SECS", 900)?,
@@ -324,7 +325,13 @@ impl Config {
             argon2_iterations: parse_num(&get, "ARGON2_ITERATIONS", 2, 1, 100)?,
             argon2_parallelism: parse_num(&get, "ARGON2_PARALLELISM", 1, 1, 64)?,
             login_max_failures: parse_num(&get, "LOGIN_MAX_FAILURES", 5, 1, 1_000)?,
-            login_failure_window_secs: parse_num(&get, "LOGIN_FAILURE_WINDOW_SECS", 900, 1, 86_400)?,
+            login_failure_window_secs: parse_num(
+                &get,
+                "LOGIN_FAILURE_WINDOW_SECS",
+                900,
+                1,
+                86_400,
+            )?,
             refresh_cookie: parse_bool(&get, "REFRESH_COOKIE", false)?,
         };
 

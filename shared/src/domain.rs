@@ -72,7 +72,13 @@ impl Email {
     /// Accepts `local@domain.tld`, at most 254 characters, no whitespace or control characters.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let email = raw.trim().to_lowercase();
-        let bad = || Invalid::new("email", "value is not a valid email address", "value_error.email");
+        let bad = || {
+            Invalid::new(
+                "email",
+                "value is not a valid email address",
+                "value_error.email",
+            )
+        };
         if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(bad());
         }
@@ -189,7 +195,11 @@ impl fmt::Debug for NewPassword {
 impl NewPassword {
     /// `field` names the body field; `context` holds the user's own inputs (username, email, names),
     /// which make a password guessable too.
-    pub fn parse(raw: &SecretString, field: &'static str, context: &[&str]) -> Result<Self, Invalid> {
+    pub fn parse(
+        raw: &SecretString,
+        field: &'static str,
+        context: &[&str],
+    ) -> Result<Self, Invalid> {
         let password = raw.expose_secret();
         let count = password.chars().count();
         if !(8..=128).contains(&count) {
@@ -222,12 +232,23 @@ mod tests {
 
     #[test]
     fn emails_are_lowercased_and_trimmed() {
-        assert_eq!(Email::parse("  Alice@Example.COM ").unwrap().as_str(), "alice@example.com");
+        assert_eq!(
+            Email::parse("  Alice@Example.COM ").unwrap().as_str(),
+            "alice@example.com"
+        );
     }
 
     #[test]
     fn malformed_emails_are_refused() {
-        for bad in ["", "alice", "@example.com", "alice@", "alice@example", "a b@example.com", "alice@exa..mple.com"] {
+        for bad in [
+            "",
+            "alice",
+            "@example.com",
+            "alice@",
+            "alice@example",
+            "a b@example.com",
+            "alice@exa..mple.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }
@@ -237,7 +258,10 @@ mod tests {
         assert!(Username::parse("ab").is_err());
         assert!(Username::parse(&"a".repeat(51)).is_err());
         assert!(Username::parse("bad name").is_err());
-        assert_eq!(Username::parse("Jane_Doe-1.x").unwrap().key(), "jane_doe-1.x");
+        assert_eq!(
+            Username::parse("Jane_Doe-1.x").unwrap().key(),
+            "jane_doe-1.x"
+        );
     }
 
     #[test]
@@ -254,7 +278,11 @@ mod tests {
 
     #[test]
     fn a_password_made_of_the_username_is_refused() {
-        let result = NewPassword::parse(&SecretString::from("janedoe2026"), "password", &["janedoe2026"]);
+        let result = NewPassword::parse(
+            &SecretString::from("janedoe2026"),
+            "password",
+            &["janedoe2026"],
+        );
         assert!(result.is_err());
     }
 }

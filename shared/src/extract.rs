@@ -60,6 +60,40 @@ where
     }
 }
 
+/// Query string: a wrong value is a 422 located at `["query", name]`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(Query)
+            .map_err(|err| {
+                let path = err.path().to_string();
+                let mut loc = vec!["query".to_owned()];
+                if path != "." {
+                    loc.push(path);
+                }
+                ApiError::Validation(vec![FieldError {
+                    loc,
+                    msg: strip_position(&err.inner().to_string()),
+                    kind: "value_error".to_owned(),
+                }])
+            })
+    }
+}
+
 fn has_content_type(req: &Request, expected: &str) -> bool {
     req.headers()
         .get(header::CONTENT_TYPE)

@@ -10,13 +10,18 @@ use std::net::SocketAddr;
 use axum::Router;
 use shared::{AppState, Config};
 
-/// Reads the test environment. Panics with instructions when the emulator env is missing.
-pub fn emulator_config() -> Config {
+/// Panics with instructions when the emulator env is missing.
+fn require_emulator_env() {
     assert!(
         std::env::var("AWS_ENDPOINT_URL").is_ok() && std::env::var("USERS_TABLE").is_ok(),
         "AWS_ENDPOINT_URL and the table variables are not set: run these tests with `make test`, \
          which starts the emulator and exports them"
     );
+}
+
+/// Reads the test environment. Panics with instructions when the emulator env is missing.
+pub fn emulator_config() -> Config {
+    require_emulator_env();
     Config::from_env("e2e", "0.0.0").expect("test configuration")
 }
 
@@ -34,15 +39,209 @@ pub fn dead_emulator_config() -> Config {
     .expect("test configuration")
 }
 
-/// State against the emulator.
+/// State against the emulator, with identity wired in (as the auth and users functions have).
 pub async fn emulator_state() -> AppState {
-    AppState::init(emulator_config()).await.expect("app state")
+    state_with(&[]).await
+}
+
+/// Like [`emulator_state`], with some variables overridden (short windows, cookie mode...).
+pub async fn state_with(overrides: &[(&str, &str)]) -> AppState {
+    require_emulator_env();
+    let overrides: Vec<(String, String)> = overrides
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let config = Config::from_lookup("e2e", "0.0.0", |key| {
+        overrides
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var(key).ok())
+    })
+    .expect("test configuration");
+    AppState::init(config)
+        .await
+        .expect("app state")
+        .with_auth()
+        .await
+        .expect("signing keys from the emulator")
+}
+
+/// The auth and users functions, each served over HTTP, sharing one state.
+pub struct Identity {
+    /// Base URL of the auth function.
+    pub auth: String,
+    /// Base URL of the users function.
+    pub users: String,
+    /// The shared state (for arranging data directly, e.g. promoting an admin).
+    pub state: AppState,
+    /// HTTP client.
+    pub http: Client,
+}
+
+/// A registered user: credentials and the tokens signup returned.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// User id.
+    pub id: String,
+    /// Username.
+    pub username: String,
+    /// Email as given at signup.
+    pub email: String,
+    /// Password.
+    pub password: String,
+    /// Access token.
+    pub access: String,
+    /// Refresh token.
+    pub refresh: String,
+}
+
+/// A short unique suffix so tests sharing one emulator never collide.
+pub fn unique() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
+}
+
+impl Identity {
+    /// Both functions with the default configuration.
+    pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// Both functions with overridden variables.
+    pub async fn start_with(overrides: &[(&str, &str)]) -> Self {
+        let state = state_with(overrides).await;
+        Self {
+            auth: spawn_http(auth::router(state.clone())).await,
+            users: spawn_http(users::router(state.clone())).await,
+            state,
+            http: Client::new(),
+        }
+    }
+
+    /// `POST /api/v1/auth/<path>` with a JSON body.
+    pub async fn post_auth(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+        bearer: Option<&str>,
+    ) -> Reply {
+        let auth_header = bearer.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = auth_header
+            .as_deref()
+            .map(|h| vec![("authorization", h)])
+            .unwrap_or_default();
+        self.http
+            .json(
+                http::Method::POST,
+                &format!("{}/api/v1/auth/{path}", self.auth),
+                &headers,
+                body,
+            )
+            .await
+    }
+
+    /// `method /api/v1/users<path>` with an optional bearer and JSON body.
+    pub async fn users_call(
+        &self,
+        method: http::Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<&serde_json::Value>,
+    ) -> Reply {
+        let auth_header = bearer.map(|t| format!("Bearer {t}"));
+        let mut headers: Vec<(&str, &str)> = Vec::new();
+        if let Some(h) = auth_header.as_deref() {
+            headers.push(("authorization", h));
+        }
+        let url = format!("{}/api/v1/users{path}", self.users);
+        match body {
+            Some(body) => self.http.json(method, &url, &headers, body).await,
+            None => {
+                self.http
+                    .send(method, &url, &headers, bytes::Bytes::new())
+                    .await
+            }
+        }
+    }
+
+    /// `GET /api/v1/users/me` with `token`.
+    pub async fn me(&self, token: &str) -> Reply {
+        self.users_call(http::Method::GET, "/me", Some(token), None)
+            .await
+    }
+
+    /// Signs up a fresh user and returns its credentials and tokens.
+    pub async fn signup(&self) -> Account {
+        let tag = unique();
+        let username = format!("user_{tag}");
+        let email = format!("{tag}@example.com");
+        let password = format!("lantern {tag} orbit");
+        let reply = self
+            .post_auth(
+                "signup",
+                &serde_json::json!({
+                    "username": username, "email": email, "password": password,
+                    "first_name": "Test", "last_name": "User"
+                }),
+                None,
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            201,
+            "signup: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        let tokens = reply.json();
+        let access = tokens["access_token"].as_str().expect("access").to_owned();
+        let me = self.me(&access).await.json();
+        Account {
+            id: me["id"].as_str().expect("id").to_owned(),
+            username,
+            email,
+            password,
+            access,
+            refresh: tokens["refresh_token"]
+                .as_str()
+                .expect("refresh")
+                .to_owned(),
+        }
+    }
+
+    /// Logs in with JSON; returns the reply.
+    pub async fn login(&self, username: &str, password: &str) -> Reply {
+        self.post_auth(
+            "login",
+            &serde_json::json!({ "username": username, "password": password }),
+            None,
+        )
+        .await
+    }
+
+    /// Signs up a user and grants it the admin role directly in the store.
+    pub async fn admin(&self) -> Account {
+        let account = self.signup().await;
+        let auth = self.state.auth.as_ref().expect("identity");
+        auth.users
+            .admin_update(
+                &account.id,
+                &shared::store::users::AdminChanges {
+                    roles: Some(vec!["admin".to_owned(), "user".to_owned()]),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("promote");
+        account
+    }
 }
 
 /// The router of the function named like its `functions/<name>` directory.
 pub fn router_for(function: &str, state: AppState) -> Router {
     match function {
         "health" => health::router(state),
+        "auth" => auth::router(state),
+        "users" => users::router(state),
         other => panic!("no function named {other}: add it to e2e::router_for"),
     }
 }

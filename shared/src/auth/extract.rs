@@ -6,11 +6,11 @@
 
 use std::{collections::HashMap, marker::PhantomData};
 
+use aws_sdk_dynamodb::types::KeysAndAttributes;
 use axum::{
     extract::{FromRequestParts, OptionalFromRequestParts},
     http::{header, request::Parts},
 };
-use aws_sdk_dynamodb::types::KeysAndAttributes;
 
 use super::{
     Auth, auth_of,
@@ -85,10 +85,13 @@ pub fn bearer(parts: &Parts) -> Result<Option<&str>, ApiError> {
 
 /// Verifies an access token and loads its user, session and blacklist entry in one round trip.
 pub async fn authenticate(auth: &Auth, token: &str) -> Result<AuthUser, ApiError> {
-    let claims = auth.tokens.verify(TokenKind::Access, token).map_err(|reason| {
-        tracing::info!(%reason, "access token refused");
-        invalid_token()
-    })?;
+    let claims = auth
+        .tokens
+        .verify(TokenKind::Access, token)
+        .map_err(|reason| {
+            tracing::info!(%reason, "access token refused");
+            invalid_token()
+        })?;
     let sid = claims.sid.clone().ok_or_else(invalid_token)?;
 
     let key = |v: String| HashMap::from([("pk".to_owned(), s(v))]);
@@ -100,9 +103,15 @@ pub async fn authenticate(auth: &Auth, token: &str) -> Result<AuthUser, ApiError
             .map_err(|e| ApiError::Internal(anyhow::anyhow!("batch request: {e}")))
     };
     let mut request: HashMap<String, KeysAndAttributes> = HashMap::from([
-        (auth.revoked.table().to_owned(), keys(key(jti_key(&claims.jti)))?),
+        (
+            auth.revoked.table().to_owned(),
+            keys(key(jti_key(&claims.jti)))?,
+        ),
         (auth.sessions.table().to_owned(), keys(key(sid.clone()))?),
-        (auth.users.table().to_owned(), keys(key(user_key(&claims.sub)))?),
+        (
+            auth.users.table().to_owned(),
+            keys(key(user_key(&claims.sub)))?,
+        ),
     ]);
     let mut found: HashMap<String, Vec<Item>> = HashMap::new();
     // Unprocessed keys only appear under throttling; two more tries, then 503.
@@ -126,7 +135,9 @@ pub async fn authenticate(auth: &Auth, token: &str) -> Result<AuthUser, ApiError
         }
     }
     if !request.is_empty() {
-        return Err(ApiError::Unavailable(anyhow::anyhow!("batch read left keys unprocessed")));
+        return Err(ApiError::Unavailable(anyhow::anyhow!(
+            "batch read left keys unprocessed"
+        )));
     }
     let first = |table: &str| found.get(table).and_then(|items| items.first());
 
@@ -159,9 +170,8 @@ impl FromRequestParts<AppState> for AuthUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let auth = auth_of(state)?;
-        let token = bearer(parts)?.ok_or_else(|| {
-            ApiError::unauthorized("NOT_AUTHENTICATED", "Not authenticated")
-        })?;
+        let token = bearer(parts)?
+            .ok_or_else(|| ApiError::unauthorized("NOT_AUTHENTICATED", "Not authenticated"))?;
         authenticate(auth, token).await
     }
 }
@@ -194,9 +204,13 @@ impl<R: Role> FromRequestParts<AppState> for RequireRole<R> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let user = <AuthUser as FromRequestParts<AppState>>::from_request_parts(parts, state).await?;
+        let user =
+            <AuthUser as FromRequestParts<AppState>>::from_request_parts(parts, state).await?;
         if !user.user.has_role(R::NAME) {
-            return Err(ApiError::forbidden(format!("Requires the {} role", R::NAME)));
+            return Err(ApiError::forbidden(format!(
+                "Requires the {} role",
+                R::NAME
+            )));
         }
         Ok(Self(user, PhantomData))
     }

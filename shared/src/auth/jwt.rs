@@ -116,7 +116,10 @@ impl KeyRing {
             let bytes = key.as_bytes();
             keys.insert(
                 kid.clone(),
-                (EncodingKey::from_secret(bytes), DecodingKey::from_secret(bytes)),
+                (
+                    EncodingKey::from_secret(bytes),
+                    DecodingKey::from_secret(bytes),
+                ),
             );
         }
         if !keys.contains_key(&active) {
@@ -291,7 +294,9 @@ mod tests {
     #[test]
     fn an_access_token_round_trips() {
         let t = tokens();
-        let issued = t.issue(TokenKind::Access, "user-1", Some("sid-1"), now()).unwrap();
+        let issued = t
+            .issue(TokenKind::Access, "user-1", Some("sid-1"), now())
+            .unwrap();
         let claims = t.verify(TokenKind::Access, &issued.token).unwrap();
         assert_eq!(claims, issued.claims);
         assert_eq!(claims.sid.as_deref(), Some("sid-1"));
@@ -302,9 +307,18 @@ mod tests {
         let t = tokens();
         let refresh = t.issue(TokenKind::Refresh, "u", Some("s"), now()).unwrap();
         let reset = t.issue(TokenKind::PasswordReset, "u", None, now()).unwrap();
-        assert_eq!(t.verify(TokenKind::Access, &refresh.token), Err(TokenError::WrongType));
-        assert_eq!(t.verify(TokenKind::VerifyEmail, &reset.token), Err(TokenError::WrongType));
-        assert_eq!(t.verify(TokenKind::Access, &reset.token), Err(TokenError::WrongType));
+        assert_eq!(
+            t.verify(TokenKind::Access, &refresh.token),
+            Err(TokenError::WrongType)
+        );
+        assert_eq!(
+            t.verify(TokenKind::VerifyEmail, &reset.token),
+            Err(TokenError::WrongType)
+        );
+        assert_eq!(
+            t.verify(TokenKind::Access, &reset.token),
+            Err(TokenError::WrongType)
+        );
     }
 
     #[test]
@@ -325,7 +339,10 @@ mod tests {
         let last = token.len() - 2;
         token[last] = if token[last] == b'A' { b'B' } else { b'A' };
         let token = String::from_utf8(token).unwrap();
-        assert_eq!(t.verify(TokenKind::Access, &token), Err(TokenError::Signature));
+        assert_eq!(
+            t.verify(TokenKind::Access, &token),
+            Err(TokenError::Signature)
+        );
     }
 
     #[test]
@@ -333,25 +350,49 @@ mod tests {
         let ours = tokens();
         let other_iss = tokens_with("someone-else", "starter-api", KEY);
         let other_aud = tokens_with("starter", "other-api", KEY);
-        let a = other_iss.issue(TokenKind::Access, "u", Some("s"), now()).unwrap();
-        let b = other_aud.issue(TokenKind::Access, "u", Some("s"), now()).unwrap();
-        assert_eq!(ours.verify(TokenKind::Access, &a.token), Err(TokenError::Claims));
-        assert_eq!(ours.verify(TokenKind::Access, &b.token), Err(TokenError::Claims));
+        let a = other_iss
+            .issue(TokenKind::Access, "u", Some("s"), now())
+            .unwrap();
+        let b = other_aud
+            .issue(TokenKind::Access, "u", Some("s"), now())
+            .unwrap();
+        assert_eq!(
+            ours.verify(TokenKind::Access, &a.token),
+            Err(TokenError::Claims)
+        );
+        assert_eq!(
+            ours.verify(TokenKind::Access, &b.token),
+            Err(TokenError::Claims)
+        );
     }
 
     #[test]
     fn an_expired_token_is_refused() {
         let t = tokens();
-        let issued = t.issue(TokenKind::Access, "u", Some("s"), now() - 3_600).unwrap();
-        assert_eq!(t.verify(TokenKind::Access, &issued.token), Err(TokenError::Expired));
+        let issued = t
+            .issue(TokenKind::Access, "u", Some("s"), now() - 3_600)
+            .unwrap();
+        assert_eq!(
+            t.verify(TokenKind::Access, &issued.token),
+            Err(TokenError::Expired)
+        );
     }
 
     #[test]
     fn a_token_signed_with_another_key_is_refused() {
         let ours = tokens();
-        let theirs = tokens_with("starter", "starter-api", "another-key-another-key-another-key!!");
-        let issued = theirs.issue(TokenKind::Access, "u", Some("s"), now()).unwrap();
-        assert_eq!(ours.verify(TokenKind::Access, &issued.token), Err(TokenError::Signature));
+        let theirs = tokens_with(
+            "starter",
+            "starter-api",
+            "another-key-another-key-another-key!!",
+        );
+        let issued = theirs
+            .issue(TokenKind::Access, "u", Some("s"), now())
+            .unwrap();
+        assert_eq!(
+            ours.verify(TokenKind::Access, &issued.token),
+            Err(TokenError::Signature)
+        );
     }
 
     #[test]
@@ -365,7 +406,13 @@ mod tests {
         let new = Tokens::new(ring, "starter".into(), "starter-api".into(), old.ttls);
         assert!(new.verify(TokenKind::Access, &issued.token).is_ok());
         let fresh = new.issue(TokenKind::Access, "u", Some("s"), now()).unwrap();
-        assert_eq!(jsonwebtoken::decode_header(&fresh.token).unwrap().kid.as_deref(), Some("k2"));
+        assert_eq!(
+            jsonwebtoken::decode_header(&fresh.token)
+                .unwrap()
+                .kid
+                .as_deref(),
+            Some("k2")
+        );
     }
 
     #[test]

@@ -78,7 +78,12 @@ impl Auth {
             .secret_id(secret_id)
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!("reading the signing key secret: {}", crate::error::DisplayErrorContext(e)))?;
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "reading the signing key secret: {}",
+                    crate::error::DisplayErrorContext(e)
+                )
+            })?;
         let secret = SecretString::from(
             value
                 .secret_string()
@@ -100,9 +105,13 @@ impl Auth {
         let cursor_key = match &config.pagination_key {
             Some(key) => key.expose_secret().as_bytes().to_vec(),
             // Derived, so the cursor key is as secret as the signing key without a second secret.
-            None => derive_key(key_ring_json.expose_secret().as_bytes(), b"pagination-cursor-v1"),
+            None => derive_key(
+                key_ring_json.expose_secret().as_bytes(),
+                b"pagination-cursor-v1",
+            ),
         };
-        let table = |t: Table| -> anyhow::Result<String> { Ok(config.require_table(t)?.to_owned()) };
+        let table =
+            |t: Table| -> anyhow::Result<String> { Ok(config.require_table(t)?.to_owned()) };
         Ok(Self {
             tokens: Tokens::new(
                 ring,
@@ -144,7 +153,13 @@ impl Auth {
         // Strictly after tokens_valid_after, even within the same millisecond as a logout-all.
         let created = now_ms().max(user.tokens_valid_after_ms + 1);
         self.sessions
-            .create(&sid, &user.id, &token_hash(&refresh.token), created, refresh.claims.exp)
+            .create(
+                &sid,
+                &user.id,
+                &token_hash(&refresh.token),
+                created,
+                refresh.claims.exp,
+            )
             .await?;
         self.pair(user, &sid, refresh.token, now)
     }
@@ -191,8 +206,9 @@ pub fn unauthorized() -> ApiError {
 /// Shared by every handler that needs identity: the state's [`Auth`], or a 500 when the function
 /// was started without it (a wiring bug, not a client error).
 pub fn auth_of(state: &crate::AppState) -> Result<&Arc<Auth>, ApiError> {
-    state
-        .auth
-        .as_ref()
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("identity is not initialised in this function")))
+    state.auth.as_ref().ok_or_else(|| {
+        ApiError::Internal(anyhow::anyhow!(
+            "identity is not initialised in this function"
+        ))
+    })
 }

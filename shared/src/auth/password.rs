@@ -126,7 +126,8 @@ impl Inner {
             Some(phc) => (phc.as_str(), true),
             None => (self.dummy(), false),
         };
-        let parsed = PasswordHash::new(phc).map_err(|e| anyhow::anyhow!("stored hash unreadable: {e}"))?;
+        let parsed =
+            PasswordHash::new(phc).map_err(|e| anyhow::anyhow!("stored hash unreadable: {e}"))?;
         // Verify with the stored hash's own parameters (the PHC string carries them).
         let ok = Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
@@ -140,7 +141,11 @@ impl Inner {
                 && p.t_cost() == self.params.t_cost()
                 && p.p_cost() == self.params.p_cost()
         }) && parsed.algorithm == Algorithm::Argon2id.ident();
-        let rehash = if same_cost { None } else { Some(self.hash(password)?) };
+        let rehash = if same_cost {
+            None
+        } else {
+            Some(self.hash(password)?)
+        };
         Ok(Verified::Yes { rehash })
     }
 }
@@ -167,16 +172,24 @@ mod tests {
         let hash = p.hash(&secret("correct horse")).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
         assert_eq!(
-            p.verify(&secret("correct horse"), Some(hash.clone())).await.unwrap(),
+            p.verify(&secret("correct horse"), Some(hash.clone()))
+                .await
+                .unwrap(),
             Verified::Yes { rehash: None }
         );
-        assert_eq!(p.verify(&secret("wrong"), Some(hash)).await.unwrap(), Verified::No);
+        assert_eq!(
+            p.verify(&secret("wrong"), Some(hash)).await.unwrap(),
+            Verified::No
+        );
     }
 
     #[tokio::test]
     async fn unknown_users_never_verify() {
         let p = Passwords::new(cheap()).unwrap();
-        assert_eq!(p.verify(&secret("anything"), None).await.unwrap(), Verified::No);
+        assert_eq!(
+            p.verify(&secret("anything"), None).await.unwrap(),
+            Verified::No
+        );
     }
 
     #[tokio::test]
@@ -188,8 +201,12 @@ mod tests {
         })
         .unwrap();
         let hash = old.hash(&secret("pw-to-upgrade")).await.unwrap();
-        let Verified::Yes { rehash: Some(upgraded) } =
-            new.verify(&secret("pw-to-upgrade"), Some(hash)).await.unwrap()
+        let Verified::Yes {
+            rehash: Some(upgraded),
+        } = new
+            .verify(&secret("pw-to-upgrade"), Some(hash))
+            .await
+            .unwrap()
         else {
             panic!("expected a rehash")
         };
@@ -220,13 +237,17 @@ mod tests {
             .build()
             .unwrap();
         let argon2 =
-            Argon2::new_with_secret(&[0x03; 8], Algorithm::Argon2id, Version::V0x13, params).unwrap();
+            Argon2::new_with_secret(&[0x03; 8], Algorithm::Argon2id, Version::V0x13, params)
+                .unwrap();
         let mut tag = [0u8; 32];
         argon2
             .hash_password_into(&[0x01; 32], &[0x02; 16], &mut tag)
             .unwrap();
         let hex: String = tag.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(hex, "0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659");
+        assert_eq!(
+            hex,
+            "0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659"
+        );
     }
 
     /// The published PHC reference string verifies through the same verifier login uses.
@@ -235,9 +256,16 @@ mod tests {
         let p = Passwords::new(cheap()).unwrap();
         let phc = "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc";
         assert!(matches!(
-            p.verify(&secret("password"), Some(phc.to_owned())).await.unwrap(),
+            p.verify(&secret("password"), Some(phc.to_owned()))
+                .await
+                .unwrap(),
             Verified::Yes { .. }
         ));
-        assert_eq!(p.verify(&secret("Password"), Some(phc.to_owned())).await.unwrap(), Verified::No);
+        assert_eq!(
+            p.verify(&secret("Password"), Some(phc.to_owned()))
+                .await
+                .unwrap(),
+            Verified::No
+        );
     }
 }

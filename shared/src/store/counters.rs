@@ -30,7 +30,10 @@ impl Counters {
 
     fn key(scope: &str, subject: &str, window: Window, now: i64) -> (String, i64) {
         let start = now - now.rem_euclid(window.window_secs.max(1));
-        (format!("{scope}#{subject}#{start}"), start + window.window_secs)
+        (
+            format!("{scope}#{subject}#{start}"),
+            start + window.window_secs,
+        )
     }
 
     /// Seconds until the window ends when `subject` is at or over the limit, else `None`.
@@ -61,7 +64,13 @@ impl Counters {
     }
 
     /// Counts one event; returns the new count (atomic `ADD`, correct under concurrency).
-    pub async fn hit(&self, scope: &str, subject: &str, window: Window, now: i64) -> Result<i64, ApiError> {
+    pub async fn hit(
+        &self,
+        scope: &str,
+        subject: &str,
+        window: Window,
+        now: i64,
+    ) -> Result<i64, ApiError> {
         let (pk, ends) = Self::key(scope, subject, window, now);
         let out = self
             .client
@@ -80,7 +89,13 @@ impl Counters {
     }
 
     /// Clears the current window's count (a successful login).
-    pub async fn reset(&self, scope: &str, subject: &str, window: Window, now: i64) -> Result<(), ApiError> {
+    pub async fn reset(
+        &self,
+        scope: &str,
+        subject: &str,
+        window: Window,
+        now: i64,
+    ) -> Result<(), ApiError> {
         let (pk, _) = Self::key(scope, subject, window, now);
         self.client
             .delete_item()

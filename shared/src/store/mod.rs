@@ -34,7 +34,9 @@ pub fn b(value: bool) -> AttributeValue {
 pub fn get_s(item: &Item, key: &str) -> Result<String, ApiError> {
     match item.get(key) {
         Some(AttributeValue::S(v)) => Ok(v.clone()),
-        _ => Err(ApiError::Internal(anyhow::anyhow!("stored item lacks string {key}"))),
+        _ => Err(ApiError::Internal(anyhow::anyhow!(
+            "stored item lacks string {key}"
+        ))),
     }
 }
 
@@ -80,9 +82,11 @@ pub fn list(values: &[String]) -> AttributeValue {
 pub fn is_condition_failure<E: aws_smithy_types::error::metadata::ProvideErrorMetadata, R>(
     err: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
 ) -> bool {
-    err.as_service_error().and_then(|e| e.code()).is_some_and(|code| {
-        code == "ConditionalCheckFailedException" || code == "TransactionCanceledException"
-    })
+    err.as_service_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| {
+            code == "ConditionalCheckFailedException" || code == "TransactionCanceledException"
+        })
 }
 
 /// Now, in seconds and milliseconds since the epoch.
@@ -92,5 +96,6 @@ pub fn now_s() -> i64 {
 
 /// Now in milliseconds since the epoch.
 pub fn now_ms() -> i64 {
-    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+        .unwrap_or(i64::MAX)
 }

@@ -142,9 +142,8 @@ impl Sessions {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        let err = match result {
-            Ok(_) => return Ok(()),
-            Err(err) => err,
+        let Err(err) = result else {
+            return Ok(());
         };
         if !is_condition_failure(&err) {
             return Err(RotateError::Store(from_sdk(err)));

@@ -320,9 +320,15 @@ impl Users {
         item.insert("deleted".into(), b(user.deleted));
         item.insert("created_at".into(), s(&user.created_at));
         item.insert("updated_at".into(), s(&user.updated_at));
-        item.insert("tokens_valid_after_ms".into(), n(user.tokens_valid_after_ms));
+        item.insert(
+            "tokens_valid_after_ms".into(),
+            n(user.tokens_valid_after_ms),
+        );
         item.insert("gsi1pk".into(), s("USER"));
-        item.insert("gsi1sk".into(), s(format!("{}#{}", user.created_at, user.id)));
+        item.insert(
+            "gsi1sk".into(),
+            s(format!("{}#{}", user.created_at, user.id)),
+        );
         item
     }
 
@@ -490,15 +496,19 @@ impl Users {
             .expression_attribute_values(":ms", n(super::now_ms()))
             .build()
             .map_err(build_err)?;
-        let items = vec![
-            TransactWriteItem::builder().update(update).build(),
-            TransactWriteItem::builder()
-                .delete(self.release_guard(email_key(&user.email), &user.id)?)
-                .build(),
-            TransactWriteItem::builder()
-                .delete(self.release_guard(username_key(&user.username.to_ascii_lowercase()), &user.id)?)
-                .build(),
-        ];
+        let items =
+            vec![
+                TransactWriteItem::builder().update(update).build(),
+                TransactWriteItem::builder()
+                    .delete(self.release_guard(email_key(&user.email), &user.id)?)
+                    .build(),
+                TransactWriteItem::builder()
+                    .delete(self.release_guard(
+                        username_key(&user.username.to_ascii_lowercase()),
+                        &user.id,
+                    )?)
+                    .build(),
+            ];
         match self.transact(items).await {
             Ok(()) => Ok(()),
             // Already deleted by a concurrent request: the outcome the caller wanted.
@@ -520,16 +530,23 @@ impl Users {
             .expression_attribute_values(":now", s(now_rfc3339()))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
         if let Some(roles) = &changes.roles {
-            set.push("roles = :roles".into());
-            req = req.expression_attribute_values(":roles", list(roles));
+            // ROLES is a DynamoDB reserved word, hence the name placeholder.
+            set.push("#roles = :roles".into());
+            req = req
+                .expression_attribute_names("#roles", "roles")
+                .expression_attribute_values(":roles", list(roles));
         }
         if let Some(tier) = &changes.tier {
-            set.push("tier = :tier".into());
-            req = req.expression_attribute_values(":tier", s(tier));
+            set.push("#tier = :tier".into());
+            req = req
+                .expression_attribute_names("#tier", "tier")
+                .expression_attribute_values(":tier", s(tier));
         }
         if let Some(disabled) = changes.disabled {
-            set.push("disabled = :disabled".into());
-            req = req.expression_attribute_values(":disabled", b(disabled));
+            set.push("#disabled = :disabled".into());
+            req = req
+                .expression_attribute_names("#disabled", "disabled")
+                .expression_attribute_values(":disabled", b(disabled));
             if disabled {
                 // Disabling ends every session at once.
                 set.push("tokens_valid_after_ms = :ms".into());
