@@ -6,7 +6,7 @@ FN ?= health
 EVENT ?= events/health/liveness.json
 API_PORT ?= 9000
 
-.PHONY: help dev test build invoke deploy lint fmt measure clean
+.PHONY: help dev test build invoke deploy lint fmt measure clean admin
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -24,6 +24,9 @@ invoke: ## Send EVENT to FN through a running `make dev`: make invoke FN=health 
 	@source infra/scripts/lib.sh && ensure_venv && \
 	  "$(VENV)/bin/cargo-lambda" lambda invoke --invoke-address 127.0.0.1 --invoke-port $(API_PORT) \
 	    --data-file "$(EVENT)" "$(FN)"
+
+admin: ## Create or promote an admin: make admin EMAIL=you@example.com PASSWORD='a long passphrase' [AWS=1]
+	@bash infra/scripts/admin.sh
 
 deploy: ## sam build && sam deploy (needs the SAM CLI and AWS credentials; not run here)
 	sam build --beta-features && sam deploy

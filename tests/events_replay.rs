@@ -4,6 +4,11 @@
 //! `{"status": 200, "headers": {"x-request-id": "..."}, "body_contains": ["..."]}`.
 //!
 //! One test per event file: adding a file adds a test; a file without a sidecar fails.
+//!
+//! Events that need an account declare `"setup": "user"` (or `"admin"`) in the sidecar; the
+//! harness signs one up and substitutes `{{ACCESS_TOKEN}}`, `{{REFRESH_TOKEN}}`, `{{USERNAME}}`,
+//! `{{EMAIL}}`, `{{PASSWORD}}` and `{{USER_ID}}` in the event. `{{UNIQUE}}` is always replaced by
+//! a fresh suffix, so signup events can be replayed against the same emulator.
 
 use std::path::{Path, PathBuf};
 
@@ -72,14 +77,32 @@ fn replay(function: &str, event: &Path) -> Result<(), Failed> {
         );
     }
 
-    let text = std::fs::read_to_string(event)?;
-    let request = lambda_http::request::from_str(&text)
-        .map_err(|e| format!("{} is not a valid API Gateway event: {e}", event.display()))?;
-
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let (status, headers, body) = runtime.block_on(async {
+        let mut text = std::fs::read_to_string(event).map_err(|e| e.to_string())?;
+        text = text.replace("{{UNIQUE}}", &e2e::unique());
+        if let Some(role) = expect["setup"].as_str() {
+            let identity = e2e::Identity::start().await;
+            let account = match role {
+                "admin" => identity.admin().await,
+                "user" => identity.signup().await,
+                other => return Err(format!("unknown setup {other:?}")),
+            };
+            for (placeholder, value) in [
+                ("{{ACCESS_TOKEN}}", &account.access),
+                ("{{REFRESH_TOKEN}}", &account.refresh),
+                ("{{USERNAME}}", &account.username),
+                ("{{EMAIL}}", &account.email),
+                ("{{PASSWORD}}", &account.password),
+                ("{{USER_ID}}", &account.id),
+            ] {
+                text = text.replace(placeholder, value);
+            }
+        }
+        let request = lambda_http::request::from_str(&text)
+            .map_err(|e| format!("{} is not a valid API Gateway event: {e}", event.display()))?;
         let state = e2e::emulator_state().await;
         let response = e2e::router_for(function, state)
             .oneshot(request)

@@ -274,6 +274,50 @@ async fn me_needs_a_token() {
 }
 
 #[tokio::test]
+async fn an_authenticated_request_costs_one_dynamodb_call() {
+    let id = Identity::start().await;
+    let account = id.signup().await;
+    let before = id.state.dynamo_calls.get();
+
+    let reply = id.me(&account.access).await;
+
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        id.state.dynamo_calls.get() - before,
+        1,
+        "one BatchGetItem: blacklist, session, user"
+    );
+}
+
+#[tokio::test]
+async fn refresh_accepts_the_cookie_in_cookie_mode() {
+    let id = Identity::start_with(&[("REFRESH_COOKIE", "true")]).await;
+    let account = id.signup().await;
+    let login = id.login(&account.username, &account.password).await;
+    let cookie = login.header("set-cookie").to_owned();
+
+    let reply = id
+        .http
+        .send(
+            Method::POST,
+            &format!("{}/api/v1/auth/refresh", id.auth),
+            &[("cookie", cookie.split(';').next().unwrap_or_default())],
+            "",
+        )
+        .await;
+
+    assert!(cookie.starts_with("refresh_token="), "{cookie}");
+    for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/api/v1/auth"] {
+        assert!(
+            cookie.contains(attribute),
+            "{attribute} missing from {cookie}"
+        );
+    }
+    assert_eq!(reply.status, 200, "{}", detail(&reply));
+    assert!(reply.header("set-cookie").starts_with("refresh_token="));
+}
+
+#[tokio::test]
 async fn refresh_rotates_both_tokens() {
     let id = Identity::start().await;
     let account = id.signup().await;

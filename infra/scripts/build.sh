@@ -20,7 +20,9 @@ fi
 
 log "cargo lambda build --release $arch_flag"
 # zig (from the ziglang wheel) links against Lambda's glibc for either architecture.
-"$VENV/bin/cargo-lambda" lambda build --release "$arch_flag" --workspace --lambda-dir "$LAMBDA_DIR"
+packages=()
+for fn in functions/*/; do packages+=(-p "$(basename "$fn")"); done
+"$VENV/bin/cargo-lambda" lambda build --release "$arch_flag" "${packages[@]}" --lambda-dir "$LAMBDA_DIR"
 
 for fn in functions/*/; do
   name="$(basename "$fn")"

@@ -1,6 +1,9 @@
 //! `AppState`: configuration and AWS clients, built once per Lambda sandbox in `main`.
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
 
 use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};
 
@@ -21,6 +24,36 @@ pub struct AppState {
     pub secrets: aws_sdk_secretsmanager::Client,
     /// Identity (keys, repositories), for functions that call [`AppState::with_auth`].
     pub auth: Option<Arc<Auth>>,
+    /// DynamoDB operations started by this sandbox (measurements, tests).
+    pub dynamo_calls: CallCounter,
+}
+
+/// Counts DynamoDB operations; an atomic increment per call, cheap enough to keep in production.
+#[derive(Debug, Clone, Default)]
+pub struct CallCounter(Arc<AtomicU64>);
+
+impl CallCounter {
+    /// Operations so far.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "CallCounter"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<
+            '_,
+        >,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for AppState {
@@ -41,8 +74,13 @@ impl AppState {
             // The emulator serves buckets by path, not by virtual host.
             .force_path_style(config.aws.endpoint_url.is_some())
             .build();
+        let dynamo_calls = CallCounter::default();
+        let dynamo_config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(dynamo_calls.clone())
+            .build();
         let state = Self {
-            dynamo: aws_sdk_dynamodb::Client::new(&sdk),
+            dynamo: aws_sdk_dynamodb::Client::from_conf(dynamo_config),
+            dynamo_calls,
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             ses: aws_sdk_sesv2::Client::new(&sdk),
             secrets: aws_sdk_secretsmanager::Client::new(&sdk),
