@@ -63,6 +63,20 @@ check "404 carries X-Request-ID" header_has '^x-request-id: '
 check "client request id echoed" test "$(status_of -H 'X-Request-ID: smoke-1' "$BASE/health/liveness")" = 200
 check "echoed header" header_has '^x-request-id: smoke-1'
 
+# The README's auth flow, as a client would run it through the local gateway.
+API="$BASE/api/v1"
+user="smoke_$RANDOM$RANDOM"
+json_field() { "$VENV/bin/python" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$RUN_DIR/body" "$1"; }
+check "signup 201" test "$(status_of -X POST "$API/auth/signup" -H 'Content-Type: application/json' \
+  -d "{\"username\":\"$user\",\"email\":\"$user@example.com\",\"password\":\"correct horse battery staple\",\"first_name\":\"Smoke\",\"last_name\":\"Test\"}")" = 201
+check "login (form) 200" test "$(status_of -X POST "$API/auth/login" -d "username=$user&password=correct horse battery staple")" = 200
+access="$(json_field access_token)"; refresh="$(json_field refresh_token)"
+check "users/me 200" test "$(status_of "$API/users/me" -H "Authorization: Bearer $access")" = 200
+check "refresh 200" test "$(status_of -X POST "$API/auth/refresh" -H 'Content-Type: application/json' -d "{\"refresh_token\":\"$refresh\"}")" = 200
+access="$(json_field access_token)"
+check "logout 200" test "$(status_of -X POST "$API/auth/logout" -H "Authorization: Bearer $access")" = 200
+check "revoked token 401" test "$(status_of "$API/users/me" -H "Authorization: Bearer $access")" = 401
+
 stop_group moto
 started=$(date +%s%N)
 code="$(status_of "$BASE/health/readiness")"
