@@ -154,6 +154,21 @@ pub struct AuthSettings {
     pub login_failure_window_secs: i64,
     /// `REFRESH_COOKIE` (false): also set the refresh token as an HttpOnly cookie.
     pub refresh_cookie: bool,
+    /// `PUBLIC_APP_URL`: base of the links in mails (never the request's Host header).
+    pub public_app_url: String,
+    /// `APP_NAME`: shown in mails.
+    pub app_name: String,
+    /// `MAIL_CONFIGURATION_SET`: optional SES configuration set.
+    pub mail_configuration_set: Option<String>,
+    /// `REQUIRE_VERIFIED_EMAIL` (false): unverified accounts cannot log in (403).
+    pub require_verified_email: bool,
+    /// `RESET_MAILS_PER_HOUR` (3) per address.
+    pub reset_mails_per_hour: i64,
+    /// `VERIFY_MAILS_PER_HOUR` (3) per account, for resends.
+    pub verify_mails_per_hour: i64,
+    /// `FORGOT_RESPONSE_FLOOR_MS` (600): `/password/forgot` never answers sooner, so its timing
+    /// does not tell whether the account exists.
+    pub forgot_response_floor: Duration,
 }
 
 /// Everything a function reads from its environment.
@@ -333,6 +348,20 @@ impl Config {
                 86_400,
             )?,
             refresh_cookie: parse_bool(&get, "REFRESH_COOKIE", false)?,
+            public_app_url: {
+                let url =
+                    get("PUBLIC_APP_URL").unwrap_or_else(|| "http://localhost:3000".to_owned());
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(ConfigError::new("PUBLIC_APP_URL", "must be an http(s) URL"));
+                }
+                url.trim_end_matches('/').to_owned()
+            },
+            app_name: get("APP_NAME").unwrap_or_else(|| "Rust Serverless Starter".to_owned()),
+            mail_configuration_set: get("MAIL_CONFIGURATION_SET"),
+            require_verified_email: parse_bool(&get, "REQUIRE_VERIFIED_EMAIL", false)?,
+            reset_mails_per_hour: parse_num(&get, "RESET_MAILS_PER_HOUR", 3, 1, 1_000)?,
+            verify_mails_per_hour: parse_num(&get, "VERIFY_MAILS_PER_HOUR", 3, 1, 1_000)?,
+            forgot_response_floor: millis(&get, "FORGOT_RESPONSE_FLOOR_MS", 600)?,
         };
 
         Ok(Self {

@@ -7,6 +7,7 @@ pub mod domain;
 pub mod error;
 pub mod extract;
 pub mod layers;
+pub mod mail;
 pub mod pagination;
 pub mod runtime;
 pub mod state;

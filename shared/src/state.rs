@@ -92,7 +92,7 @@ impl AppState {
 
     /// Reads the signing key ring from Secrets Manager (once, at init) and wires identity in.
     pub async fn with_auth(mut self) -> anyhow::Result<Self> {
-        let auth = Auth::init(&self.config, &self.dynamo, &self.secrets).await?;
+        let auth = Auth::init(&self.config, &self.dynamo, &self.secrets, &self.ses).await?;
         self.auth = Some(Arc::new(auth));
         Ok(self)
     }

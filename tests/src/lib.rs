@@ -353,3 +353,37 @@ impl Client {
         self.send(method, url, &all, body.to_string()).await
     }
 }
+
+/// Messages the emulator's SES accepted for `address` (moto keeps them at `/moto-api/data.json`).
+pub async fn mail_to(address: &str) -> Vec<serde_json::Value> {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
+    let data = Client::new()
+        .get(&format!("{endpoint}/moto-api/data.json"), &[])
+        .await
+        .json();
+    data["ses"]["Message"]
+        .as_array()
+        .map(|messages| {
+            messages
+                .iter()
+                .filter(|m| {
+                    m["destinations"]["ToAddresses"]
+                        .as_array()
+                        .is_some_and(|to| to.iter().any(|a| a.as_str() == Some(address)))
+                })
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The `token=` value of the first link in a mail body.
+pub fn token_in(message: &serde_json::Value) -> Option<String> {
+    let body = message["body"].as_str()?;
+    let start = body.find("token=")? + "token=".len();
+    let token: String = body[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .collect();
+    (!token.is_empty()).then_some(token)
+}

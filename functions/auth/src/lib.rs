@@ -1,4 +1,7 @@
-//! Auth Lambda: `/api/v1/auth/{signup,login,refresh,logout,logout-all}`.
+//! Auth Lambda: `/api/v1/auth/{signup,login,refresh,logout,logout-all}` and the mail flows
+//! (`password/forgot`, `password/reset`, `password/change`, `verify-email`, `verify-email/resend`).
+
+mod flows;
 
 use axum::{
     Json, Router,
@@ -34,6 +37,14 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{BASE}/refresh"), post(refresh))
         .route(&format!("{BASE}/logout"), post(logout))
         .route(&format!("{BASE}/logout-all"), post(logout_all))
+        .route(&format!("{BASE}/password/forgot"), post(flows::forgot))
+        .route(&format!("{BASE}/password/reset"), post(flows::reset))
+        .route(&format!("{BASE}/password/change"), post(flows::change))
+        .route(&format!("{BASE}/verify-email"), post(flows::verify_email))
+        .route(
+            &format!("{BASE}/verify-email/resend"),
+            post(flows::resend_verification),
+        )
         .with_state(state.clone());
     shared::layers::apply(routes, &state.config)
 }
@@ -96,6 +107,8 @@ async fn signup(
             UniqueError::Store(e) => e,
         })?;
     tracing::info!(user_id = %user.id, "user signed up");
+    // A failed send leaves the account in place; the user can ask for a resend.
+    flows::send_verification(&state, &user).await;
     let pair = auth.start_session(&user).await?;
     Ok(tokens_response(&state, StatusCode::CREATED, pair))
 }
@@ -120,7 +133,7 @@ struct LoginBody {
     client_secret: Option<SecretString>,
 }
 
-fn invalid_credentials() -> ApiError {
+pub(crate) fn invalid_credentials() -> ApiError {
     ApiError::unauthorized("INVALID_CREDENTIALS", "Incorrect username or password")
 }
 
@@ -171,6 +184,13 @@ async fn login(
             return Err(invalid_credentials());
         }
     };
+    if state.config.auth.require_verified_email && !user.email_verified {
+        // Only after the password proved who is asking, so this reveals nothing to strangers.
+        return Err(ApiError::Forbidden {
+            code: "EMAIL_NOT_VERIFIED",
+            detail: "Verify your email address before logging in".into(),
+        });
+    }
     if failures > 0 {
         auth.counters
             .reset("login-fail", &subject, auth.login_window, now)

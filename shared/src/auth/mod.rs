@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::{
     config::{Config, Table},
     error::ApiError,
+    mail::Mailer,
     store::{
         counters::{Counters, Window},
         now_ms, now_s,
@@ -46,6 +47,8 @@ pub struct Auth {
     pub cursor_key: Vec<u8>,
     /// Set the refresh token as a cookie too.
     pub refresh_cookie: bool,
+    /// Mail (verification, reset, notices).
+    pub mailer: Mailer,
 }
 
 /// The token body of signup, login and refresh.
@@ -67,6 +70,7 @@ impl Auth {
         config: &Config,
         dynamo: &aws_sdk_dynamodb::Client,
         secrets: &aws_sdk_secretsmanager::Client,
+        ses: &aws_sdk_sesv2::Client,
     ) -> anyhow::Result<Self> {
         let secret_id = config
             .resources
@@ -90,13 +94,14 @@ impl Auth {
                 .context("signing key secret has no string value")?
                 .to_owned(),
         );
-        Self::from_parts(config, dynamo, &secret)
+        Self::from_parts(config, dynamo, ses, &secret)
     }
 
     /// Builds identity from config and an already-fetched key ring secret.
     pub fn from_parts(
         config: &Config,
         dynamo: &aws_sdk_dynamodb::Client,
+        ses: &aws_sdk_sesv2::Client,
         key_ring_json: &SecretString,
     ) -> anyhow::Result<Self> {
         use secrecy::ExposeSecret as _;
@@ -139,6 +144,16 @@ impl Auth {
             },
             cursor_key,
             refresh_cookie: a.refresh_cookie,
+            mailer: Mailer::new(
+                ses.clone(),
+                config
+                    .resources
+                    .mail_from
+                    .clone()
+                    .context("MAIL_FROM is required by this function")?,
+                a.mail_configuration_set.clone(),
+                a.app_name.clone(),
+            )?,
         })
     }
 

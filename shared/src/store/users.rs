@@ -462,6 +462,97 @@ impl Users {
         Ok(())
     }
 
+    /// Records `jti` as the only reset token that may be used: issuing a new one voids the older.
+    pub async fn set_reset_jti(&self, id: &str, jti: &str) -> Result<(), ApiError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(user_key(id)))
+            .update_expression("SET reset_jti = :j")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":j", s(jti))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        Ok(())
+    }
+
+    /// In one transaction: consumes reset token `jti` (single use, in `revoked_table`), sets the
+    /// new hash, ends every session and clears the pending reset. `false` when the token is used,
+    /// superseded, or the user gone: nothing is written then.
+    pub async fn reset_password(
+        &self,
+        id: &str,
+        jti: &str,
+        jti_exp: i64,
+        new_hash: &str,
+        revoked_table: &str,
+    ) -> Result<bool, ApiError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(user_key(id)))
+            .update_expression(
+                "SET password_hash = :h, tokens_valid_after_ms = :ms, updated_at = :now REMOVE reset_jti",
+            )
+            .condition_expression("reset_jti = :j AND deleted = :f")
+            .expression_attribute_values(":h", s(new_hash))
+            .expression_attribute_values(":ms", n(super::now_ms()))
+            .expression_attribute_values(":now", s(now_rfc3339()))
+            .expression_attribute_values(":j", s(jti))
+            .expression_attribute_values(":f", b(false))
+            .build()
+            .map_err(build_err)?;
+        self.consume_with(jti, jti_exp, revoked_table, update).await
+    }
+
+    /// In one transaction: consumes verification token `jti` and sets `email_verified`.
+    pub async fn verify_email(
+        &self,
+        id: &str,
+        jti: &str,
+        jti_exp: i64,
+        revoked_table: &str,
+    ) -> Result<bool, ApiError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(user_key(id)))
+            .update_expression("SET email_verified = :t, updated_at = :now")
+            .condition_expression("attribute_exists(pk) AND deleted = :f")
+            .expression_attribute_values(":t", b(true))
+            .expression_attribute_values(":f", b(false))
+            .expression_attribute_values(":now", s(now_rfc3339()))
+            .build()
+            .map_err(build_err)?;
+        self.consume_with(jti, jti_exp, revoked_table, update).await
+    }
+
+    async fn consume_with(
+        &self,
+        jti: &str,
+        jti_exp: i64,
+        revoked_table: &str,
+        update: Update,
+    ) -> Result<bool, ApiError> {
+        let used = Put::builder()
+            .table_name(revoked_table)
+            .item("pk", s(format!("USED#{jti}")))
+            .item("expires_at", n(jti_exp))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build_err)?;
+        match self
+            .transact(vec![
+                TransactWriteItem::builder().put(used).build(),
+                TransactWriteItem::builder().update(update).build(),
+            ])
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(UniqueError::Taken) => Ok(false),
+            Err(UniqueError::Store(e)) => Err(e),
+        }
+    }
+
     /// Sets `email_verified`.
     pub async fn mark_email_verified(&self, id: &str) -> Result<(), ApiError> {
         self.client
