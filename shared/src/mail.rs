@@ -127,9 +127,9 @@ pub fn templates() -> anyhow::Result<Environment<'static>> {
 /// "15 minutes", "24 hours", "7 days".
 pub fn human_duration(d: Duration) -> String {
     let secs = d.as_secs();
-    let (n, unit) = if secs % 86_400 == 0 && secs >= 86_400 {
+    let (n, unit) = if secs.is_multiple_of(86_400) && secs >= 86_400 {
         (secs / 86_400, "day")
-    } else if secs % 3_600 == 0 && secs >= 3_600 {
+    } else if secs.is_multiple_of(3_600) && secs >= 3_600 {
         (secs / 3_600, "hour")
     } else if secs >= 60 {
         (secs / 60, "minute")
