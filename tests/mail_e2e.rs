@@ -1,5 +1,7 @@
 //! Mail flows end to end: real SES v2 calls to the emulator, mail read back from it.
 
+#![allow(clippy::expect_used)] // Helpers outside #[test] fns: a missing mail must fail the test.
+
 use e2e::{Identity, mail_to, token_in, unique};
 use serde_json::{Value, json};
 use shared::auth::jwt::TokenKind;
