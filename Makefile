@@ -6,7 +6,7 @@ FN ?= health
 EVENT ?= events/health/liveness.json
 API_PORT ?= 9000
 
-.PHONY: help dev test build invoke deploy lint fmt measure clean admin
+.PHONY: help dev test build invoke deploy lint fmt measure clean admin mail
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -27,6 +27,10 @@ invoke: ## Send EVENT to FN through a running `make dev`: make invoke FN=health 
 
 admin: ## Create or promote an admin: make admin EMAIL=you@example.com PASSWORD='a long passphrase' [AWS=1]
 	@bash infra/scripts/admin.sh
+
+mail: ## Print the latest mails the local emulator accepted: make mail [TO=address]
+	@source infra/scripts/lib.sh && ensure_venv && "$(VENV)/bin/python" infra/mail.py \
+	  --endpoint http://127.0.0.1:$${MOTO_PORT:-5000} $(if $(TO),--to "$(TO)")
 
 deploy: ## sam build && sam deploy (needs the SAM CLI and AWS credentials; not run here)
 	sam build --beta-features && sam deploy

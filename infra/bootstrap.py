@@ -164,7 +164,9 @@ def resolve_env(value, names: dict[str, str], params: dict[str, str]) -> str | N
         return str(value)
     if isinstance(value, dict) and "Ref" in value:
         ref = value["Ref"]
-        return names.get(ref) or params.get(ref)
+        if ref in names:
+            return names[ref]
+        return params.get(ref)
     return None
 
 
@@ -179,7 +181,13 @@ def main() -> int:
     resources = template["Resources"]
     mail_from = os.environ.get("MAIL_FROM", "no-reply@example.com")
     cors = os.environ.get("CORS_ALLOWED_ORIGINS", "http://localhost:3000,http://127.0.0.1:3000")
-    params = {"MailFrom": mail_from, "CorsAllowedOrigins": cors, "StageName": "v1"}
+    params = {
+        "MailFrom": mail_from,
+        "CorsAllowedOrigins": cors,
+        "StageName": "v1",
+        "PublicAppUrl": os.environ.get("PUBLIC_APP_URL", "http://localhost:3000"),
+        "MailConfigurationSet": os.environ.get("MAIL_CONFIGURATION_SET", ""),
+    }
 
     ddb = client("dynamodb", args.endpoint)
     s3 = client("s3", args.endpoint)
