@@ -43,9 +43,8 @@ lint: ## Formatting, clippy and cfn-lint only
 fmt: ## Format the code
 	cargo fmt --all
 
-measure: ## Release build for this machine, then size, cold start and peak RSS of each function
-	@ARCH=x86-64 LAMBDA_DIR=target/lambda-host bash infra/scripts/build.sh
-	@source infra/scripts/lib.sh && ensure_venv && "$(VENV)/bin/python" infra/measure.py --lambda-dir target/lambda-host
+measure: ## Release builds for this machine; size, cold start, peak RSS, login latency split
+	@bash infra/scripts/measure.sh
 
 clean: ## Remove build output and local state (keeps .venv)
 	cargo clean

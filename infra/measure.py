@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # A request each function answers without touching AWS, so the number is the runtime's own.
 PROBE_EVENT = {
     "health": ROOT / "events/health/liveness.json",
+    "auth": ROOT / "events/auth/signup-malformed-json.json",
+    "users": ROOT / "events/users/me-without-token.json",
 }
 
 
@@ -94,9 +96,13 @@ def one_run(binary: Path, event: bytes) -> tuple[float, int]:
         "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
         "RUST_LOG": "warn",
     }
+    # The emulator's address and resource names: auth and users read their key ring at init.
+    for key, value in os.environ.items():
+        if key.endswith(("_TABLE", "_SECRET_ID", "_BUCKET")) or key in ("AWS_ENDPOINT_URL", "MAIL_FROM"):
+            env[key] = value
+    env.setdefault("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     started = time.perf_counter()
     proc = subprocess.Popen([str(binary)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

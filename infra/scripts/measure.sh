@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# `make measure`: release builds for this machine, then per function size, cold start
+# (spawn -> first runtime API /next) and peak RSS, then the login latency split. Prints numbers.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+cleanup() { stop_group moto; }
+trap cleanup EXIT
+ensure_venv
+ARCH=x86-64 LAMBDA_DIR=target/lambda-host bash infra/scripts/build.sh
+MOTO_PORT="$(free_port)"
+start_emulator "$MOTO_PORT"
+bootstrap "$MOTO_PORT" "$RUN_DIR/measure.env" >/dev/null
+export_env "$MOTO_PORT" "$RUN_DIR/measure.env"
+"$VENV/bin/python" infra/measure.py --lambda-dir target/lambda-host "$@"
+cargo run --quiet --release -p infra --bin measure-auth
