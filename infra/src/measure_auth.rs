@@ -55,7 +55,11 @@ async fn main() -> anyhow::Result<()> {
         .clone()
         .oneshot(post("/api/v1/auth/signup", signup, "application/json"))
         .await?;
-    anyhow::ensure!(response.status() == 201, "signup failed: {}", response.status());
+    anyhow::ensure!(
+        response.status() == 201,
+        "signup failed: {}",
+        response.status()
+    );
 
     let mut login_t = Vec::new();
     let mut login_calls = 0;
@@ -67,13 +71,18 @@ async fn main() -> anyhow::Result<()> {
             .clone()
             .oneshot(post(
                 "/api/v1/auth/login",
-                format!("username=m_{}&password=measure horse battery staple", &tag[..12]),
+                format!(
+                    "username=m_{}&password=measure horse battery staple",
+                    &tag[..12]
+                ),
                 "application/x-www-form-urlencoded",
             ))
             .await?;
         login_t.push(t.elapsed());
         login_calls = state.dynamo_calls.get() - before;
-        let bytes = http_body_util::BodyExt::collect(response.into_body()).await?.to_bytes();
+        let bytes = http_body_util::BodyExt::collect(response.into_body())
+            .await?
+            .to_bytes();
         let json: serde_json::Value = serde_json::from_slice(&bytes)?;
         access = json["access_token"].as_str().unwrap_or_default().to_owned();
     }
@@ -97,7 +106,12 @@ async fn main() -> anyhow::Result<()> {
         anyhow::ensure!(response.status() == 200, "/me failed");
     }
 
-    let (h, v, l, m) = (median(hash_t), median(verify_t), median(login_t), median(me_t));
+    let (h, v, l, m) = (
+        median(hash_t),
+        median(verify_t),
+        median(login_t),
+        median(me_t),
+    );
     println!("median of {RUNS} runs, against the local emulator:");
     println!("  argon2id hash (m=19 MiB, t=2, p=1)   {h:8.1} ms");
     println!("  argon2id verify                       {v:8.1} ms");
