@@ -19,12 +19,12 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=5)
     args = parser.parse_args()
     try:
-        with urllib.request.urlopen(f"{args.endpoint}/moto-api/data.json", timeout=5) as r:
-            data = json.load(r)
+        # Served by infra/emulator.py; the same records as /moto-api/data.json's ses -> Message.
+        with urllib.request.urlopen(f"{args.endpoint}/_local/ses/messages", timeout=5) as r:
+            messages = json.load(r)
     except OSError as err:
         print(f"cannot reach the emulator at {args.endpoint}: {err} (is `make dev` running?)", file=sys.stderr)
         return 1
-    messages = data.get("ses", {}).get("Message", [])
     if args.to:
         messages = [m for m in messages if args.to in m.get("destinations", {}).get("ToAddresses", [])]
     if not messages:

@@ -354,15 +354,15 @@ impl Client {
     }
 }
 
-/// Messages the emulator's SES accepted for `address` (moto keeps them at `/moto-api/data.json`).
+/// Messages the emulator's SES accepted for `address`: moto's `ses` → `Message` records, read
+/// through `infra/emulator.py`'s `/_local/ses/messages` (data.json dumps every backend: slow).
 pub async fn mail_to(address: &str) -> Vec<serde_json::Value> {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
     let data = Client::new()
-        .get(&format!("{endpoint}/moto-api/data.json"), &[])
+        .get(&format!("{endpoint}/_local/ses/messages"), &[])
         .await
         .json();
-    data["ses"]["Message"]
-        .as_array()
+    data.as_array()
         .map(|messages| {
             messages
                 .iter()
