@@ -253,6 +253,43 @@ async fn repeated_failures_lock_the_account_with_429_and_it_recovers() {
     assert_eq!(recovered.status, 200, "{}", detail(&recovered));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_guesses_cannot_get_past_the_lockout() {
+    let id = Identity::start_with(&[("LOGIN_MAX_FAILURES", "3")]).await;
+    let account = id.signup().await;
+
+    let statuses = futures::future::join_all(
+        (0..20)
+            .map(|_| id.login(&account.username, "wrong password here"))
+            .collect::<Vec<_>>(),
+    )
+    .await
+    .iter()
+    .map(|r| r.status)
+    .collect::<Vec<_>>();
+
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        17,
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_absurdly_long_login_name_is_a_plain_401() {
+    let id = Identity::start().await;
+
+    let reply = id.login(&"a".repeat(100_000), "whatever password").await;
+
+    assert_eq!(reply.status, 401, "{}", detail(&reply));
+    assert_eq!(reply.json()["error_code"], "INVALID_CREDENTIALS");
+}
+
 // ---------------------------------------------------------------- /me, refresh, logout
 
 #[tokio::test]
@@ -743,6 +780,7 @@ async fn admin_pagination_walks_every_user_exactly_once() {
         match body["next_cursor"].as_str() {
             Some(cursor) => {
                 assert!(reply.header("link").contains("rel=\"next\""));
+                assert!(reply.header("link").starts_with("<?limit=3&cursor="));
                 path = format!("?limit=3&cursor={cursor}");
             }
             None => break,

@@ -241,29 +241,70 @@ async fn verification_sets_email_verified_once() {
 }
 
 #[tokio::test]
-async fn require_verified_email_blocks_login_until_verified() {
+async fn require_verified_email_blocks_tokens_until_verified() {
     let id = Identity::start_with(&[("REQUIRE_VERIFIED_EMAIL", "true")]).await;
-    let account = id.signup().await;
+    let tag = unique();
+    let (username, email, password) = (
+        format!("v_{tag}"),
+        format!("{tag}@example.com"),
+        "violet tractor sunrise",
+    );
 
-    let before = id.login(&account.username, &account.password).await;
-    let wrong_password = id.login(&account.username, "not the password at all").await;
-    let token = mail_to(&account.email)
-        .await
-        .first()
-        .and_then(token_in)
-        .expect("mail");
+    let signup = id
+        .post_auth(
+            "signup",
+            &json!({"username": username, "email": email, "password": password,
+                    "first_name": "V", "last_name": "W"}),
+            None,
+        )
+        .await;
+    let before = id.login(&username, password).await;
+    let wrong_password = id.login(&username, "not the password at all").await;
+    let resend = id
+        .post_auth("verify-email/resend", &json!({"email": email}), None)
+        .await;
+    let mails = mail_to(&email).await;
+    let token = mails.last().and_then(token_in).expect("mail");
     assert_eq!(
         id.post_auth("verify-email", &json!({"token": token}), None)
             .await
             .status,
         200
     );
-    let after = id.login(&account.username, &account.password).await;
+    let after = id.login(&username, password).await;
 
+    assert_eq!(signup.status, 201, "{}", signup.json());
+    assert!(
+        signup.json().get("access_token").is_none(),
+        "no tokens before verification"
+    );
     assert_eq!(before.status, 403);
     assert_eq!(before.json()["error_code"], "EMAIL_NOT_VERIFIED");
     assert_eq!(wrong_password.status, 401, "strangers learn nothing");
+    assert_eq!(resend.status, 202);
+    assert_eq!(mails.len(), 2, "signup's mail and the resend");
     assert_eq!(after.status, 200);
+}
+
+#[tokio::test]
+async fn a_password_change_voids_a_pending_reset_link() {
+    let id = Identity::start().await;
+    let account = id.signup().await;
+    let token = reset_token_for(&id, &account.email).await;
+
+    let change = id
+        .post_auth("password/change", &json!({"current_password": account.password, "new_password": "quartz meadow lighthouse"}), Some(&account.access))
+        .await;
+    let reset = id
+        .post_auth(
+            "password/reset",
+            &json!({"token": token, "new_password": "copper canyon whistle"}),
+            None,
+        )
+        .await;
+
+    assert_eq!(change.status, 200);
+    assert_eq!(reset.status, 400);
 }
 
 #[tokio::test]

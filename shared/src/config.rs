@@ -154,8 +154,12 @@ pub struct AuthSettings {
     pub login_failure_window_secs: i64,
     /// `REFRESH_COOKIE` (false): also set the refresh token as an HttpOnly cookie.
     pub refresh_cookie: bool,
-    /// `PUBLIC_APP_URL`: base of the links in mails (never the request's Host header).
-    pub public_app_url: String,
+    /// `PUBLIC_APP_URL`: base of the links in mails (never the request's Host header). Required
+    /// when `APP_ENV=deployed` (checked where mail is set up); `http://localhost:3000` locally.
+    pub public_app_url: Option<String>,
+    /// `REFRESH_COOKIE_PATH` (`/api/v1/auth`): prefix it with the stage (`/v1/api/v1/auth`) when
+    /// clients use the default execute-api URL rather than a custom domain.
+    pub refresh_cookie_path: String,
     /// `APP_NAME`: shown in mails.
     pub app_name: String,
     /// `MAIL_CONFIGURATION_SET`: optional SES configuration set.
@@ -348,14 +352,16 @@ impl Config {
                 86_400,
             )?,
             refresh_cookie: parse_bool(&get, "REFRESH_COOKIE", false)?,
-            public_app_url: {
-                let url =
-                    get("PUBLIC_APP_URL").unwrap_or_else(|| "http://localhost:3000".to_owned());
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
+            public_app_url: match get("PUBLIC_APP_URL") {
+                Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
                     return Err(ConfigError::new("PUBLIC_APP_URL", "must be an http(s) URL"));
                 }
-                url.trim_end_matches('/').to_owned()
+                Some(url) => Some(url.trim_end_matches('/').to_owned()),
+                None if app_env == AppEnv::Local => Some("http://localhost:3000".to_owned()),
+                None => None,
             },
+            refresh_cookie_path: get("REFRESH_COOKIE_PATH")
+                .unwrap_or_else(|| "/api/v1/auth".to_owned()),
             app_name: get("APP_NAME").unwrap_or_else(|| "Rust Serverless Starter".to_owned()),
             mail_configuration_set: get("MAIL_CONFIGURATION_SET"),
             require_verified_email: parse_bool(&get, "REQUIRE_VERIFIED_EMAIL", false)?,

@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use shared::{
     ApiError, AppState,
-    auth::{AuthUser, auth_of, jwt::TokenKind},
+    auth::{AuthUser, MaybeAuthUser, auth_of, jwt::TokenKind},
     domain::{Email, NewPassword, Validator},
     extract::Json as JsonBody,
     layers::now_rfc3339,
@@ -35,7 +35,11 @@ const FORGOT_MESSAGE: &str =
     "If an account exists for that email, a password reset link has been sent.";
 
 fn link(state: &AppState, path: &str, token: &str) -> String {
-    format!("{}/{path}?token={token}", state.config.auth.public_app_url)
+    let base = state
+        .auth
+        .as_ref()
+        .map_or("", |a| a.public_app_url.as_str());
+    format!("{base}/{path}?token={token}")
 }
 
 /// Issues a verification token and mails its link. Failures are logged, never surfaced.
@@ -80,11 +84,15 @@ pub(crate) async fn forgot(
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let started = Instant::now();
     let email = Email::parse(&body.email)?;
-    if let Err(err) = forgot_work(&state, &email).await {
-        // Even a failing store must not change the answer: that would tell accounts apart.
-        tracing::warn!(error = %err, "password reset request not processed");
-    }
     let floor = state.config.auth.forgot_response_floor;
+    // The work is bounded by the floor, so a slow SES or table cannot stretch the response for
+    // existing accounts only; an unfinished request is logged (the user can ask again).
+    match tokio::time::timeout(floor, forgot_work(&state, &email)).await {
+        Ok(Ok(())) => {}
+        // Even a failing store must not change the answer: that would tell accounts apart.
+        Ok(Err(err)) => tracing::warn!(error = %err, "password reset request not processed"),
+        Err(_) => tracing::warn!("password reset request exceeded the response floor; dropped"),
+    }
     if let Some(rest) = floor.checked_sub(started.elapsed()) {
         tokio::time::sleep(rest).await;
     }
@@ -99,15 +107,21 @@ async fn forgot_work(state: &AppState, email: &Email) -> Result<(), ApiError> {
         max: state.config.auth.reset_mails_per_hour,
         window_secs: 3_600,
     };
-    let count = auth
+    if auth
         .counters
-        .hit("reset-mail", email.as_str(), window, now)
-        .await?;
-    if count > window.max {
+        .reserve("reset-mail", email.as_str(), window, now)
+        .await?
+        .is_some()
+    {
         tracing::info!("password reset mail throttled");
         return Ok(());
     }
-    let Some(user) = auth.users.find_by_login(email.as_str()).await? else {
+    let Some(user) = auth
+        .users
+        .find_by_login(email.as_str())
+        .await?
+        .filter(User::is_active)
+    else {
         return Ok(());
     };
     let issued = auth
@@ -212,6 +226,17 @@ pub(crate) async fn change(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let auth = auth_of(&state)?;
     let u = &user.user;
+    // The current-password check is a password guess like a login: same counter, same limit.
+    let now = now_s();
+    if let Some(retry_after_secs) = auth
+        .counters
+        .reserve(crate::LOGIN_SCOPE, &u.id, auth.login_window, now)
+        .await?
+    {
+        return Err(ApiError::RateLimited {
+            retry_after_secs: u64::try_from(retry_after_secs).unwrap_or(1),
+        });
+    }
     let mut v = Validator::default();
     let password = v.check(NewPassword::parse(
         &body.new_password,
@@ -231,6 +256,9 @@ pub(crate) async fn change(
     if verified == shared::auth::password::Verified::No {
         return Err(crate::invalid_credentials());
     }
+    auth.counters
+        .reset(crate::LOGIN_SCOPE, &u.id, auth.login_window, now)
+        .await?;
     v.finish()?;
     let password = password.ok_or_else(|| ApiError::bad_request("Invalid password"))?;
     let hash = auth
@@ -238,13 +266,38 @@ pub(crate) async fn change(
         .hash(password.secret())
         .await
         .map_err(ApiError::Internal)?;
-    auth.users.set_password_hash(&u.id, &hash).await?;
-    let ended = auth
+    let changed = auth
+        .users
+        .change_password(
+            &u.id,
+            &u.password_hash,
+            &hash,
+            user.session_id(),
+            auth.sessions.table(),
+        )
+        .await?;
+    if !changed {
+        // The password or the session changed under us (a concurrent reset or logout).
+        return Err(ApiError::Conflict {
+            code: "PASSWORD_CHANGED",
+            detail: "The account changed meanwhile; log in again".into(),
+        });
+    }
+    // Every other session is already dead (tokens_valid_after); marking them keeps the table true.
+    let ended = match auth
         .sessions
         .revoke_all(&u.id, Some(user.session_id()))
-        .await?;
+        .await
+    {
+        Ok(ended) => ended,
+        Err(err) => {
+            tracing::warn!(error = %err, "could not mark old sessions revoked");
+            0
+        }
+    };
 
-    let link = format!("{}/forgot-password", state.config.auth.public_app_url);
+    let link = link(&state, "forgot-password", "");
+    let link = link.trim_end_matches("?token=");
     let changed_at = now_rfc3339();
     let ctx = MailContext {
         first_name: &u.first_name,
@@ -294,26 +347,55 @@ pub(crate) async fn verify_email(
     Ok(Json(serde_json::json!({ "message": "Email verified" })))
 }
 
-/// `POST /verify-email/resend`: 202, throttled per account; nothing is sent once verified.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResendBody {
+    #[serde(default)]
+    email: Option<String>,
+}
+
+/// `POST /verify-email/resend`: with a Bearer token, for the caller; without one (an account
+/// that cannot log in yet under `REQUIRE_VERIFIED_EMAIL`), for `{"email"}`. Always 202 with one
+/// body, throttled per account; nothing is sent once verified.
 pub(crate) async fn resend_verification(
     State(state): State<AppState>,
-    user: AuthUser,
+    MaybeAuthUser(caller): MaybeAuthUser,
+    body: bytes::Bytes,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let auth = auth_of(&state)?;
     let message = "If your email is not verified yet, a new verification link has been sent.";
-    if user.user.email_verified {
+    let user = match caller {
+        Some(caller) => Some(caller.user),
+        None => {
+            let body: ResendBody = if body.iter().all(u8::is_ascii_whitespace) {
+                ResendBody::default()
+            } else {
+                shared::extract::parse_json(&body)?
+            };
+            let Some(email) = body.email else {
+                return Err(ApiError::unauthorized(
+                    "NOT_AUTHENTICATED",
+                    "Send a Bearer token, or {\"email\"} to resend for an address",
+                ));
+            };
+            let email = Email::parse(&email)?;
+            auth.users.find_by_login(email.as_str()).await?
+        }
+    };
+    let Some(user) = user.filter(|u| u.is_active() && !u.email_verified) else {
         return Ok(accepted(message));
-    }
+    };
     let window = Window {
         max: state.config.auth.verify_mails_per_hour,
         window_secs: 3_600,
     };
-    let count = auth
+    if auth
         .counters
-        .hit("verify-mail", &user.user.id, window, now_s())
-        .await?;
-    if count <= window.max {
-        send_verification(&state, &user.user).await;
+        .reserve("verify-mail", &user.id, window, now_s())
+        .await?
+        .is_none()
+    {
+        send_verification(&state, &user).await;
     }
     Ok(accepted(message))
 }

@@ -25,7 +25,7 @@ use shared::{
     },
 };
 
-/// Where the refresh cookie is scoped, and the prefix of every route here.
+/// The prefix of every route here (and the default refresh cookie path).
 pub const BASE: &str = "/api/v1/auth";
 const REFRESH_COOKIE: &str = "refresh_token";
 
@@ -109,6 +109,14 @@ async fn signup(
     tracing::info!(user_id = %user.id, "user signed up");
     // A failed send leaves the account in place; the user can ask for a resend.
     flows::send_verification(&state, &user).await;
+    if state.config.auth.require_verified_email {
+        // No tokens until the address is confirmed: the account exists, the mail is on its way.
+        let body = serde_json::json!({
+            "message": "Account created. Confirm your email address, then log in.",
+            "email_verified": false,
+        });
+        return Ok((StatusCode::CREATED, Json(body)).into_response());
+    }
     let pair = auth.start_session(&user).await?;
     Ok(tokens_response(&state, StatusCode::CREATED, pair))
 }
@@ -149,19 +157,24 @@ async fn login(
             "value_error",
         ));
     }
+    // Longer than any username or email: never an account, and kept out of lookups.
     let identifier = body.username.trim().to_lowercase();
-    let user = auth.users.find_by_login(&identifier).await?;
+    let user = if identifier.len() <= 254 {
+        auth.users.find_by_login(&identifier).await?
+    } else {
+        None
+    };
     // Counted per account; unknown names get their own counter so both behave the same.
     let subject = user
         .as_ref()
         .map_or_else(|| format!("name:{identifier}"), |u| u.id.clone());
     let now = now_s();
-    let (failures, blocked) = auth
+    // Reserve the attempt before checking it: parallel guesses cannot all pass a stale count.
+    if let Some(retry_after_secs) = auth
         .counters
-        .blocked("login-fail", &subject, auth.login_window, now)
-        .await?;
-    if let Some(retry_after_secs) = blocked {
-        // i64 -> u64: `blocked` never returns less than 1.
+        .reserve(LOGIN_SCOPE, &subject, auth.login_window, now)
+        .await?
+    {
         return Err(ApiError::RateLimited {
             retry_after_secs: u64::try_from(retry_after_secs).unwrap_or(1),
         });
@@ -177,30 +190,32 @@ async fn login(
         (Some(user), shared::auth::password::Verified::Yes { rehash }) if user.is_active() => {
             (user, rehash)
         }
-        _ => {
-            auth.counters
-                .hit("login-fail", &subject, auth.login_window, now)
-                .await?;
-            return Err(invalid_credentials());
-        }
+        _ => return Err(invalid_credentials()),
     };
+    auth.counters
+        .reset(LOGIN_SCOPE, &subject, auth.login_window, now)
+        .await?;
     if state.config.auth.require_verified_email && !user.email_verified {
         // Only after the password proved who is asking, so this reveals nothing to strangers.
-        return Err(ApiError::Forbidden {
-            code: "EMAIL_NOT_VERIFIED",
-            detail: "Verify your email address before logging in".into(),
-        });
-    }
-    if failures > 0 {
-        auth.counters
-            .reset("login-fail", &subject, auth.login_window, now)
-            .await?;
+        return Err(email_not_verified());
     }
     if let Some(hash) = rehash {
-        auth.users.set_password_hash(&user.id, &hash).await?;
+        auth.users
+            .rehash_password(&user.id, &user.password_hash, &hash)
+            .await?;
     }
     let pair = auth.start_session(&user).await?;
     Ok(tokens_response(&state, StatusCode::OK, pair))
+}
+
+/// Counter scope for login attempts (also used by password change's current-password check).
+pub(crate) const LOGIN_SCOPE: &str = "login";
+
+pub(crate) fn email_not_verified() -> ApiError {
+    ApiError::Forbidden {
+        code: "EMAIL_NOT_VERIFIED",
+        detail: "Verify your email address before logging in".into(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -242,6 +257,9 @@ async fn refresh(
         .await?
         .filter(shared::store::users::User::is_active)
         .ok_or_else(invalid)?;
+    if state.config.auth.require_verified_email && !user.email_verified {
+        return Err(email_not_verified());
+    }
     let session = auth.sessions.get(sid).await?.ok_or_else(invalid)?;
     if session.user_id != user.id || session.created_at_ms <= user.tokens_valid_after_ms {
         return Err(invalid());
@@ -308,8 +326,9 @@ fn tokens_response(state: &AppState, status: StatusCode, pair: TokenPair) -> Res
         .is_some_and(|a| a.refresh_cookie)
         .then(|| {
             format!(
-                "{REFRESH_COOKIE}={}; HttpOnly; Secure; SameSite=Strict; Path={BASE}; Max-Age={}",
+                "{REFRESH_COOKIE}={}; HttpOnly; Secure; SameSite=Strict; Path={}; Max-Age={}",
                 pair.refresh_token,
+                state.config.auth.refresh_cookie_path,
                 state.config.auth.refresh_ttl.as_secs()
             )
         });
@@ -326,8 +345,10 @@ fn tokens_response(state: &AppState, status: StatusCode, pair: TokenPair) -> Res
 
 fn with_cleared_cookie(state: &AppState, mut response: Response) -> Response {
     if state.auth.as_ref().is_some_and(|a| a.refresh_cookie) {
-        let value =
-            format!("{REFRESH_COOKIE}=; HttpOnly; Secure; SameSite=Strict; Path={BASE}; Max-Age=0");
+        let value = format!(
+            "{REFRESH_COOKIE}=; HttpOnly; Secure; SameSite=Strict; Path={}; Max-Age=0",
+            state.config.auth.refresh_cookie_path
+        );
         if let Ok(value) = HeaderValue::from_str(&value) {
             response.headers_mut().append(header::SET_COOKIE, value);
         }

@@ -146,7 +146,9 @@ async fn list(
     let items: Vec<_> = page.items.iter().map(User::view).collect();
     let link = next_cursor
         .as_ref()
-        .map(|c| format!("<{BASE}?limit={limit}&cursor={c}>; rel=\"next\""));
+        // A query-only reference (RFC 3986 §5.2.2) resolves against the URL the client called,
+        // so it stays right behind any stage prefix or custom domain.
+        .map(|c| format!("<?limit={limit}&cursor={c}>; rel=\"next\""));
     let mut response =
         Json(serde_json::json!({ "items": items, "next_cursor": next_cursor })).into_response();
     if let Some(value) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {

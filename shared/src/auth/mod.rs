@@ -17,7 +17,7 @@ use crate::{
     store::{
         counters::{Counters, Window},
         now_ms, now_s,
-        sessions::{Sessions, token_hash},
+        sessions::{SeenUser, Sessions, token_hash},
         tokens::RevokedTokens,
         users::{User, Users},
     },
@@ -49,6 +49,8 @@ pub struct Auth {
     pub refresh_cookie: bool,
     /// Mail (verification, reset, notices).
     pub mailer: Mailer,
+    /// Base URL of mail links.
+    pub public_app_url: String,
 }
 
 /// The token body of signup, login and refresh.
@@ -154,6 +156,9 @@ impl Auth {
                 a.mail_configuration_set.clone(),
                 a.app_name.clone(),
             )?,
+            public_app_url: a.public_app_url.clone().context(
+                "PUBLIC_APP_URL is required when APP_ENV=deployed (mail links point there)",
+            )?,
         })
     }
 
@@ -167,15 +172,29 @@ impl Auth {
             .map_err(ApiError::Internal)?;
         // Strictly after tokens_valid_after, even within the same millisecond as a logout-all.
         let created = now_ms().max(user.tokens_valid_after_ms + 1);
-        self.sessions
+        let seen = SeenUser {
+            users_table: self.users.table(),
+            user_id: &user.id,
+            password_hash: &user.password_hash,
+            tokens_valid_after_ms: user.tokens_valid_after_ms,
+        };
+        let stored = self
+            .sessions
             .create(
                 &sid,
-                &user.id,
                 &token_hash(&refresh.token),
                 created,
                 refresh.claims.exp,
+                &seen,
             )
             .await?;
+        if !stored {
+            // The user changed between the password check and now (reset, disable, logout-all).
+            return Err(ApiError::unauthorized(
+                "INVALID_CREDENTIALS",
+                "Incorrect username or password",
+            ));
+        }
         self.pair(user, &sid, refresh.token, now)
     }
 

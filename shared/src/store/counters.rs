@@ -1,9 +1,14 @@
-//! Fixed-window counters in DynamoDB: failed logins per account (brute-force lockout) and
+//! Fixed-window counters in DynamoDB: login attempts per account (brute-force lockout) and
 //! mails per address. Windows expire on their own, so nobody is locked out for good.
+//!
+//! An attempt is *reserved* with one conditional `ADD` before the work it guards, so concurrent
+//! requests cannot all slip under the limit. Subjects are stored hashed: a "username" field
+//! often holds a mistyped password, and keys stay short whatever the client sent.
 
 use aws_sdk_dynamodb::Client;
+use sha2::{Digest, Sha256};
 
-use super::{get_n, n, s};
+use super::{is_condition_failure, n, s};
 use crate::error::{ApiError, from_sdk};
 
 /// A fixed window: `max` events per `window_secs`.
@@ -30,65 +35,48 @@ impl Counters {
 
     fn key(scope: &str, subject: &str, window: Window, now: i64) -> (String, i64) {
         let start = now - now.rem_euclid(window.window_secs.max(1));
+        let digest: String = Sha256::digest(subject.as_bytes())
+            .iter()
+            .take(16)
+            .map(|b| format!("{b:02x}"))
+            .collect();
         (
-            format!("{scope}#{subject}#{start}"),
+            format!("{scope}#{digest}#{start}"),
             start + window.window_secs,
         )
     }
 
-    /// Seconds until the window ends when `subject` is at or over the limit, else `None`.
-    /// Returns the current count as well.
-    pub async fn blocked(
+    /// Counts one attempt if the window has room. `Some(seconds until the window ends)` when it
+    /// is full (nothing is counted then); `None` when the attempt may go ahead.
+    pub async fn reserve(
         &self,
         scope: &str,
         subject: &str,
         window: Window,
         now: i64,
-    ) -> Result<(i64, Option<i64>), ApiError> {
+    ) -> Result<Option<i64>, ApiError> {
         let (pk, ends) = Self::key(scope, subject, window, now);
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(from_sdk)?;
-        let count = out
-            .item()
-            .filter(|i| get_n(i, "expires_at") > now)
-            .map_or(0, |i| get_n(i, "count"));
-        let retry = (count >= window.max).then(|| (ends - now).max(1));
-        Ok((count, retry))
-    }
-
-    /// Counts one event; returns the new count (atomic `ADD`, correct under concurrency).
-    pub async fn hit(
-        &self,
-        scope: &str,
-        subject: &str,
-        window: Window,
-        now: i64,
-    ) -> Result<i64, ApiError> {
-        let (pk, ends) = Self::key(scope, subject, window, now);
-        let out = self
+        let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(pk))
             .update_expression("ADD #c :one SET expires_at = :ends")
+            .condition_expression("attribute_not_exists(#c) OR #c < :max")
             .expression_attribute_names("#c", "count")
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":ends", n(ends))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .expression_attribute_values(":max", n(window.max))
             .send()
-            .await
-            .map_err(from_sdk)?;
-        Ok(out.attributes().map_or(1, |a| get_n(a, "count")))
+            .await;
+        match result {
+            Ok(_) => Ok(None),
+            Err(err) if is_condition_failure(&err) => Ok(Some((ends - now).max(1))),
+            Err(err) => Err(from_sdk(err)),
+        }
     }
 
-    /// Clears the current window's count (a successful login).
+    /// Clears the current window (a successful login).
     pub async fn reset(
         &self,
         scope: &str,

@@ -89,6 +89,42 @@ pub fn is_condition_failure<E: aws_smithy_types::error::metadata::ProvideErrorMe
         })
 }
 
+/// How a `TransactWriteItems` failed.
+#[derive(Debug)]
+pub enum TxFailure {
+    /// A condition did not hold (taken, used, changed meanwhile).
+    Condition,
+    /// Anything else; conflicts with a concurrent transaction and throttling are 503s.
+    Store(ApiError),
+}
+
+/// Classifies a transaction error by its cancellation reasons: only `ConditionalCheckFailed`
+/// means "a condition did not hold"; a `TransactionConflict` or throttling is not the client's
+/// doing and must not turn into a 409 or an "invalid token".
+pub fn classify_transaction(
+    err: aws_smithy_runtime_api::client::result::SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+        aws_smithy_runtime_api::http::Response,
+    >,
+) -> TxFailure {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    if let Some(TransactWriteItemsError::TransactionCanceledException(e)) = err.as_service_error() {
+        let reasons = e.cancellation_reasons();
+        let condition = reasons.is_empty()
+            || reasons
+                .iter()
+                .any(|r| r.code() == Some("ConditionalCheckFailed"));
+        if condition {
+            return TxFailure::Condition;
+        }
+        let codes: Vec<&str> = reasons.iter().filter_map(|r| r.code()).collect();
+        return TxFailure::Store(ApiError::Unavailable(anyhow::anyhow!(
+            "transaction cancelled: {codes:?}"
+        )));
+    }
+    TxFailure::Store(crate::error::from_sdk(err))
+}
+
 /// Now, in seconds and milliseconds since the epoch.
 pub fn now_s() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()

@@ -2,10 +2,17 @@
 //! token is stored; rotation is a conditional update on it, so a replayed (already rotated)
 //! token fails the condition, and that reuse revokes the whole session.
 
-use aws_sdk_dynamodb::{Client, types::ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::{
+    Client,
+    types::{ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem},
+};
+use futures::StreamExt as _;
 use sha2::{Digest, Sha256};
 
-use super::{Item, b, get_b, get_n, get_s, is_condition_failure, n, now_s, s};
+use super::{
+    Item, TxFailure, b, classify_transaction, get_b, get_n, get_s, is_condition_failure, n, now_s,
+    s,
+};
 use crate::error::{ApiError, from_sdk};
 
 /// A stored session.
@@ -52,6 +59,19 @@ pub fn token_hash(token: &str) -> String {
         .collect()
 }
 
+/// The user as read when its credentials were checked; a new session requires it unchanged.
+#[derive(Debug)]
+pub struct SeenUser<'a> {
+    /// Users table name.
+    pub users_table: &'a str,
+    /// User id.
+    pub user_id: &'a str,
+    /// The hash the password was verified against.
+    pub password_hash: &'a str,
+    /// The cut-off seen.
+    pub tokens_valid_after_ms: i64,
+}
+
 /// Why a rotation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RotateError {
@@ -84,29 +104,56 @@ impl Sessions {
         &self.table
     }
 
-    /// Stores a new session whose current refresh token hashes to `refresh_hash`.
+    /// Stores a new session whose current refresh token hashes to `refresh_hash`, in one
+    /// transaction with a check that the user is still as `seen` when its password was verified
+    /// (same hash, same `tokens_valid_after_ms`, active): a reset, change, disable or logout-all
+    /// that lands meanwhile makes this fail (`false`) instead of minting a session that outlives it.
     pub async fn create(
         &self,
         id: &str,
-        user_id: &str,
         refresh_hash: &str,
         created_at_ms: i64,
         expires_at: i64,
-    ) -> Result<(), ApiError> {
-        self.client
-            .put_item()
+        seen: &SeenUser<'_>,
+    ) -> Result<bool, ApiError> {
+        let build =
+            |e: aws_sdk_dynamodb::error::BuildError| ApiError::Internal(anyhow::anyhow!("{e}"));
+        let put = Put::builder()
             .table_name(&self.table)
             .item("pk", s(id))
-            .item("user_id", s(user_id))
+            .item("user_id", s(seen.user_id))
             .item("refresh_hash", s(refresh_hash))
             .item("created_at_ms", n(created_at_ms))
             .item("expires_at", n(expires_at))
             .item("revoked", b(false))
             .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build)?;
+        let check = ConditionCheck::builder()
+            .table_name(seen.users_table)
+            .key("pk", s(crate::store::users::user_key(seen.user_id)))
+            .condition_expression(
+                "password_hash = :h AND tokens_valid_after_ms = :t AND deleted = :f AND disabled = :f",
+            )
+            .expression_attribute_values(":h", s(seen.password_hash))
+            .expression_attribute_values(":t", n(seen.tokens_valid_after_ms))
+            .expression_attribute_values(":f", b(false))
+            .build()
+            .map_err(build)?;
+        match self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().condition_check(check).build())
             .send()
             .await
-            .map_err(from_sdk)?;
-        Ok(())
+        {
+            Ok(_) => Ok(true),
+            Err(err) => match classify_transaction(err) {
+                TxFailure::Condition => Ok(false),
+                TxFailure::Store(e) => Err(e),
+            },
+        }
     }
 
     /// The session `id`.
@@ -205,7 +252,15 @@ impl Sessions {
                 break;
             }
         }
-        let results = futures::future::join_all(ids.iter().map(|id| self.revoke(id))).await;
+        // Bounded fan-out: a user with hundreds of sessions must not throttle the table.
+        let results: Vec<Result<(), ApiError>> = futures::stream::iter(ids.clone())
+            .map(|id| {
+                let sessions = self.clone();
+                async move { sessions.revoke(&id).await }
+            })
+            .buffer_unordered(8)
+            .collect()
+            .await;
         results.into_iter().collect::<Result<Vec<_>, _>>()?;
         Ok(ids.len())
     }

@@ -10,7 +10,10 @@ use aws_sdk_dynamodb::{
 };
 use serde::Serialize;
 
-use super::{Item, b, get_b, get_list, get_n, get_s, is_condition_failure, list, n, opt_s, s};
+use super::{
+    Item, TxFailure, b, classify_transaction, get_b, get_list, get_n, get_s, is_condition_failure,
+    list, n, opt_s, s,
+};
 use crate::{
     domain::{Email, PersonName, Username},
     error::{ApiError, from_sdk},
@@ -23,6 +26,8 @@ pub struct User {
     pub id: String,
     /// Display form.
     pub username: String,
+    /// Lower-cased username: the key of its uniqueness guard.
+    pub username_key: String,
     /// Normalized (lower-case).
     pub email: String,
     /// First name.
@@ -81,6 +86,11 @@ impl User {
         Ok(Self {
             id: get_s(item, "id")?,
             username: get_s(item, "username")?,
+            username_key: opt_s(item, "username_key").unwrap_or_else(|| {
+                get_s(item, "username")
+                    .unwrap_or_default()
+                    .to_ascii_lowercase()
+            }),
             email: get_s(item, "email")?,
             first_name: get_s(item, "first_name")?,
             last_name: get_s(item, "last_name")?,
@@ -195,6 +205,9 @@ pub fn user_key(id: &str) -> String {
     format!("USER#{id}")
 }
 
+/// A user id that never exists: the second read of a lookup that found no guard.
+const NOBODY: &str = "00000000-0000-0000-0000-000000000000";
+
 fn email_key(email: &str) -> String {
     format!("EMAIL#{email}")
 }
@@ -235,6 +248,7 @@ impl Users {
         let user = User {
             id: id.clone(),
             username: new.username.as_str().to_owned(),
+            username_key: new.username.key(),
             email: new.email.as_str().to_owned(),
             first_name: new.first_name.as_str().to_owned(),
             last_name: new.last_name.as_str().to_owned(),
@@ -250,7 +264,7 @@ impl Users {
         };
         let put_user = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(self.to_item(&user, &new.username.key())))
+            .set_item(Some(self.to_item(&user)))
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(build_err)?;
@@ -297,18 +311,20 @@ impl Users {
             .await
         {
             Ok(_) => Ok(()),
-            Err(err) if is_condition_failure(&err) => Err(UniqueError::Taken),
-            Err(err) => Err(UniqueError::Store(from_sdk(err))),
+            Err(err) => match classify_transaction(err) {
+                TxFailure::Condition => Err(UniqueError::Taken),
+                TxFailure::Store(e) => Err(UniqueError::Store(e)),
+            },
         }
     }
 
-    fn to_item(&self, user: &User, username_key: &str) -> Item {
+    fn to_item(&self, user: &User) -> Item {
         let mut item = Item::new();
         item.insert("pk".into(), s(user_key(&user.id)));
         item.insert("entity".into(), s("USER"));
         item.insert("id".into(), s(&user.id));
         item.insert("username".into(), s(&user.username));
-        item.insert("username_key".into(), s(username_key));
+        item.insert("username_key".into(), s(&user.username_key));
         item.insert("email".into(), s(&user.email));
         item.insert("first_name".into(), s(&user.first_name));
         item.insert("last_name".into(), s(&user.last_name));
@@ -347,18 +363,19 @@ impl Users {
     }
 
     /// Looks a user up by username or email (anything with `@` is an email).
+    ///
+    /// Always two reads, found or not, so response time does not tell accounts apart.
     pub async fn find_by_login(&self, identifier: &str) -> Result<Option<User>, ApiError> {
         let guard = if identifier.contains('@') {
-            match Email::parse(identifier) {
-                Ok(email) => email_key(email.as_str()),
-                Err(_) => return Ok(None),
-            }
+            Email::parse(identifier)
+                .map(|email| email_key(email.as_str()))
+                .ok()
         } else {
-            match Username::parse(identifier) {
-                Ok(name) => username_key(&name.key()),
-                Err(_) => return Ok(None),
-            }
+            Username::parse(identifier)
+                .map(|name| username_key(&name.key()))
+                .ok()
         };
+        let guard = guard.unwrap_or_else(|| "NONE#".to_owned());
         let out = self
             .client
             .get_item()
@@ -368,10 +385,12 @@ impl Users {
             .send()
             .await
             .map_err(from_sdk)?;
-        let Some(user_id) = out.item().and_then(|i| super::opt_s(i, "user_id")) else {
-            return Ok(None);
-        };
-        Ok(self.get(&user_id).await?.filter(|u| !u.deleted))
+        let user_id = out.item().and_then(|i| super::opt_s(i, "user_id"));
+        let found = self
+            .get(user_id.as_deref().unwrap_or(NOBODY))
+            .await?
+            .filter(|u| !u.deleted && user_id.is_some());
+        Ok(found)
     }
 
     /// Applies a user's own profile changes; a new username moves its guard in the same
@@ -383,11 +402,16 @@ impl Users {
     ) -> Result<User, UniqueError> {
         let now = now_rfc3339();
         let mut set = vec!["updated_at = :now".to_owned()];
+        // The stored username_key must still be the one whose guard this change moves: a
+        // concurrent rename would otherwise leave a name without its guard.
         let mut update = Update::builder()
             .table_name(&self.table)
             .key("pk", s(user_key(&user.id)))
-            .condition_expression("attribute_exists(pk) AND deleted = :false")
+            .condition_expression(
+                "attribute_exists(pk) AND deleted = :false AND username_key = :oldkey",
+            )
             .expression_attribute_values(":false", b(false))
+            .expression_attribute_values(":oldkey", s(&user.username_key))
             .expression_attribute_values(":now", s(&now));
         let mut updated = user.clone();
         updated.updated_at = now;
@@ -403,12 +427,13 @@ impl Users {
         }
         let mut items = Vec::new();
         if let Some(name) = &changes.username {
-            let old_key = user.username.to_ascii_lowercase();
+            let old_key = user.username_key.clone();
             set.push("username = :uname, username_key = :ukey".into());
             update = update
                 .expression_attribute_values(":uname", s(name.as_str()))
                 .expression_attribute_values(":ukey", s(name.key()));
             updated.username = name.as_str().to_owned();
+            updated.username_key = name.key();
             if name.key() != old_key {
                 items.push(
                     TransactWriteItem::builder()
@@ -431,35 +456,98 @@ impl Users {
         Ok(updated)
     }
 
-    /// Replaces the stored hash (rehash on login, password change, reset).
-    pub async fn set_password_hash(&self, id: &str, hash: &str) -> Result<(), ApiError> {
-        self.client
+    /// Upgrades the stored hash after a login with old parameters, only if it is still the hash
+    /// that login verified: a reset or change in between must not be undone.
+    pub async fn rehash_password(&self, id: &str, old: &str, new: &str) -> Result<(), ApiError> {
+        let result = self
+            .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(user_key(id)))
-            .update_expression("SET password_hash = :h, updated_at = :now")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":h", s(hash))
-            .expression_attribute_values(":now", s(now_rfc3339()))
+            .update_expression("SET password_hash = :h")
+            .condition_expression("password_hash = :old")
+            .expression_attribute_values(":h", s(new))
+            .expression_attribute_values(":old", s(old))
             .send()
-            .await
-            .map_err(from_sdk)?;
-        Ok(())
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if is_condition_failure(&err) => Ok(()),
+            Err(err) => Err(from_sdk(err)),
+        }
     }
 
-    /// Ends every session issued at or before now: the check compares session creation times.
+    /// Password change, in one transaction: the new hash (only if the verified `old` one is still
+    /// current), every session ended through `tokens_valid_after_ms`, any pending reset link
+    /// voided, and the caller's session `keep` renewed so it outlives the cut-off.
+    /// `false` when something changed meanwhile; nothing is written then.
+    pub async fn change_password(
+        &self,
+        id: &str,
+        old: &str,
+        new: &str,
+        keep: &str,
+        sessions_table: &str,
+    ) -> Result<bool, ApiError> {
+        let now = super::now_ms();
+        let user = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(user_key(id)))
+            .update_expression(
+                "SET password_hash = :h, tokens_valid_after_ms = :ms, updated_at = :now REMOVE reset_jti",
+            )
+            .condition_expression("password_hash = :old AND deleted = :f")
+            .expression_attribute_values(":h", s(new))
+            .expression_attribute_values(":old", s(old))
+            .expression_attribute_values(":ms", n(now))
+            .expression_attribute_values(":now", s(now_rfc3339()))
+            .expression_attribute_values(":f", b(false))
+            .build()
+            .map_err(build_err)?;
+        let session = Update::builder()
+            .table_name(sessions_table)
+            .key("pk", s(keep))
+            .update_expression("SET created_at_ms = :after")
+            .condition_expression("attribute_exists(pk) AND revoked = :f AND user_id = :uid")
+            .expression_attribute_values(":after", n(now + 1))
+            .expression_attribute_values(":f", b(false))
+            .expression_attribute_values(":uid", s(id))
+            .build()
+            .map_err(build_err)?;
+        match self
+            .transact(vec![
+                TransactWriteItem::builder().update(user).build(),
+                TransactWriteItem::builder().update(session).build(),
+            ])
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(UniqueError::Taken) => Ok(false),
+            Err(UniqueError::Store(e)) => Err(e),
+        }
+    }
+
+    /// Ends every session issued at or before `at_ms`: the check compares session creation
+    /// times. Never moves the cut-off backwards.
     pub async fn invalidate_tokens(&self, id: &str, at_ms: i64) -> Result<(), ApiError> {
-        self.client
+        let result = self
+            .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(user_key(id)))
             .update_expression("SET tokens_valid_after_ms = :t")
-            .condition_expression("attribute_exists(pk)")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(tokens_valid_after_ms) OR tokens_valid_after_ms < :t)",
+            )
             .expression_attribute_values(":t", n(at_ms))
             .send()
-            .await
-            .map_err(from_sdk)?;
-        Ok(())
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // A later cut-off is already in place (or the user is gone): nothing to do.
+            Err(err) if is_condition_failure(&err) => Ok(()),
+            Err(err) => Err(from_sdk(err)),
+        }
     }
 
     /// Records `jti` as the only reset token that may be used: issuing a new one voids the older.

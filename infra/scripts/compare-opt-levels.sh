@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds the health function and the argon2 bench with opt-level "s" (the release profile),
+# 3 and "z", and prints binary size, cold start and argon2id hash time for each.
+# Slow (three full LTO builds); run it when revisiting [profile.release].
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+ensure_venv
+printf '%-10s %10s %10s %14s\n' profile size init-p50 argon2-hash
+for profile in release release-o3 release-oz; do
+  cargo build --quiet --profile "$profile" -p health --bin health -p infra --bin bench-argon2
+  out="target/opt-compare/$profile/health"
+  mkdir -p "$out"
+  cp "target/$profile/health" "$out/bootstrap"
+  init="$("$VENV/bin/python" infra/measure.py --lambda-dir "target/opt-compare/$profile" --function health --runs 15 | awk 'NR==2 {print $4}')"
+  argon="$("target/$profile/bench-argon2")"
+  size_mb="$("$VENV/bin/python" -c 'import os,sys; print(f"{os.path.getsize(sys.argv[1]) / 1048576:.2f}")' "$out/bootstrap")"
+  printf '%-10s %9sM %10s %12sms\n' "$profile" "$size_mb" "$init" "$argon"
+done
