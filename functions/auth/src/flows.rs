@@ -296,8 +296,7 @@ pub(crate) async fn change(
         }
     };
 
-    let link = link(&state, "forgot-password", "");
-    let link = link.trim_end_matches("?token=");
+    let link = format!("{}/forgot-password", auth.public_app_url);
     let changed_at = now_rfc3339();
     let ctx = MailContext {
         first_name: &u.first_name,
