@@ -214,22 +214,26 @@ async fn wrong_password_and_unknown_user_give_the_same_401() {
     assert_eq!(wrong.header("www-authenticate"), "Bearer");
 }
 
+/// Sleeps into a fresh fixed window of `window_secs` when fewer than `needed_secs` remain in the
+/// current one, so a test's requests all land in one window.
+async fn align_to_window(window_secs: u64, needed_secs: u64) {
+    let now = time::OffsetDateTime::now_utc();
+    let into = u64::try_from(now.unix_timestamp()).unwrap_or_default() % window_secs;
+    let left_ms = (window_secs - into) * 1_000 - u64::from(now.millisecond());
+    if left_ms < needed_secs * 1_000 {
+        tokio::time::sleep(Duration::from_millis(left_ms + 50)).await;
+    }
+}
+
 #[tokio::test]
 async fn repeated_failures_lock_the_account_with_429_and_it_recovers() {
     let id = Identity::start_with(&[
         ("LOGIN_MAX_FAILURES", "3"),
-        ("LOGIN_FAILURE_WINDOW_SECS", "2"),
+        ("LOGIN_FAILURE_WINDOW_SECS", "6"),
     ])
     .await;
     let account = id.signup().await;
-    // Start at the beginning of a window so the failures below fall in one.
-    let now = time::OffsetDateTime::now_utc();
-    if now.unix_timestamp() % 2 == 1 {
-        tokio::time::sleep(Duration::from_millis(
-            u64::from(1_000 - now.millisecond()) + 20,
-        ))
-        .await;
-    }
+    align_to_window(6, 5).await;
 
     for _ in 0..3 {
         assert_eq!(
@@ -240,7 +244,7 @@ async fn repeated_failures_lock_the_account_with_429_and_it_recovers() {
         );
     }
     let locked = id.login(&account.username, &account.password).await;
-    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    align_to_window(6, 6).await;
     let recovered = id.login(&account.username, &account.password).await;
 
     assert_eq!(locked.status, 429, "{}", detail(&locked));
@@ -248,15 +252,20 @@ async fn repeated_failures_lock_the_account_with_429_and_it_recovers() {
         locked
             .header("retry-after")
             .parse::<u64>()
-            .is_ok_and(|s| (1..=2).contains(&s))
+            .is_ok_and(|s| (1..=6).contains(&s))
     );
     assert_eq!(recovered.status, 200, "{}", detail(&recovered));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn parallel_guesses_cannot_get_past_the_lockout() {
-    let id = Identity::start_with(&[("LOGIN_MAX_FAILURES", "3")]).await;
+    let id = Identity::start_with(&[
+        ("LOGIN_MAX_FAILURES", "3"),
+        ("LOGIN_FAILURE_WINDOW_SECS", "60"),
+    ])
+    .await;
     let account = id.signup().await;
+    align_to_window(60, 20).await;
 
     let statuses = futures::future::join_all(
         (0..20)
