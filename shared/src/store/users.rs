@@ -514,17 +514,11 @@ impl Users {
             .expression_attribute_values(":uid", s(id))
             .build()
             .map_err(build_err)?;
-        match self
-            .transact(vec![
-                TransactWriteItem::builder().update(user).build(),
-                TransactWriteItem::builder().update(session).build(),
-            ])
-            .await
-        {
-            Ok(()) => Ok(true),
-            Err(UniqueError::Taken) => Ok(false),
-            Err(UniqueError::Store(e)) => Err(e),
-        }
+        self.applied(vec![
+            TransactWriteItem::builder().update(user).build(),
+            TransactWriteItem::builder().update(session).build(),
+        ])
+        .await
     }
 
     /// Ends every session issued at or before `at_ms`: the check compares session creation
@@ -628,13 +622,16 @@ impl Users {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(build_err)?;
-        match self
-            .transact(vec![
-                TransactWriteItem::builder().put(used).build(),
-                TransactWriteItem::builder().update(update).build(),
-            ])
-            .await
-        {
+        self.applied(vec![
+            TransactWriteItem::builder().put(used).build(),
+            TransactWriteItem::builder().update(update).build(),
+        ])
+        .await
+    }
+
+    /// Runs a transaction whose failed condition is an expected outcome: `false`, nothing written.
+    async fn applied(&self, items: Vec<TransactWriteItem>) -> Result<bool, ApiError> {
+        match self.transact(items).await {
             Ok(()) => Ok(true),
             Err(UniqueError::Taken) => Ok(false),
             Err(UniqueError::Store(e)) => Err(e),
