@@ -5,6 +5,8 @@
 #   5. smoke through `cargo lambda watch`: routing, 404 envelope, readiness 200, then 503 once
 #      the emulator is stopped.
 set -euo pipefail
+# A run directory of its own: pid files must not collide with a `make dev` running meanwhile.
+export STARTER_RUN_DIR="${TMPDIR:-/tmp}/rust-starter-test-$$"
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
@@ -13,6 +15,7 @@ FAILED=0
 cleanup() {
   stop_group watch
   stop_group moto
+  rm -rf "$RUN_DIR"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
