@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Builds the health function and the argon2 bench with opt-level "s" (the release profile),
-# 3 and "z", and prints binary size, cold start and argon2id hash time for each.
-# Slow (three full LTO builds); run it when revisiting [profile.release].
+# Builds the health function and the argon2 bench with opt-level 3 (the release profile), "s"
+# and "z", and prints binary size, cold start and argon2id hash time for each.
+# Slow (three full LTO builds); run it when revisiting [profile.release]. Args: profiles to build.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 ensure_venv
 printf '%-10s %10s %10s %14s\n' profile size init-p50 argon2-hash
-for profile in release release-o3 release-oz; do
+profiles=("$@")
+[[ ${#profiles[@]} -gt 0 ]] || profiles=(release release-os release-oz)
+for profile in "${profiles[@]}"; do
   cargo build --quiet --profile "$profile" -p health --bin health -p infra --bin bench-argon2
   out="target/opt-compare/$profile/health"
   mkdir -p "$out"
