@@ -100,7 +100,7 @@ def one_run(binary: Path, event: bytes) -> tuple[float, int]:
     }
     # The emulator's address and resource names: auth and users read their key ring at init.
     for key, value in os.environ.items():
-        if key.endswith(("_TABLE", "_SECRET_ID", "_BUCKET")) or key in ("AWS_ENDPOINT_URL", "MAIL_FROM"):
+        if key.endswith(("_TABLE", "_SECRET_ID", "_BUCKET")) or key in ("AWS_ENDPOINT_URL", "MAIL_FROM", "PUBLIC_APP_URL", "APP_ENV"):
             env[key] = value
     env.setdefault("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     started = time.perf_counter()
