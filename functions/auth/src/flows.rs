@@ -24,6 +24,18 @@ fn invalid_token() -> ApiError {
     }
 }
 
+/// Verifies an action token of `kind`; any failure is the same 400 `INVALID_TOKEN`.
+fn action_claims(
+    auth: &shared::auth::Auth,
+    kind: TokenKind,
+    token: &str,
+) -> Result<shared::auth::jwt::Claims, ApiError> {
+    auth.tokens.verify(kind, token).map_err(|reason| {
+        tracing::info!(%reason, ?kind, "action token refused");
+        invalid_token()
+    })
+}
+
 fn accepted(message: &str) -> (StatusCode, Json<serde_json::Value>) {
     (
         StatusCode::ACCEPTED,
@@ -162,13 +174,7 @@ pub(crate) async fn reset(
     JsonBody(body): JsonBody<ResetBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let auth = auth_of(&state)?;
-    let claims = auth
-        .tokens
-        .verify(TokenKind::PasswordReset, &body.token)
-        .map_err(|reason| {
-            tracing::info!(%reason, "reset token refused");
-            invalid_token()
-        })?;
+    let claims = action_claims(auth, TokenKind::PasswordReset, &body.token)?;
     let user = auth
         .users
         .get(&claims.sub)
@@ -329,13 +335,7 @@ pub(crate) async fn verify_email(
     JsonBody(body): JsonBody<VerifyBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let auth = auth_of(&state)?;
-    let claims = auth
-        .tokens
-        .verify(TokenKind::VerifyEmail, &body.token)
-        .map_err(|reason| {
-            tracing::info!(%reason, "verification token refused");
-            invalid_token()
-        })?;
+    let claims = action_claims(auth, TokenKind::VerifyEmail, &body.token)?;
     let done = auth
         .users
         .verify_email(&claims.sub, &claims.jti, claims.exp, auth.revoked.table())

@@ -490,17 +490,10 @@ impl Users {
         sessions_table: &str,
     ) -> Result<bool, ApiError> {
         let now = super::now_ms();
-        let user = Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(user_key(id)))
-            .update_expression(
-                "SET password_hash = :h, tokens_valid_after_ms = :ms, updated_at = :now REMOVE reset_jti",
-            )
+        let user = self
+            .new_password(id, new, now)
             .condition_expression("password_hash = :old AND deleted = :f")
-            .expression_attribute_values(":h", s(new))
             .expression_attribute_values(":old", s(old))
-            .expression_attribute_values(":ms", n(now))
-            .expression_attribute_values(":now", s(now_rfc3339()))
             .expression_attribute_values(":f", b(false))
             .build()
             .map_err(build_err)?;
@@ -559,6 +552,25 @@ impl Users {
         Ok(())
     }
 
+    /// The user update every password replacement shares: new hash, every session cut off at
+    /// `now_ms`, pending reset link voided. Callers add their own condition.
+    fn new_password(
+        &self,
+        id: &str,
+        hash: &str,
+        now_ms: i64,
+    ) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+        Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(user_key(id)))
+            .update_expression(
+                "SET password_hash = :h, tokens_valid_after_ms = :ms, updated_at = :now REMOVE reset_jti",
+            )
+            .expression_attribute_values(":h", s(hash))
+            .expression_attribute_values(":ms", n(now_ms))
+            .expression_attribute_values(":now", s(now_rfc3339()))
+    }
+
     /// In one transaction: consumes reset token `jti` (single use, in `revoked_table`), sets the
     /// new hash, ends every session and clears the pending reset. `false` when the token is used,
     /// superseded, or the user gone: nothing is written then.
@@ -570,16 +582,9 @@ impl Users {
         new_hash: &str,
         revoked_table: &str,
     ) -> Result<bool, ApiError> {
-        let update = Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(user_key(id)))
-            .update_expression(
-                "SET password_hash = :h, tokens_valid_after_ms = :ms, updated_at = :now REMOVE reset_jti",
-            )
+        let update = self
+            .new_password(id, new_hash, super::now_ms())
             .condition_expression("reset_jti = :j AND deleted = :f")
-            .expression_attribute_values(":h", s(new_hash))
-            .expression_attribute_values(":ms", n(super::now_ms()))
-            .expression_attribute_values(":now", s(now_rfc3339()))
             .expression_attribute_values(":j", s(jti))
             .expression_attribute_values(":f", b(false))
             .build()
