@@ -24,6 +24,19 @@ fn invalid_token() -> ApiError {
     }
 }
 
+/// Sends `kind` to `user`; a failure is logged, never surfaced (mail never changes an answer).
+async fn mail_user(
+    auth: &shared::auth::Auth,
+    user: &User,
+    kind: MailKind,
+    ctx: &MailContext<'_>,
+    what: &str,
+) {
+    if let Err(err) = auth.mailer.send(&user.email, kind, ctx).await {
+        tracing::warn!(user_id = %user.id, error = %format!("{err:#}"), "{what}");
+    }
+}
+
 /// Verifies an action token of `kind`; any failure is the same 400 `INVALID_TOKEN`.
 fn action_claims(
     auth: &shared::auth::Auth,
@@ -74,13 +87,14 @@ pub(crate) async fn send_verification(state: &AppState, user: &User) {
         expires_in: human_duration(auth.tokens.ttl(TokenKind::VerifyEmail)),
         changed_at: "",
     };
-    if let Err(err) = auth
-        .mailer
-        .send(&user.email, MailKind::VerifyEmail, &ctx)
-        .await
-    {
-        tracing::warn!(user_id = %user.id, error = %format!("{err:#}"), "verification mail not sent");
-    }
+    mail_user(
+        auth,
+        user,
+        MailKind::VerifyEmail,
+        &ctx,
+        "verification mail not sent",
+    )
+    .await;
 }
 
 #[derive(Deserialize)]
@@ -150,13 +164,14 @@ async fn forgot_work(state: &AppState, email: &Email) -> Result<(), ApiError> {
         expires_in: human_duration(auth.tokens.ttl(TokenKind::PasswordReset)),
         changed_at: "",
     };
-    if let Err(err) = auth
-        .mailer
-        .send(&user.email, MailKind::PasswordReset, &ctx)
-        .await
-    {
-        tracing::warn!(user_id = %user.id, error = %format!("{err:#}"), "reset mail not sent");
-    }
+    mail_user(
+        auth,
+        &user,
+        MailKind::PasswordReset,
+        &ctx,
+        "reset mail not sent",
+    )
+    .await;
     Ok(())
 }
 
@@ -239,9 +254,7 @@ pub(crate) async fn change(
         .reserve(crate::LOGIN_SCOPE, &u.id, auth.login_window, now)
         .await?
     {
-        return Err(ApiError::RateLimited {
-            retry_after_secs: u64::try_from(retry_after_secs).unwrap_or(1),
-        });
+        return Err(ApiError::RateLimited { retry_after_secs });
     }
     let mut v = Validator::default();
     let password = v.check(NewPassword::parse(
@@ -310,13 +323,14 @@ pub(crate) async fn change(
         expires_in: String::new(),
         changed_at: &changed_at,
     };
-    if let Err(err) = auth
-        .mailer
-        .send(&u.email, MailKind::PasswordChanged, &ctx)
-        .await
-    {
-        tracing::warn!(user_id = %u.id, error = %format!("{err:#}"), "password change notice not sent");
-    }
+    mail_user(
+        auth,
+        u,
+        MailKind::PasswordChanged,
+        &ctx,
+        "password change notice not sent",
+    )
+    .await;
     Ok(Json(serde_json::json!({
         "message": "Password changed",
         "sessions_revoked": ended,

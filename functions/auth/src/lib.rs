@@ -175,9 +175,7 @@ async fn login(
         .reserve(LOGIN_SCOPE, &subject, auth.login_window, now)
         .await?
     {
-        return Err(ApiError::RateLimited {
-            retry_after_secs: u64::try_from(retry_after_secs).unwrap_or(1),
-        });
+        return Err(ApiError::RateLimited { retry_after_secs });
     }
 
     let stored = user.as_ref().map(|u| u.password_hash.clone());

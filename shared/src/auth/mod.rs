@@ -232,11 +232,6 @@ pub fn derive_key(key: &[u8], label: &[u8]) -> Vec<u8> {
     }
 }
 
-/// Rejects bearer-less or malformed credentials with the contract's 401.
-pub fn unauthorized() -> ApiError {
-    ApiError::unauthorized("NOT_AUTHENTICATED", "Could not validate credentials")
-}
-
 /// Shared by every handler that needs identity: the state's [`Auth`], or a 500 when the function
 /// was started without it (a wiring bug, not a client error).
 pub fn auth_of(state: &crate::AppState) -> Result<&Arc<Auth>, ApiError> {

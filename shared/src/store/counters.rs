@@ -54,7 +54,7 @@ impl Counters {
         subject: &str,
         window: Window,
         now: i64,
-    ) -> Result<Option<i64>, ApiError> {
+    ) -> Result<Option<u64>, ApiError> {
         let (pk, ends) = Self::key(scope, subject, window, now);
         let result = self
             .client
@@ -71,7 +71,9 @@ impl Counters {
             .await;
         match result {
             Ok(_) => Ok(None),
-            Err(err) if is_condition_failure(&err) => Ok(Some((ends - now).max(1))),
+            Err(err) if is_condition_failure(&err) => {
+                Ok(Some(u64::try_from(ends - now).unwrap_or(0).max(1)))
+            }
             Err(err) => Err(from_sdk(err)),
         }
     }

@@ -2,7 +2,7 @@
 
 use aws_sdk_dynamodb::Client;
 
-use super::{Item, get_n, is_condition_failure, n, now_s, s};
+use super::{Item, get_n, n, now_s, s};
 use crate::error::{ApiError, from_sdk};
 
 /// The revoked-tokens table.
@@ -10,6 +10,11 @@ use crate::error::{ApiError, from_sdk};
 pub struct RevokedTokens {
     client: Client,
     table: String,
+}
+
+/// Key marking single-use token `jti` as consumed (written in the transaction that uses it).
+pub fn used_key(jti: &str) -> String {
+    format!("USED#{jti}")
 }
 
 /// Key of a revoked access token.
@@ -39,24 +44,6 @@ impl RevokedTokens {
             .await
             .map_err(from_sdk)?;
         Ok(())
-    }
-
-    /// Marks a single-use token consumed. `false` when it already was, even under a race.
-    pub async fn consume_once(&self, jti: &str, exp: i64) -> Result<bool, ApiError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(format!("USED#{jti}")))
-            .item("expires_at", n(exp))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(from_sdk(err)),
-        }
     }
 }
 

@@ -600,16 +600,7 @@ impl Users {
         jti_exp: i64,
         revoked_table: &str,
     ) -> Result<bool, ApiError> {
-        let update = Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(user_key(id)))
-            .update_expression("SET email_verified = :t, updated_at = :now")
-            .condition_expression("attribute_exists(pk) AND deleted = :f")
-            .expression_attribute_values(":t", b(true))
-            .expression_attribute_values(":f", b(false))
-            .expression_attribute_values(":now", s(now_rfc3339()))
-            .build()
-            .map_err(build_err)?;
+        let update = self.verified_update(id)?;
         self.consume_with(jti, jti_exp, revoked_table, update).await
     }
 
@@ -622,7 +613,7 @@ impl Users {
     ) -> Result<bool, ApiError> {
         let used = Put::builder()
             .table_name(revoked_table)
-            .item("pk", s(format!("USED#{jti}")))
+            .item("pk", s(super::tokens::used_key(jti)))
             .item("expires_at", n(jti_exp))
             .condition_expression("attribute_not_exists(pk)")
             .build()
@@ -643,10 +634,9 @@ impl Users {
         }
     }
 
-    /// Sets `email_verified`.
-    pub async fn mark_email_verified(&self, id: &str) -> Result<(), ApiError> {
-        self.client
-            .update_item()
+    /// The update that marks `id`'s email verified (a live user only).
+    fn verified_update(&self, id: &str) -> Result<Update, ApiError> {
+        Update::builder()
             .table_name(&self.table)
             .key("pk", s(user_key(id)))
             .update_expression("SET email_verified = :t, updated_at = :now")
@@ -654,10 +644,21 @@ impl Users {
             .expression_attribute_values(":t", b(true))
             .expression_attribute_values(":f", b(false))
             .expression_attribute_values(":now", s(now_rfc3339()))
-            .send()
-            .await
-            .map_err(from_sdk)?;
-        Ok(())
+            .build()
+            .map_err(build_err)
+    }
+
+    /// Sets `email_verified` without a token (`make admin`); 404 for a missing or deleted user.
+    pub async fn mark_email_verified(&self, id: &str) -> Result<(), ApiError> {
+        let update = self.verified_update(id)?;
+        if self
+            .applied(vec![TransactWriteItem::builder().update(update).build()])
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(ApiError::NotFound)
+        }
     }
 
     /// Soft delete: marks the user deleted and releases both guards, in one transaction.
