@@ -29,7 +29,7 @@ admin: ## Create or promote an admin: make admin EMAIL=you@example.com PASSWORD=
 	@bash infra/scripts/admin.sh
 
 mail: ## Print the latest mails the local emulator accepted: make mail [TO=address]
-	@source infra/scripts/lib.sh && ensure_venv && "$(VENV)/bin/python" infra/mail.py \
+	@source infra/scripts/lib.sh && ensure_venv && "$(VENV)/bin/python" infra/local/mail.py \
 	  --endpoint http://127.0.0.1:$${MOTO_PORT:-5000} $(if $(TO),--to "$(TO)")
 
 deploy: ## sam build && sam deploy (needs the SAM CLI and AWS credentials; not run here)

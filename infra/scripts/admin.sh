@@ -12,4 +12,4 @@ if [[ -z "${AWS:-}" ]]; then
     || die "no local emulator on port $MOTO_PORT: start \`make dev\` first (or pass AWS=1)"
   export_env "$MOTO_PORT" "$RUN_DIR/dev.env"
 fi
-cargo run --quiet -p infra --bin admin
+cargo run --quiet -p tools --bin admin

@@ -10,11 +10,11 @@ printf '%-10s %10s %10s %14s\n' profile size init-p50 argon2-hash
 profiles=("$@")
 [[ ${#profiles[@]} -gt 0 ]] || profiles=(release release-os release-oz)
 for profile in "${profiles[@]}"; do
-  cargo build --quiet --profile "$profile" -p health --bin health -p infra --bin bench-argon2
+  cargo build --quiet --profile "$profile" -p health --bin health -p tools --bin bench-argon2
   out="target/opt-compare/$profile/health"
   mkdir -p "$out"
   cp "target/$profile/health" "$out/bootstrap"
-  init="$("$VENV/bin/python" infra/measure.py --lambda-dir "target/opt-compare/$profile" --function health --runs 15 | awk 'NR==2 {print $4}')"
+  init="$("$VENV/bin/python" infra/scripts/measure.py --lambda-dir "target/opt-compare/$profile" --function health --runs 15 | awk 'NR==2 {print $4}')"
   argon="$("target/$profile/bench-argon2")"
   size_mb="$("$VENV/bin/python" -c 'import os,sys; print(f"{os.path.getsize(sys.argv[1]) / 1048576:.2f}")' "$out/bootstrap")"
   printf '%-10s %9sM %10s %12sms\n' "$profile" "$size_mb" "$init" "$argon"

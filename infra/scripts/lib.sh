@@ -12,9 +12,9 @@ mkdir -p "$RUN_DIR"
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31mERROR:\033[0m %s\n' "$*" >&2; exit 1; }
 
-# Creates ./.venv and installs the pinned tools, once per change of infra/requirements.txt.
+# Creates ./.venv and installs the pinned tools, once per change of infra/local/requirements.txt.
 ensure_venv() {
-  local req="$ROOT/infra/requirements.txt" stamp="$VENV/.requirements.sha"
+  local req="$ROOT/infra/local/requirements.txt" stamp="$VENV/.requirements.sha"
   local want; want="$(sha256sum "$req" | cut -d' ' -f1)"
   if [[ -x "$VENV/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
     return 0
@@ -73,13 +73,13 @@ start_emulator() {
   local port="$1"
   port_in_use "$port" && die "port $port is busy; set MOTO_PORT to another port"
   log "starting AWS emulator (moto) on 127.0.0.1:$port"
-  start_group moto "$RUN_DIR/moto.log" "$VENV/bin/python" "$ROOT/infra/emulator.py" --host 127.0.0.1 --port "$port"
+  start_group moto "$RUN_DIR/moto.log" "$VENV/bin/python" "$ROOT/infra/local/emulator.py" --host 127.0.0.1 --port "$port"
   wait_http "http://127.0.0.1:$port/moto-api/" 30 || { tail -20 "$RUN_DIR/moto.log" >&2; die "emulator did not start"; }
 }
 
 # bootstrap PORT ENVFILE: creates every template.yaml resource and writes the function env.
 bootstrap() {
-  "$VENV/bin/python" "$ROOT/infra/bootstrap.py" --endpoint "http://127.0.0.1:$1" --env-out "$2"
+  "$VENV/bin/python" "$ROOT/infra/local/bootstrap.py" --endpoint "http://127.0.0.1:$1" --env-out "$2"
 }
 
 # export_env PORT ENVFILE: what every function and test process sees locally.

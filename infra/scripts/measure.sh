@@ -14,5 +14,5 @@ MOTO_PORT="$(free_port)"
 start_emulator "$MOTO_PORT"
 bootstrap "$MOTO_PORT" "$RUN_DIR/measure.env" >/dev/null
 export_env "$MOTO_PORT" "$RUN_DIR/measure.env"
-"$VENV/bin/python" infra/measure.py --lambda-dir target/lambda-host "$@"
-cargo run --quiet --release -p infra --bin measure-auth
+"$VENV/bin/python" infra/scripts/measure.py --lambda-dir target/lambda-host "$@"
+cargo run --quiet --release -p tools --bin measure-auth

@@ -1,9 +1,12 @@
 //! Typed configuration, read from the environment once at init.
+//!
+//! [`Env`] is the one reader every settings struct uses, so each crate parses its own settings
+//! where they are used: a malformed `ARGON2_*` stops `auth`, never `health`. [`Config`] holds
+//! only what every function needs.
 
-use std::{collections::BTreeMap, fmt, time::Duration};
+use std::{collections::BTreeMap, fmt, sync::Arc, time::Duration};
 
 use http::HeaderValue;
-use secrecy::SecretString;
 
 /// A variable was missing or could not be parsed; start-up fails with this message.
 #[derive(Debug, thiserror::Error)]
@@ -16,10 +19,132 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(var: &'static str, reason: impl Into<String>) -> Self {
+    /// A refusal of `var` for `reason`.
+    pub fn new(var: &'static str, reason: impl Into<String>) -> Self {
         Self {
             var,
             reason: reason.into(),
+        }
+    }
+}
+
+type Lookup = dyn Fn(&str) -> Option<String> + Send + Sync;
+
+/// Where settings come from: the process environment, or a map in tests. Values are trimmed and
+/// an empty value counts as unset. Cheap to clone.
+#[derive(Clone)]
+pub struct Env(Arc<Lookup>);
+
+impl fmt::Debug for Env {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Values may be secrets: never printed.
+        f.write_str("Env(..)")
+    }
+}
+
+impl Env {
+    /// The process environment.
+    pub fn process() -> Self {
+        Self::from_fn(|k| std::env::var(k).ok())
+    }
+
+    /// Any lookup (tests: a map, or overrides over the process environment).
+    pub fn from_fn(lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
+        Self(Arc::new(lookup))
+    }
+
+    /// `pairs` first, then the process environment.
+    pub fn with_overrides(pairs: &[(&str, &str)]) -> Self {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Self::from_fn(move |key| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+                .or_else(|| std::env::var(key).ok())
+        })
+    }
+
+    /// Only `pairs` (unit tests: nothing leaks in from the process).
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        let map: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Self::from_fn(move |k| map.get(k).cloned())
+    }
+
+    /// The trimmed value, `None` when unset or empty.
+    pub fn string(&self, var: &str) -> Option<String> {
+        (self.0)(var)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The value, or `default`.
+    pub fn string_or(&self, var: &str, default: &str) -> String {
+        self.string(var).unwrap_or_else(|| default.to_owned())
+    }
+
+    /// A required value.
+    pub fn required(&self, var: &'static str) -> Result<String, ConfigError> {
+        self.string(var)
+            .ok_or_else(|| ConfigError::new(var, "is required by this function"))
+    }
+
+    /// A whole number in `min..=max`, or `default` when unset.
+    pub fn num<T>(&self, var: &'static str, default: T, min: T, max: T) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
+    {
+        let Some(raw) = self.string(var) else {
+            return Ok(default);
+        };
+        let value: T = raw
+            .parse()
+            .map_err(|_| ConfigError::new(var, "must be a whole number"))?;
+        if value < min || value > max {
+            return Err(ConfigError::new(
+                var,
+                format!("must be between {min} and {max}"),
+            ));
+        }
+        Ok(value)
+    }
+
+    /// Milliseconds (1 ms to 15 min).
+    pub fn millis(&self, var: &'static str, default: u64) -> Result<Duration, ConfigError> {
+        self.num(var, default, 1, 900_000)
+            .map(Duration::from_millis)
+    }
+
+    /// Seconds (1 s to a year).
+    pub fn secs(&self, var: &'static str, default: u64) -> Result<Duration, ConfigError> {
+        self.num(var, default, 1, 365 * 86_400)
+            .map(Duration::from_secs)
+    }
+
+    /// `true`/`1`/`yes` or `false`/`0`/`no`.
+    pub fn bool(&self, var: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.string(var).map(|v| v.to_ascii_lowercase()).as_deref() {
+            None => Ok(default),
+            Some("true" | "1" | "yes") => Ok(true),
+            Some("false" | "0" | "no") => Ok(false),
+            Some(_) => Err(ConfigError::new(var, "must be true or false")),
+        }
+    }
+
+    /// An `http://` or `https://` URL, without a trailing slash.
+    pub fn http_url(&self, var: &'static str) -> Result<Option<String>, ConfigError> {
+        match self.string(var) {
+            Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+                Err(ConfigError::new(var, "must be an http(s) URL"))
+            }
+            Some(url) => Ok(Some(url.trim_end_matches('/').to_owned())),
+            None => Ok(None),
         }
     }
 }
@@ -79,13 +204,26 @@ impl Table {
     }
 }
 
-/// Where the app runs; it only changes defaults (log format, CORS strictness).
+/// Where the app runs; it only changes defaults (log format, CORS strictness, mail links).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppEnv {
     /// A developer machine or CI, against the emulator.
     Local,
     /// A deployed stage.
     Deployed,
+}
+
+impl AppEnv {
+    /// `APP_ENV`: `local` or `deployed` (the default, the safe one).
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        match env.string("APP_ENV").as_deref() {
+            None | Some("deployed" | "prod" | "production" | "staging" | "dev") => {
+                Ok(AppEnv::Deployed)
+            }
+            Some("local" | "test") => Ok(AppEnv::Local),
+            Some(_) => Err(ConfigError::new("APP_ENV", "must be `local` or `deployed`")),
+        }
+    }
 }
 
 /// Which browser origins may call the API.
@@ -112,7 +250,9 @@ pub struct AwsSettings {
     pub max_attempts: u32,
 }
 
-/// The AWS resources a function may use. Absent ones are simply not configured for this function.
+/// The AWS resources a function may use. Absent ones are simply not configured for this
+/// function; a crate that needs one asks for it with [`Config::require_table`] or
+/// [`Env::required`] at init, so a missing name stops start-up with the variable named.
 #[derive(Debug, Clone, Default)]
 pub struct Resources {
     /// Table name per table kind.
@@ -127,58 +267,11 @@ pub struct Resources {
     pub mail_from: Option<String>,
 }
 
-/// Identity settings (tokens, passwords, brute-force lockout). All have production defaults.
+/// What every function reads from its environment; nothing identity-, mail- or
+/// password-specific lives here.
 #[derive(Debug, Clone)]
-pub struct AuthSettings {
-    /// `JWT_ISSUER`.
-    pub issuer: String,
-    /// `JWT_AUDIENCE`.
-    pub audience: String,
-    /// `ACCESS_TOKEN_TTL_SECS` (900).
-    pub access_ttl: Duration,
-    /// `REFRESH_TOKEN_TTL_SECS` (7 days).
-    pub refresh_ttl: Duration,
-    /// `RESET_TOKEN_TTL_SECS` (900).
-    pub reset_ttl: Duration,
-    /// `VERIFY_TOKEN_TTL_SECS` (24 h).
-    pub verify_ttl: Duration,
-    /// `ARGON2_MEMORY_KIB` (19456).
-    pub argon2_memory_kib: u32,
-    /// `ARGON2_ITERATIONS` (2).
-    pub argon2_iterations: u32,
-    /// `ARGON2_PARALLELISM` (1).
-    pub argon2_parallelism: u32,
-    /// `LOGIN_MAX_FAILURES` (5) per account per window.
-    pub login_max_failures: i64,
-    /// `LOGIN_FAILURE_WINDOW_SECS` (900).
-    pub login_failure_window_secs: i64,
-    /// `REFRESH_COOKIE` (false): also set the refresh token as an HttpOnly cookie.
-    pub refresh_cookie: bool,
-    /// `PUBLIC_APP_URL`: base of the links in mails (never the request's Host header). Required
-    /// when `APP_ENV=deployed` (checked where mail is set up); `http://localhost:3000` locally.
-    pub public_app_url: Option<String>,
-    /// `REFRESH_COOKIE_PATH` (`/api/v1/auth`): prefix it with the stage (`/v1/api/v1/auth`) when
-    /// clients use the default execute-api URL rather than a custom domain.
-    pub refresh_cookie_path: String,
-    /// `APP_NAME`: shown in mails.
-    pub app_name: String,
-    /// `MAIL_CONFIGURATION_SET`: optional SES configuration set.
-    pub mail_configuration_set: Option<String>,
-    /// `REQUIRE_VERIFIED_EMAIL` (false): unverified accounts cannot log in (403).
-    pub require_verified_email: bool,
-    /// `RESET_MAILS_PER_HOUR` (3) per address.
-    pub reset_mails_per_hour: i64,
-    /// `VERIFY_MAILS_PER_HOUR` (3) per account, for resends.
-    pub verify_mails_per_hour: i64,
-    /// `FORGOT_RESPONSE_FLOOR_MS` (600): `/password/forgot` never answers sooner, so its timing
-    /// does not tell whether the account exists.
-    pub forgot_response_floor: Duration,
-}
-
-/// Everything a function reads from its environment.
-#[derive(Clone)]
 pub struct Config {
-    /// `APP_ENV`: `local` or `deployed` (default `deployed`, the safe one).
+    /// `APP_ENV`.
     pub app_env: AppEnv,
     /// `AWS_LAMBDA_FUNCTION_NAME` or the crate name: who is logging.
     pub service_name: String,
@@ -198,32 +291,6 @@ pub struct Config {
     pub readiness_timeout: Duration,
     /// `LOCAL_HTTP_ADDR`: serve plain HTTP on this address instead of the Lambda runtime API.
     pub local_http_addr: Option<String>,
-    /// `PAGINATION_KEY`: optional; secret material, never printed.
-    pub pagination_key: Option<SecretString>,
-    /// Identity settings.
-    pub auth: AuthSettings,
-}
-
-impl fmt::Debug for Config {
-    // Written by hand so a secret added later cannot leak through a derived Debug.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
-            .field("app_env", &self.app_env)
-            .field("service_name", &self.service_name)
-            .field("version", &self.version)
-            .field("aws", &self.aws)
-            .field("resources", &self.resources)
-            .field("cors_origins", &self.cors_origins)
-            .field("cors_allow_credentials", &self.cors_allow_credentials)
-            .field("max_body_bytes", &self.max_body_bytes)
-            .field("readiness_timeout", &self.readiness_timeout)
-            .field("local_http_addr", &self.local_http_addr)
-            .field(
-                "pagination_key",
-                &self.pagination_key.as_ref().map(|_| "[REDACTED]"),
-            )
-            .finish()
-    }
 }
 
 /// Default request body limit: 1 MiB, well above any JSON this API accepts (uploads go to S3 directly).
@@ -231,57 +298,36 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
 impl Config {
     /// Reads the process environment. `service` and `version` come from the calling crate.
-    pub fn from_env(service: &str, version: &'static str) -> Result<Self, ConfigError> {
-        Self::from_lookup(service, version, |k| std::env::var(k).ok())
+    pub fn from_process(service: &str, version: &'static str) -> Result<Self, ConfigError> {
+        Self::from_env(&Env::process(), service, version)
     }
 
-    /// Reads configuration through `lookup`, so tests can supply a map instead of the process env.
-    pub fn from_lookup(
-        service: &str,
-        version: &'static str,
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, ConfigError> {
-        let get = |k: &str| {
-            lookup(k)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-
-        let app_env = match get("APP_ENV").as_deref() {
-            None | Some("deployed" | "prod" | "production" | "staging" | "dev") => AppEnv::Deployed,
-            Some("local" | "test") => AppEnv::Local,
-            Some(_) => return Err(ConfigError::new("APP_ENV", "must be `local` or `deployed`")),
-        };
-
-        let endpoint_url = get("AWS_ENDPOINT_URL");
-        if let Some(url) = &endpoint_url
-            && !(url.starts_with("http://") || url.starts_with("https://"))
-        {
-            return Err(ConfigError::new(
-                "AWS_ENDPOINT_URL",
-                "must start with http:// or https://",
-            ));
-        }
+    /// Reads configuration through `env`.
+    pub fn from_env(env: &Env, service: &str, version: &'static str) -> Result<Self, ConfigError> {
+        let app_env = AppEnv::from_env(env)?;
+        let endpoint_url = env.http_url("AWS_ENDPOINT_URL").map_err(|_| {
+            ConfigError::new("AWS_ENDPOINT_URL", "must start with http:// or https://")
+        })?;
         let aws = AwsSettings {
             endpoint_url,
-            region: get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")),
-            connect_timeout: millis(&get, "AWS_CONNECT_TIMEOUT_MS", 1_000)?,
-            operation_timeout: millis(&get, "AWS_OPERATION_TIMEOUT_MS", 5_000)?,
-            max_attempts: parse_num(&get, "AWS_MAX_ATTEMPTS", 3u32, 1, 10)?,
+            region: env
+                .string("AWS_REGION")
+                .or_else(|| env.string("AWS_DEFAULT_REGION")),
+            connect_timeout: env.millis("AWS_CONNECT_TIMEOUT_MS", 1_000)?,
+            operation_timeout: env.millis("AWS_OPERATION_TIMEOUT_MS", 5_000)?,
+            max_attempts: env.num("AWS_MAX_ATTEMPTS", 3u32, 1, 10)?,
         };
 
-        let mut tables = BTreeMap::new();
-        for table in Table::ALL {
-            if let Some(name) = get(table.env_var()) {
-                tables.insert(table, name);
-            }
-        }
+        let tables = Table::ALL
+            .into_iter()
+            .filter_map(|table| env.string(table.env_var()).map(|name| (table, name)))
+            .collect();
         let resources = Resources {
             tables,
-            bucket: get("UPLOADS_BUCKET"),
-            signing_secret_id: get("SIGNING_KEYS_SECRET_ID"),
-            webhook_secret_id: get("WEBHOOK_SECRETS_SECRET_ID"),
-            mail_from: get("MAIL_FROM"),
+            bucket: env.string("UPLOADS_BUCKET"),
+            signing_secret_id: env.string("SIGNING_KEYS_SECRET_ID"),
+            webhook_secret_id: env.string("WEBHOOK_SECRETS_SECRET_ID"),
+            mail_from: env.string("MAIL_FROM"),
         };
         if let Some(from) = &resources.mail_from
             && !from.contains('@')
@@ -289,28 +335,8 @@ impl Config {
             return Err(ConfigError::new("MAIL_FROM", "must be an email address"));
         }
 
-        let cors_origins = match get("CORS_ALLOWED_ORIGINS") {
-            None => CorsOrigins::List(Vec::new()),
-            Some(v) if v == "*" => CorsOrigins::Any,
-            Some(v) => CorsOrigins::List(
-                v.split(',')
-                    .map(str::trim)
-                    .filter(|o| !o.is_empty())
-                    .map(|o| {
-                        if o == "*" || !(o.starts_with("http://") || o.starts_with("https://")) {
-                            return Err(ConfigError::new(
-                                "CORS_ALLOWED_ORIGINS",
-                                "must be `*` alone or a comma-separated list of http(s) origins",
-                            ));
-                        }
-                        HeaderValue::from_str(o.trim_end_matches('/')).map_err(|_| {
-                            ConfigError::new("CORS_ALLOWED_ORIGINS", "contains an invalid origin")
-                        })
-                    })
-                    .collect::<Result<_, _>>()?,
-            ),
-        };
-        let cors_allow_credentials = parse_bool(&get, "CORS_ALLOW_CREDENTIALS", false)?;
+        let cors_origins = cors_origins(env)?;
+        let cors_allow_credentials = env.bool("CORS_ALLOW_CREDENTIALS", false)?;
         if cors_allow_credentials && cors_origins == CorsOrigins::Any {
             return Err(ConfigError::new(
                 "CORS_ALLOW_CREDENTIALS",
@@ -318,77 +344,24 @@ impl Config {
             ));
         }
 
-        let pagination_key = get("PAGINATION_KEY").map(SecretString::from);
-        if let Some(key) = &pagination_key {
-            use secrecy::ExposeSecret;
-            if key.expose_secret().len() < 32 {
-                return Err(ConfigError::new(
-                    "PAGINATION_KEY",
-                    "must be at least 32 characters",
-                ));
-            }
-        }
-
-        let secs = |var: &'static str, default: u64| {
-            parse_num(&get, var, default, 1, 365 * 86_400).map(Duration::from_secs)
-        };
-        let auth = AuthSettings {
-            issuer: get("JWT_ISSUER").unwrap_or_else(|| "rust-serverless-starter".to_owned()),
-            audience: get("JWT_AUDIENCE")
-                .unwrap_or_else(|| "rust-serverless-starter-api".to_owned()),
-            access_ttl: secs("ACCESS_TOKEN_TTL_SECS", 900)?,
-            refresh_ttl: secs("REFRESH_TOKEN_TTL_SECS", 7 * 86_400)?,
-            reset_ttl: secs("RESET_TOKEN_TTL_SECS", 900)?,
-            verify_ttl: secs("VERIFY_TOKEN_TTL_SECS", 86_400)?,
-            argon2_memory_kib: parse_num(&get, "ARGON2_MEMORY_KIB", 19_456, 8, 4 * 1024 * 1024)?,
-            argon2_iterations: parse_num(&get, "ARGON2_ITERATIONS", 2, 1, 100)?,
-            argon2_parallelism: parse_num(&get, "ARGON2_PARALLELISM", 1, 1, 64)?,
-            login_max_failures: parse_num(&get, "LOGIN_MAX_FAILURES", 5, 1, 1_000)?,
-            login_failure_window_secs: parse_num(
-                &get,
-                "LOGIN_FAILURE_WINDOW_SECS",
-                900,
-                1,
-                86_400,
-            )?,
-            refresh_cookie: parse_bool(&get, "REFRESH_COOKIE", false)?,
-            public_app_url: match get("PUBLIC_APP_URL") {
-                Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
-                    return Err(ConfigError::new("PUBLIC_APP_URL", "must be an http(s) URL"));
-                }
-                Some(url) => Some(url.trim_end_matches('/').to_owned()),
-                None if app_env == AppEnv::Local => Some("http://localhost:3000".to_owned()),
-                None => None,
-            },
-            refresh_cookie_path: get("REFRESH_COOKIE_PATH")
-                .unwrap_or_else(|| "/api/v1/auth".to_owned()),
-            app_name: get("APP_NAME").unwrap_or_else(|| "Rust Serverless Starter".to_owned()),
-            mail_configuration_set: get("MAIL_CONFIGURATION_SET"),
-            require_verified_email: parse_bool(&get, "REQUIRE_VERIFIED_EMAIL", false)?,
-            reset_mails_per_hour: parse_num(&get, "RESET_MAILS_PER_HOUR", 3, 1, 1_000)?,
-            verify_mails_per_hour: parse_num(&get, "VERIFY_MAILS_PER_HOUR", 3, 1, 1_000)?,
-            forgot_response_floor: millis(&get, "FORGOT_RESPONSE_FLOOR_MS", 600)?,
-        };
-
         Ok(Self {
-            auth,
             app_env,
-            service_name: get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| service.to_owned()),
+            service_name: env
+                .string("AWS_LAMBDA_FUNCTION_NAME")
+                .unwrap_or_else(|| service.to_owned()),
             version,
             aws,
             resources,
             cors_origins,
             cors_allow_credentials,
-            max_body_bytes: parse_num(
-                &get,
+            max_body_bytes: env.num(
                 "MAX_BODY_BYTES",
                 DEFAULT_MAX_BODY_BYTES,
                 1,
                 6 * 1024 * 1024,
             )?,
-            readiness_timeout: millis(&get, "READINESS_TIMEOUT_MS", 2_500)?,
-            local_http_addr: get("LOCAL_HTTP_ADDR"),
-            pagination_key,
+            readiness_timeout: env.millis("READINESS_TIMEOUT_MS", 2_500)?,
+            local_http_addr: env.string("LOCAL_HTTP_ADDR"),
         })
     }
 
@@ -402,63 +375,35 @@ impl Config {
     }
 }
 
-fn parse_num<T>(
-    get: &impl Fn(&str) -> Option<String>,
-    var: &'static str,
-    default: T,
-    min: T,
-    max: T,
-) -> Result<T, ConfigError>
-where
-    T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
-{
-    let Some(raw) = get(var) else {
-        return Ok(default);
-    };
-    let value: T = raw
-        .parse()
-        .map_err(|_| ConfigError::new(var, "must be a whole number"))?;
-    if value < min || value > max {
-        return Err(ConfigError::new(
-            var,
-            format!("must be between {min} and {max}"),
-        ));
-    }
-    Ok(value)
-}
-
-fn millis(
-    get: &impl Fn(&str) -> Option<String>,
-    var: &'static str,
-    default: u64,
-) -> Result<Duration, ConfigError> {
-    parse_num(get, var, default, 1, 900_000).map(Duration::from_millis)
-}
-
-fn parse_bool(
-    get: &impl Fn(&str) -> Option<String>,
-    var: &'static str,
-    default: bool,
-) -> Result<bool, ConfigError> {
-    match get(var).map(|v| v.to_ascii_lowercase()).as_deref() {
-        None => Ok(default),
-        Some("true" | "1" | "yes") => Ok(true),
-        Some("false" | "0" | "no") => Ok(false),
-        Some(_) => Err(ConfigError::new(var, "must be true or false")),
+fn cors_origins(env: &Env) -> Result<CorsOrigins, ConfigError> {
+    let invalid = |reason: &str| ConfigError::new("CORS_ALLOWED_ORIGINS", reason);
+    match env.string("CORS_ALLOWED_ORIGINS") {
+        None => Ok(CorsOrigins::List(Vec::new())),
+        Some(v) if v == "*" => Ok(CorsOrigins::Any),
+        Some(v) => v
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(|o| {
+                if o == "*" || !(o.starts_with("http://") || o.starts_with("https://")) {
+                    return Err(invalid(
+                        "must be `*` alone or a comma-separated list of http(s) origins",
+                    ));
+                }
+                HeaderValue::from_str(o.trim_end_matches('/'))
+                    .map_err(|_| invalid("contains an invalid origin"))
+            })
+            .collect::<Result<_, _>>()
+            .map(CorsOrigins::List),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn config_from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        Config::from_lookup("test", "0.0.0", |k| map.get(k).cloned())
+        Config::from_env(&Env::from_pairs(pairs), "test", "0.0.0")
     }
 
     #[test]
@@ -495,17 +440,23 @@ mod tests {
     }
 
     #[test]
-    fn secrets_never_appear_in_debug_output() {
-        let key = "k".repeat(40);
-        let config = config_from(&[("PAGINATION_KEY", key.as_str())]).unwrap();
-        let printed = format!("{config:?}");
-        assert!(!printed.contains(&key));
-        assert!(printed.contains("[REDACTED]"));
+    fn settings_of_other_crates_do_not_concern_the_core_config() {
+        // A malformed identity setting must not stop a function that never reads it (health).
+        assert!(config_from(&[("ARGON2_MEMORY_KIB", "lots"), ("JWT_ISSUER", "")]).is_ok());
     }
 
     #[test]
     fn endpoint_url_must_be_http() {
         let err = config_from(&[("AWS_ENDPOINT_URL", "127.0.0.1:5000")]).unwrap_err();
         assert_eq!(err.var, "AWS_ENDPOINT_URL");
+    }
+
+    #[test]
+    fn the_env_reader_trims_and_treats_empty_as_unset() {
+        let env = Env::from_pairs(&[("A", "  x "), ("B", "   ")]);
+        assert_eq!(env.string("A").as_deref(), Some("x"));
+        assert_eq!(env.string("B"), None);
+        assert_eq!(env.required("B").unwrap_err().var, "B");
+        assert!(!format!("{env:?}").contains('x'));
     }
 }

@@ -1,10 +1,12 @@
-//! The one error type of the API and the envelope it renders to.
+//! The one error type of the API, its codes, and the envelope it renders to.
 //!
-//! Handlers return [`ApiError`]; its `IntoResponse` only records *what* went wrong in the
-//! response extensions. The [`crate::layers`] envelope middleware, which knows the request id,
-//! turns that (and any bare error response from axum or tower-http) into the JSON envelope.
+//! Every client-facing failure is an [`ErrorCode`]: one `error_code`, one status and one message,
+//! everywhere (the table is in `docs/api.md`). Handlers return [`ApiError`]; thanks to the `From`
+//! impls below, `?` works on SDK errors, store errors, `anyhow` errors, request-builder errors and
+//! bare codes alike. `IntoResponse` only records *what* went wrong in the response extensions; the
+//! [`crate::layers`] envelope middleware, which knows the request id, renders the JSON envelope.
 
-use std::borrow::Cow;
+use std::fmt;
 
 pub use aws_smithy_runtime_api::client::result::SdkError;
 pub use aws_smithy_types::error::display::DisplayErrorContext;
@@ -38,137 +40,218 @@ impl FieldError {
     }
 }
 
-/// Everything a handler can fail with; each variant maps to one status of the contract.
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $name:ident = $code:literal, $status:literal, $message:literal;)*) => {
+        /// Every `error_code` the API answers with: each has exactly one status and one message.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $name,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, in the order of the contract's table.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$name,)*];
+
+            /// The envelope's `error_code`.
+            pub const fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$name => $code,)* }
+            }
+
+            /// The HTTP status.
+            pub fn status(self) -> StatusCode {
+                let code = match self { $(ErrorCode::$name => $status,)* };
+                StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+
+            /// The envelope's `detail` (422 uses its field list instead).
+            pub const fn message(self) -> &'static str {
+                match self { $(ErrorCode::$name => $message,)* }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// A body or parameter that cannot be read at all (malformed JSON, unreadable body).
+    BadRequest = "BAD_REQUEST", 400, "Malformed request";
+    /// A pagination cursor we did not sign, or one that was edited.
+    InvalidCursor = "INVALID_CURSOR", 400, "Invalid pagination cursor";
+    /// A password-reset or email-verification token that is invalid, expired, used or superseded.
+    InvalidActionToken = "INVALID_ACTION_TOKEN", 400, "Invalid, expired or already used link";
+    /// No credentials where a route requires them.
+    NotAuthenticated = "NOT_AUTHENTICATED", 401, "Not authenticated";
+    /// An access or refresh token that is invalid, expired or revoked.
+    InvalidToken = "INVALID_TOKEN", 401, "Could not validate credentials";
+    /// Unknown account or wrong password: one answer for both.
+    InvalidCredentials = "INVALID_CREDENTIALS", 401, "Incorrect username or password";
+    /// Authenticated, but without the role or right the route requires.
+    Forbidden = "FORBIDDEN", 403, "Not allowed";
+    /// `REQUIRE_VERIFIED_EMAIL` is on and the address is not verified yet.
+    EmailNotVerified = "EMAIL_NOT_VERIFIED", 403, "Verify your email address before logging in";
+    /// No such route or object (also an object that belongs to someone else).
+    NotFound = "NOT_FOUND", 404, "Not found";
+    /// The path exists, the method does not.
+    MethodNotAllowed = "METHOD_NOT_ALLOWED", 405, "Method not allowed";
+    /// The request took longer than the function allows.
+    RequestTimeout = "REQUEST_TIMEOUT", 408, "Request timed out";
+    /// Username or email is taken (case-insensitively).
+    UserExists = "USER_EXISTS", 409, "Username or email already registered";
+    /// A password change raced a reset or a logout; nothing was changed.
+    PasswordChanged = "PASSWORD_CHANGED", 409, "The account changed meanwhile; log in again";
+    /// Any other conflict with the stored state.
+    Conflict = "CONFLICT", 409, "Conflict";
+    /// A body over `MAX_BODY_BYTES`.
+    PayloadTooLarge = "PAYLOAD_TOO_LARGE", 413, "Request body too large";
+    /// A body whose `Content-Type` the route does not take.
+    UnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE", 415,
+        "Unsupported Content-Type: send application/json (signup and login also take application/x-www-form-urlencoded)";
+    /// A well-formed body or query that breaks a rule; `detail` is the field list.
+    ValidationError = "VALIDATION_ERROR", 422, "Validation failed";
+    /// Too many requests; `Retry-After` says for how long.
+    RateLimited = "RATE_LIMITED", 429, "Too many requests";
+    /// A bug on our side; the cause is only in the logs.
+    InternalError = "INTERNAL_ERROR", 500, "Internal server error";
+    /// A dependency (DynamoDB, S3, SES, Secrets Manager) is unavailable; retry later.
+    ServiceUnavailable = "SERVICE_UNAVAILABLE", 503, "Service temporarily unavailable";
+}
+
+impl ErrorCode {
+    /// The code for a bare status from axum or tower-http (a rejection, the body limit, a
+    /// fallback); `None` for a status no code covers.
+    pub fn for_status(status: StatusCode) -> Option<Self> {
+        Some(match status.as_u16() {
+            400 => Self::BadRequest,
+            401 => Self::NotAuthenticated,
+            403 => Self::Forbidden,
+            404 => Self::NotFound,
+            405 => Self::MethodNotAllowed,
+            408 => Self::RequestTimeout,
+            409 => Self::Conflict,
+            413 => Self::PayloadTooLarge,
+            415 => Self::UnsupportedMediaType,
+            422 => Self::ValidationError,
+            429 => Self::RateLimited,
+            503 => Self::ServiceUnavailable,
+            500..=599 => Self::InternalError,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything a handler can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// 400 malformed request.
-    #[error("bad request: {detail}")]
-    BadRequest {
-        /// `error_code` of the envelope.
-        code: &'static str,
-        /// Client-facing message.
-        detail: Cow<'static, str>,
-    },
-    /// 401 missing, invalid, expired or revoked credentials (adds `WWW-Authenticate: Bearer`).
-    #[error("unauthorized: {detail}")]
-    Unauthorized {
-        /// `error_code` of the envelope.
-        code: &'static str,
-        /// Client-facing message.
-        detail: Cow<'static, str>,
-    },
-    /// 403 authenticated but not allowed.
-    #[error("forbidden: {detail}")]
-    Forbidden {
-        /// `error_code` of the envelope.
-        code: &'static str,
-        /// Client-facing message.
-        detail: Cow<'static, str>,
-    },
-    /// 404 not found (also for objects owned by someone else).
-    #[error("not found")]
-    NotFound,
-    /// 405 method not allowed on an existing path.
-    #[error("method not allowed")]
-    MethodNotAllowed,
-    /// 409 conflict.
-    #[error("conflict: {detail}")]
-    Conflict {
-        /// `error_code` of the envelope.
-        code: &'static str,
-        /// Client-facing message.
-        detail: Cow<'static, str>,
-    },
-    /// 413 body or declared size too large.
-    #[error("payload too large")]
-    PayloadTooLarge,
-    /// 415 unsupported media type.
-    #[error("unsupported media type: {0}")]
-    UnsupportedMediaType(Cow<'static, str>),
-    /// 422 validation failed; `detail` is a list.
+    /// A client-facing failure with its fixed status and message.
+    #[error("{0}")]
+    Code(ErrorCode),
+    /// 422: the body or query broke these rules.
     #[error("validation failed")]
     Validation(Vec<FieldError>),
-    /// 429 rate limited; `Retry-After` in seconds.
+    /// 429 with `Retry-After` in seconds.
     #[error("rate limited")]
     RateLimited {
         /// Seconds until the client may retry.
         retry_after_secs: u64,
     },
-    /// 503 a dependency (DynamoDB, S3, SES, Secrets Manager) is unavailable. Logged, never shown.
+    /// 503: a dependency is unavailable. Logged, never shown.
     #[error("dependency unavailable")]
     Unavailable(#[source] anyhow::Error),
-    /// 500 a bug on our side. Logged, never shown.
+    /// 500: a bug on our side. Logged, never shown.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
 
 impl ApiError {
-    /// A 400 with the generic `BAD_REQUEST` code.
-    pub fn bad_request(detail: impl Into<Cow<'static, str>>) -> Self {
-        Self::BadRequest {
-            code: "BAD_REQUEST",
-            detail: detail.into(),
-        }
-    }
-
-    /// A 401 with a specific code.
-    pub fn unauthorized(code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
-        Self::Unauthorized {
-            code,
-            detail: detail.into(),
-        }
-    }
-
-    /// A 403 with the generic `FORBIDDEN` code.
-    pub fn forbidden(detail: impl Into<Cow<'static, str>>) -> Self {
-        Self::Forbidden {
-            code: "FORBIDDEN",
-            detail: detail.into(),
-        }
-    }
-
     /// A 422 for one field.
     pub fn invalid_field(loc: &[&str], msg: impl Into<String>, kind: impl Into<String>) -> Self {
         Self::Validation(vec![FieldError::new(loc, msg, kind)])
     }
 
-    /// The HTTP status this error maps to.
-    pub fn status(&self) -> StatusCode {
+    /// The code this error renders with.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
-            Self::NotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Code(code) => *code,
+            Self::Validation(_) => ErrorCode::ValidationError,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            Self::Internal(_) => ErrorCode::InternalError,
         }
     }
 
-    /// The envelope's `error_code` and `detail` for this error.
-    fn code_and_detail(&self) -> (&'static str, Detail) {
+    /// The HTTP status this error maps to.
+    pub fn status(&self) -> StatusCode {
+        self.code().status()
+    }
+
+    fn detail(&self) -> Detail {
         match self {
-            Self::BadRequest { code, detail }
-            | Self::Unauthorized { code, detail }
-            | Self::Forbidden { code, detail }
-            | Self::Conflict { code, detail } => (code, Detail::Message(detail.clone())),
-            Self::UnsupportedMediaType(detail) => {
-                ("UNSUPPORTED_MEDIA_TYPE", Detail::Message(detail.clone()))
-            }
-            Self::Validation(errors) => ("VALIDATION_ERROR", Detail::Fields(errors.clone())),
-            other => {
-                let status = other.status();
-                (
-                    default_code(status),
-                    Detail::Message(default_detail(status).into()),
-                )
-            }
+            Self::Validation(errors) => Detail::Fields(errors.clone()),
+            other => Detail::Message(other.code().message()),
         }
+    }
+}
+
+impl From<ErrorCode> for ApiError {
+    fn from(code: ErrorCode) -> Self {
+        Self::Code(code)
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(err: anyhow::Error) -> Self {
+        Self::Internal(err)
+    }
+}
+
+impl From<aws_smithy_types::error::operation::BuildError> for ApiError {
+    fn from(err: aws_smithy_types::error::operation::BuildError) -> Self {
+        Self::Internal(anyhow::anyhow!("building an AWS request: {err}"))
+    }
+}
+
+/// Classifies an AWS SDK error: throttling, timeouts and connection failures are 503, the rest
+/// 500. Works for every SDK crate, since they all share smithy's `SdkError`.
+impl<E, R> From<SdkError<E, R>> for ApiError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: fmt::Debug + Send + Sync + 'static,
+{
+    fn from(err: SdkError<E, R>) -> Self {
+        let transient = is_transient(&err);
+        let err = anyhow::anyhow!("{}", DisplayErrorContext(err));
+        if transient {
+            Self::Unavailable(err)
+        } else {
+            Self::Internal(err)
+        }
+    }
+}
+
+/// Whether an SDK error is the dependency's passing trouble (503) rather than our bug (500).
+pub fn is_transient<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    match err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(e) => matches!(
+            e.err().code(),
+            Some(
+                "ThrottlingException"
+                    | "ProvisionedThroughputExceededException"
+                    | "RequestLimitExceeded"
+                    | "ServiceUnavailable"
+                    | "InternalServerError"
+                    | "SlowDown"
+                    | "TooManyRequestsException"
+            )
+        ),
+        _ => false,
     }
 }
 
@@ -181,17 +264,34 @@ pub struct ErrorBody {
     pub detail: Detail,
 }
 
+impl ErrorBody {
+    /// The body for a bare status (no [`ApiError`] behind it).
+    pub fn for_status(status: StatusCode) -> Self {
+        match ErrorCode::for_status(status) {
+            Some(code) => Self {
+                code: code.as_str(),
+                detail: Detail::Message(code.message()),
+            },
+            // A status no code covers (e.g. 406 from a layer): a generic body, same envelope.
+            None => Self {
+                code: "ERROR",
+                detail: Detail::Message("Request failed"),
+            },
+        }
+    }
+}
+
 /// `detail` is a message, or a list of field errors for 422.
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum Detail {
     /// Most errors.
-    Message(Cow<'static, str>),
+    Message(&'static str),
     /// Validation errors.
     Fields(Vec<FieldError>),
 }
 
-/// The error envelope of CONVENTIONS.md.
+/// The error envelope of `docs/api.md`.
 #[derive(Debug, Serialize)]
 pub struct Envelope<'a> {
     /// Message or field list.
@@ -214,100 +314,32 @@ impl IntoResponse for ApiError {
             Self::Internal(err) => tracing::error!(error = format!("{err:#}"), "internal error"),
             _ => {}
         }
-        let status = self.status();
-        let (code, detail) = self.code_and_detail();
-        let mut response = status.into_response();
-        match &self {
-            Self::Unauthorized { .. } => {
-                response.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    header::HeaderValue::from_static("Bearer"),
-                );
-            }
-            Self::RateLimited { retry_after_secs } => {
-                response.headers_mut().insert(
-                    header::RETRY_AFTER,
-                    header::HeaderValue::from(*retry_after_secs),
-                );
-            }
-            _ => {}
+        let code = self.code();
+        let mut response = code.status().into_response();
+        if code.status() == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
         }
-        response.extensions_mut().insert(ErrorBody { code, detail });
+        if let Self::RateLimited { retry_after_secs } = &self {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(*retry_after_secs),
+            );
+        }
+        let detail = self.detail();
+        response.extensions_mut().insert(ErrorBody {
+            code: code.as_str(),
+            detail,
+        });
         response
     }
 }
 
-/// The `error_code` used when only a status is known (bare responses from axum or tower-http).
-pub fn default_code(status: StatusCode) -> &'static str {
-    match status.as_u16() {
-        400 => "BAD_REQUEST",
-        401 => "UNAUTHORIZED",
-        403 => "FORBIDDEN",
-        404 => "NOT_FOUND",
-        405 => "METHOD_NOT_ALLOWED",
-        408 => "REQUEST_TIMEOUT",
-        409 => "CONFLICT",
-        413 => "PAYLOAD_TOO_LARGE",
-        415 => "UNSUPPORTED_MEDIA_TYPE",
-        422 => "VALIDATION_ERROR",
-        429 => "RATE_LIMITED",
-        503 => "SERVICE_UNAVAILABLE",
-        500..=599 => "INTERNAL_ERROR",
-        _ => "ERROR",
-    }
-}
-
-/// The `detail` used when only a status is known.
-pub fn default_detail(status: StatusCode) -> &'static str {
-    match status.as_u16() {
-        400 => "Malformed request",
-        401 => "Not authenticated",
-        403 => "Not allowed",
-        404 => "Not found",
-        405 => "Method not allowed",
-        408 => "Request timed out",
-        409 => "Conflict",
-        413 => "Request body too large",
-        415 => "Unsupported media type",
-        422 => "Validation failed",
-        429 => "Too many requests",
-        503 => "Service temporarily unavailable",
-        500..=599 => "Internal server error",
-        _ => "Request failed",
-    }
-}
-
-/// Classifies an AWS SDK error: throttling, timeouts and connection failures are 503, the rest 500.
-///
-/// Works for every SDK crate, since they all share smithy's `SdkError`.
-pub fn from_sdk<E, R>(err: SdkError<E, R>) -> ApiError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    let transient = match &err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
-        SdkError::ServiceError(e) => matches!(
-            e.err().code(),
-            Some(
-                "ThrottlingException"
-                    | "ProvisionedThroughputExceededException"
-                    | "RequestLimitExceeded"
-                    | "ServiceUnavailable"
-                    | "InternalServerError"
-                    | "SlowDown"
-                    | "TooManyRequestsException"
-            )
-        ),
-        _ => false,
-    };
-    let err = anyhow::anyhow!("{}", DisplayErrorContext(err));
-    if transient {
-        ApiError::Unavailable(err)
-    } else {
-        ApiError::Internal(err)
+impl IntoResponse for ErrorCode {
+    fn into_response(self) -> Response {
+        ApiError::Code(self).into_response()
     }
 }
 
@@ -316,22 +348,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_contract_status_has_a_variant() {
+    fn every_code_has_one_status_and_a_message() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(seen.insert(code.as_str()), "{code} listed twice");
+            assert!(!code.message().is_empty(), "{code}");
+            assert!(
+                code.status().is_client_error() || code.status().is_server_error(),
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn bare_statuses_map_to_the_code_of_the_same_status() {
+        for status in [
+            400u16, 401, 403, 404, 405, 408, 409, 413, 415, 422, 429, 500, 503,
+        ] {
+            let status = StatusCode::from_u16(status).unwrap();
+            let code = ErrorCode::for_status(status).unwrap();
+            assert_eq!(code.status(), status, "{code}");
+        }
+    }
+
+    #[test]
+    fn every_error_renders_its_codes_status() {
         let cases = [
-            (ApiError::bad_request("x"), 400),
-            (ApiError::unauthorized("INVALID_TOKEN", "x"), 401),
-            (ApiError::forbidden("x"), 403),
-            (ApiError::NotFound, 404),
-            (ApiError::MethodNotAllowed, 405),
-            (
-                ApiError::Conflict {
-                    code: "CONFLICT",
-                    detail: "x".into(),
-                },
-                409,
-            ),
-            (ApiError::PayloadTooLarge, 413),
-            (ApiError::UnsupportedMediaType("x".into()), 415),
+            (ApiError::from(ErrorCode::BadRequest), 400),
+            (ErrorCode::InvalidToken.into(), 401),
+            (ErrorCode::Forbidden.into(), 403),
+            (ErrorCode::NotFound.into(), 404),
+            (ErrorCode::UserExists.into(), 409),
             (
                 ApiError::invalid_field(&["body", "email"], "bad", "value_error"),
                 422,
@@ -351,9 +398,15 @@ mod tests {
     }
 
     #[test]
-    fn unauthorized_carries_www_authenticate() {
-        let response = ApiError::unauthorized("INVALID_TOKEN", "bad token").into_response();
-        assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer");
+    fn every_401_carries_www_authenticate() {
+        for code in [
+            ErrorCode::InvalidToken,
+            ErrorCode::NotAuthenticated,
+            ErrorCode::InvalidCredentials,
+        ] {
+            let response = code.into_response();
+            assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer");
+        }
     }
 
     #[test]
@@ -367,10 +420,9 @@ mod tests {
 
     #[test]
     fn internal_errors_hide_their_cause() {
-        let err = ApiError::Internal(anyhow::anyhow!("table users-prod missing secret=hunter2"));
-        let (code, detail) = err.code_and_detail();
-        assert_eq!(code, "INTERNAL_ERROR");
-        let Detail::Message(msg) = detail else {
+        let err = ApiError::from(anyhow::anyhow!("table users-prod missing secret=hunter2"));
+        assert_eq!(err.code(), ErrorCode::InternalError);
+        let Detail::Message(msg) = err.detail() else {
             panic!("expected a message")
         };
         assert!(!msg.contains("hunter2"));

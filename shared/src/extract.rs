@@ -7,7 +7,7 @@ use axum::{
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, ErrorCode, FieldError};
 
 /// JSON body: 415 without a JSON content type, 400 for malformed JSON, 422 for a wrong shape.
 #[derive(Debug, Clone, Copy, Default)]
@@ -22,9 +22,7 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         if !has_content_type(&req, "application/json") {
-            return Err(ApiError::UnsupportedMediaType(
-                "Expected Content-Type: application/json".into(),
-            ));
+            return Err(ErrorCode::UnsupportedMediaType.into());
         }
         let bytes = body_bytes(req, state).await?;
         parse_json(&bytes).map(Json)
@@ -54,9 +52,7 @@ where
                 .map(JsonOrForm)
                 .map_err(|err| field_error(&err.path().to_string(), &err.inner().to_string()));
         }
-        Err(ApiError::UnsupportedMediaType(
-            "Expected Content-Type: application/json or application/x-www-form-urlencoded".into(),
-        ))
+        Err(ErrorCode::UnsupportedMediaType.into())
     }
 }
 
@@ -105,9 +101,9 @@ fn has_content_type(req: &Request, expected: &str) -> bool {
 async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
     Bytes::from_request(req, state).await.map_err(|rejection| {
         if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge
+            ErrorCode::PayloadTooLarge.into()
         } else {
-            ApiError::bad_request("Could not read the request body")
+            ErrorCode::BadRequest.into()
         }
     })
 }
@@ -118,15 +114,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|err| {
         match err.inner().classify() {
-            Category::Syntax | Category::Eof | Category::Io => {
-                ApiError::bad_request("Malformed JSON body")
-            }
+            Category::Syntax | Category::Eof | Category::Io => ErrorCode::BadRequest.into(),
             Category::Data => field_error(&err.path().to_string(), &err.inner().to_string()),
         }
     })?;
     // Trailing bytes after the value mean the body is not one JSON document.
-    de.end()
-        .map_err(|_| ApiError::bad_request("Malformed JSON body"))?;
+    de.end().map_err(|_| ErrorCode::BadRequest)?;
     Ok(value)
 }
 

@@ -19,8 +19,9 @@ use tower_http::{
 use tracing::Instrument;
 
 use crate::{
+    clock::now_rfc3339,
     config::{Config, CorsOrigins},
-    error::{ApiError, Detail, Envelope, ErrorBody, default_code, default_detail},
+    error::{ApiError, Envelope, ErrorBody, ErrorCode},
 };
 
 /// `X-Request-ID`.
@@ -33,8 +34,8 @@ pub struct RequestId(pub String);
 /// Wraps a function's routes with the shared stack. Call it last, on the finished router.
 pub fn apply(router: Router, config: &Config) -> Router {
     router
-        .fallback(|| async { ApiError::NotFound })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .fallback(|| async { ErrorCode::NotFound })
+        .method_not_allowed_fallback(|| async { ErrorCode::MethodNotAllowed })
         // Innermost first: the limit sees the body before handlers, panics become 500s, then
         // CORS, then the envelope (which needs the request id set by the outermost layer).
         .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
@@ -119,10 +120,7 @@ async fn envelope(req: Request, next: Next) -> Response {
         Some(error) => error,
         // Our own JSON bodies for a non-2xx (e.g. readiness 503) are part of a contract: keep them.
         None if is_json(&parts.headers) => return Response::from_parts(parts, body),
-        None => ErrorBody {
-            code: default_code(status),
-            detail: Detail::Message(default_detail(status).into()),
-        },
+        None => ErrorBody::for_status(status),
     };
     let envelope = Envelope {
         detail: &error.detail,
@@ -147,14 +145,6 @@ fn is_json(headers: &http::HeaderMap) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json") || v.ends_with("+json"))
-}
-
-/// Current UTC time as RFC 3339 with second precision, as in the contract's example.
-pub fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc().replace_nanosecond(0);
-    let now = now.unwrap_or_else(|_| time::OffsetDateTime::now_utc());
-    now.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
@@ -210,8 +200,7 @@ mod tests {
     use tower::ServiceExt;
 
     fn config(pairs: &[(&str, &str)]) -> Config {
-        let map: std::collections::HashMap<&str, &str> = pairs.iter().copied().collect();
-        Config::from_lookup("test", "0.0.0", |k| map.get(k).map(|v| (*v).to_owned())).unwrap()
+        Config::from_env(&crate::config::Env::from_pairs(pairs), "test", "0.0.0").unwrap()
     }
 
     #[derive(serde::Deserialize)]

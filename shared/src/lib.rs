@@ -1,19 +1,21 @@
-//! Everything the Lambda functions share: configuration, telemetry, the AWS clients in
-//! [`AppState`], the error envelope, the HTTP layer stack and the Lambda glue.
+//! The core every Lambda function shares: configuration, telemetry, the AWS clients in
+//! [`AppState`], the error codes and envelope, the HTTP layer stack, body extractors, DynamoDB
+//! plumbing, the clock and the Lambda glue. Nothing identity-specific: `health` links only this.
+//!
+//! The API contract these pieces implement is `docs/api.md`.
 
-pub mod auth;
+pub mod clock;
 pub mod config;
-pub mod domain;
+pub mod dynamo;
 pub mod error;
 pub mod extract;
 pub mod layers;
-pub mod mail;
-pub mod pagination;
+pub mod routes;
 pub mod runtime;
 pub mod state;
-pub mod store;
 pub mod telemetry;
 
-pub use config::{Config, ConfigError, Table};
-pub use error::ApiError;
+pub use config::{AppEnv, Config, ConfigError, Env, Table};
+pub use error::{ApiError, ErrorCode};
+pub use routes::Routes;
 pub use state::AppState;

@@ -1,6 +1,32 @@
 //! Runs a function's router on the Lambda runtime API, or as plain HTTP for local runs.
 
+use std::future::Future;
+
 use axum::Router;
+
+use crate::{config::Env, state::AppState, telemetry};
+
+/// Everything a function's `main` does: telemetry, the core state from the process
+/// environment, the function's own state (`init`), then serving `router(state)`.
+///
+/// `init` gets the core state and the same [`Env`], so each crate parses its own settings; a
+/// failure stops the cold start with a message naming the variable.
+pub async fn start<S, Fut>(
+    service: &'static str,
+    version: &'static str,
+    init: impl FnOnce(AppState, Env) -> Fut,
+    router: impl FnOnce(S) -> Router,
+) -> Result<(), lambda_http::Error>
+where
+    Fut: Future<Output = anyhow::Result<S>>,
+{
+    telemetry::init();
+    let env = Env::process();
+    let app = AppState::from_env(&env, service, version).await?;
+    let local_addr = app.config.local_http_addr.clone();
+    let state = init(app, env).await?;
+    run(router(state), local_addr).await
+}
 
 /// On Lambda (or under `cargo lambda watch`) this polls the runtime API; when `local_addr` is set
 /// (`LOCAL_HTTP_ADDR`) the same router is served as plain HTTP instead.

@@ -1,4 +1,6 @@
-//! `AppState`: configuration and AWS clients, built once per Lambda sandbox in `main`.
+//! `AppState`: the core every function has (configuration and AWS clients), built once per
+//! Lambda sandbox. Functions that need more (identity, mail) keep it in a state of their own
+//! next to this one and reach both through `FromRef`; nothing here is optional.
 
 use std::sync::{
     Arc,
@@ -7,7 +9,7 @@ use std::sync::{
 
 use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};
 
-use crate::{auth::Auth, config::Config};
+use crate::config::{Config, ConfigError, Env};
 
 /// Shared by every request of a sandbox; cheap to clone (the SDK clients are `Arc`s inside).
 #[derive(Clone)]
@@ -22,8 +24,6 @@ pub struct AppState {
     pub ses: aws_sdk_sesv2::Client,
     /// Secrets Manager client.
     pub secrets: aws_sdk_secretsmanager::Client,
-    /// Identity (keys, repositories), for functions that call [`AppState::with_auth`].
-    pub auth: Option<Arc<Auth>>,
     /// DynamoDB operations started by this sandbox (measurements, tests).
     pub dynamo_calls: CallCounter,
 }
@@ -68,7 +68,7 @@ impl AppState {
     /// Loads the SDK configuration once and builds every client from it.
     ///
     /// Creating clients makes no network call, so this stays cheap in the cold start.
-    pub async fn init(config: Config) -> anyhow::Result<Self> {
+    pub async fn init(config: Config) -> Self {
         let sdk = sdk_config(&config).await;
         let s3_config = aws_sdk_s3::config::Builder::from(&sdk)
             // The emulator serves buckets by path, not by virtual host.
@@ -78,23 +78,24 @@ impl AppState {
         let dynamo_config = aws_sdk_dynamodb::config::Builder::from(&sdk)
             .interceptor(dynamo_calls.clone())
             .build();
-        let state = Self {
+        Self {
             dynamo: aws_sdk_dynamodb::Client::from_conf(dynamo_config),
             dynamo_calls,
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             ses: aws_sdk_sesv2::Client::new(&sdk),
             secrets: aws_sdk_secretsmanager::Client::new(&sdk),
             config: Arc::new(config),
-            auth: None,
-        };
-        Ok(state)
+        }
     }
 
-    /// Reads the signing key ring from Secrets Manager (once, at init) and wires identity in.
-    pub async fn with_auth(mut self) -> anyhow::Result<Self> {
-        let auth = Auth::init(&self.config, &self.dynamo, &self.secrets, &self.ses).await?;
-        self.auth = Some(Arc::new(auth));
-        Ok(self)
+    /// Reads the core [`Config`] from `env`, then builds every client.
+    pub async fn from_env(
+        env: &Env,
+        service: &str,
+        version: &'static str,
+    ) -> Result<Self, ConfigError> {
+        let config = Config::from_env(env, service, version)?;
+        Ok(Self::init(config).await)
     }
 }
 

@@ -8,7 +8,39 @@
 use std::net::SocketAddr;
 
 use axum::Router;
-use shared::{AppState, Config};
+use identity::IdentityState;
+use shared::{AppState, Config, Env};
+
+/// Every route group under `functions/`, by directory name, wired into the harness: its router
+/// (`router_for`) and its route table (`routes_for`, read by the consistency test). Adding a
+/// group is one name here; `tests/tests/consistency.rs` fails, naming this file, if one is missing.
+macro_rules! functions {
+    ($($name:ident),+ $(,)?) => {
+        /// The route groups the harness knows, as named under `functions/`.
+        pub const FUNCTIONS: &[&str] = &[$(stringify!($name)),+];
+
+        /// The router of the function named like its `functions/<name>` directory, built the way
+        /// its `main` builds it (its own `init` over the core state).
+        pub async fn router_for(function: &str, app: AppState, env: Env) -> Router {
+            match function {
+                $(stringify!($name) => $name::router(
+                    $name::init(app, env).await.expect(concat!("init of ", stringify!($name))),
+                ),)+
+                other => panic!("no function named {other}: add it to functions! in tests/src/lib.rs"),
+            }
+        }
+
+        /// The methods and paths the function's router serves.
+        pub fn routes_for(function: &str) -> Option<Vec<shared::routes::Route>> {
+            match function {
+                $(stringify!($name) => Some($name::routes().table()),)+
+                _ => None,
+            }
+        }
+    };
+}
+
+functions!(health, auth, users);
 
 /// Panics with instructions when the emulator env is missing.
 fn require_emulator_env() {
@@ -19,10 +51,11 @@ fn require_emulator_env() {
     );
 }
 
-/// Reads the test environment. Panics with instructions when the emulator env is missing.
-pub fn emulator_config() -> Config {
+/// The test environment with `overrides` on top. Panics with instructions when the emulator env
+/// is missing.
+pub fn emulator_env(overrides: &[(&str, &str)]) -> Env {
     require_emulator_env();
-    Config::from_env("e2e", "0.0.0").expect("test configuration")
+    Env::with_overrides(overrides)
 }
 
 /// A configuration whose AWS endpoint is a closed loopback port: every dependency is down.
@@ -32,49 +65,44 @@ pub fn dead_emulator_config() -> Config {
         .expect("probe a free port");
     // The listener is dropped at once, so nothing answers on that port.
     let endpoint = format!("http://{closed}");
-    Config::from_lookup("e2e", "0.0.0", |key| match key {
-        "AWS_ENDPOINT_URL" => Some(endpoint.clone()),
-        _ => std::env::var(key).ok(),
-    })
+    Config::from_env(
+        &Env::with_overrides(&[("AWS_ENDPOINT_URL", &endpoint)]),
+        "e2e",
+        "0.0.0",
+    )
     .expect("test configuration")
 }
 
-/// State against the emulator, with identity wired in (as the auth and users functions have).
+/// The core state against the emulator, as every function's `main` builds it.
 pub async fn emulator_state() -> AppState {
-    state_with(&[]).await
+    app_with(&emulator_env(&[])).await
 }
 
-/// Like [`emulator_state`], with some variables overridden (short windows, cookie mode...).
-pub async fn state_with(overrides: &[(&str, &str)]) -> AppState {
-    require_emulator_env();
-    let overrides: Vec<(String, String)> = overrides
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    let config = Config::from_lookup("e2e", "0.0.0", |key| {
-        overrides
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-            .or_else(|| std::env::var(key).ok())
-    })
-    .expect("test configuration");
-    AppState::init(config)
+async fn app_with(env: &Env) -> AppState {
+    AppState::from_env(env, "e2e", "0.0.0")
         .await
-        .expect("app state")
-        .with_auth()
+        .expect("test configuration")
+}
+
+/// Identity against the emulator with some variables overridden (another issuer...).
+pub async fn identity_with(overrides: &[(&str, &str)]) -> IdentityState {
+    let env = emulator_env(overrides);
+    IdentityState::init(&app_with(&env).await, &env)
         .await
         .expect("signing keys from the emulator")
 }
 
-/// The auth and users functions, each served over HTTP, sharing one state.
+/// The auth and users functions, each served over HTTP, over one core state (so one DynamoDB
+/// call counter sees both) and one identity.
 pub struct Identity {
     /// Base URL of the auth function.
     pub auth: String,
     /// Base URL of the users function.
     pub users: String,
-    /// The shared state (for arranging data directly, e.g. promoting an admin).
-    pub state: AppState,
+    /// The core state (the DynamoDB call counter).
+    pub app: AppState,
+    /// Identity (for arranging data directly, e.g. promoting an admin, or issuing tokens).
+    pub identity: IdentityState,
     /// HTTP client.
     pub http: Client,
 }
@@ -109,11 +137,25 @@ impl Identity {
 
     /// Both functions with overridden variables.
     pub async fn start_with(overrides: &[(&str, &str)]) -> Self {
-        let state = state_with(overrides).await;
+        let env = emulator_env(overrides);
+        let app = app_with(&env).await;
+        let identity = IdentityState::init(&app, &env)
+            .await
+            .expect("signing keys from the emulator");
+        let auth_state = auth::State {
+            app: app.clone(),
+            identity: identity.clone(),
+            auth: auth::AuthContext::from_env(&app, &identity, &env).expect("auth settings"),
+        };
+        let users_state = users::State {
+            app: app.clone(),
+            identity: identity.clone(),
+        };
         Self {
-            auth: spawn_http(auth::router(state.clone())).await,
-            users: spawn_http(users::router(state.clone())).await,
-            state,
+            auth: spawn_http(auth::router(auth_state)).await,
+            users: spawn_http(users::router(users_state)).await,
+            app,
+            identity,
             http: Client::new(),
         }
     }
@@ -221,11 +263,12 @@ impl Identity {
     /// Signs up a user and grants it the admin role directly in the store.
     pub async fn admin(&self) -> Account {
         let account = self.signup().await;
-        let auth = self.state.auth.as_ref().expect("identity");
-        auth.users
+        self.identity
+            .store
+            .users
             .admin_update(
                 &account.id,
-                &shared::store::users::AdminChanges {
+                &identity::store::users::AdminChanges {
                     roles: Some(vec!["admin".to_owned(), "user".to_owned()]),
                     ..Default::default()
                 },
@@ -233,16 +276,6 @@ impl Identity {
             .await
             .expect("promote");
         account
-    }
-}
-
-/// The router of the function named like its `functions/<name>` directory.
-pub fn router_for(function: &str, state: AppState) -> Router {
-    match function {
-        "health" => health::router(state),
-        "auth" => auth::router(state),
-        "users" => users::router(state),
-        other => panic!("no function named {other}: add it to e2e::router_for"),
     }
 }
 

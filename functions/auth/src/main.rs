@@ -1,12 +1,12 @@
-//! Lambda entry point: telemetry, config, state (with the signing keys), then the runtime loop.
-
-use shared::{AppState, Config};
+//! Lambda entry point: the shared start-up, this function's state, its router.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::telemetry::init();
-    let config = Config::from_env(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))?;
-    let local_addr = config.local_http_addr.clone();
-    let state = AppState::init(config).await?.with_auth().await?;
-    shared::runtime::run(auth::router(state), local_addr).await
+    shared::runtime::start(
+        env!("CARGO_PKG_NAME"),
+        env!("CARGO_PKG_VERSION"),
+        auth::init,
+        auth::router,
+    )
+    .await
 }

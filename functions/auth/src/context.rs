@@ -1,0 +1,146 @@
+//! What only the auth function has: password hashing (argon2, with the dummy hash warmed at
+//! init), the attempt and mail counters, the mailer, and its own settings.
+
+use std::{ops::Deref, sync::Arc, time::Duration};
+
+use identity::{
+    IdentityState,
+    jwt::TokenKind,
+    mail::Mailer,
+    password::{HashCost, Passwords},
+    store::counters::{Counters, Window},
+};
+use shared::{AppEnv, AppState, ConfigError, Env, Table};
+
+/// Auth-only settings, read at init.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// `REFRESH_COOKIE` (false): also set the refresh token as an HttpOnly cookie.
+    pub refresh_cookie: bool,
+    /// `REFRESH_COOKIE_PATH` (`/api/v1/auth`): prefix it with the stage (`/v1/api/v1/auth`) when
+    /// clients use the default execute-api URL rather than a custom domain.
+    pub refresh_cookie_path: String,
+    /// The refresh token lifetime (the cookie's `Max-Age`).
+    pub refresh_ttl: Duration,
+    /// `PUBLIC_APP_URL`: base of the links in mails (never the request's Host header). Required
+    /// when `APP_ENV=deployed`; `http://localhost:3000` locally.
+    pub public_app_url: String,
+    /// `LOGIN_MAX_FAILURES` (5) per `LOGIN_FAILURE_WINDOW_SECS` (900), per account.
+    pub login_window: Window,
+    /// `REQUIRE_VERIFIED_EMAIL` (false): unverified accounts cannot log in (403).
+    pub require_verified_email: bool,
+    /// `RESET_MAILS_PER_HOUR` (3) per address.
+    pub reset_mails: Window,
+    /// `VERIFY_MAILS_PER_HOUR` (3) per account, for resends.
+    pub verify_mails: Window,
+    /// `FORGOT_RESPONSE_FLOOR_MS` (600): `/password/forgot` never answers sooner, so its timing
+    /// does not tell whether the account exists.
+    pub forgot_response_floor: Duration,
+}
+
+impl AuthSettings {
+    /// Reads the auth variables.
+    pub fn from_env(env: &Env, refresh_ttl: Duration) -> Result<Self, ConfigError> {
+        let public_app_url = match (env.http_url("PUBLIC_APP_URL")?, AppEnv::from_env(env)?) {
+            (Some(url), _) => url,
+            (None, AppEnv::Local) => "http://localhost:3000".to_owned(),
+            (None, AppEnv::Deployed) => {
+                return Err(ConfigError::new(
+                    "PUBLIC_APP_URL",
+                    "is required when APP_ENV=deployed (mail links point there)",
+                ));
+            }
+        };
+        let per_hour = |var: &'static str| -> Result<Window, ConfigError> {
+            Ok(Window {
+                max: env.num(var, 3, 1, 1_000)?,
+                window_secs: 3_600,
+            })
+        };
+        Ok(Self {
+            refresh_cookie: env.bool("REFRESH_COOKIE", false)?,
+            refresh_cookie_path: env.string_or("REFRESH_COOKIE_PATH", "/api/v1/auth"),
+            refresh_ttl,
+            public_app_url,
+            login_window: Window {
+                max: env.num("LOGIN_MAX_FAILURES", 5, 1, 1_000)?,
+                window_secs: env.num("LOGIN_FAILURE_WINDOW_SECS", 900, 1, 86_400)?,
+            },
+            require_verified_email: env.bool("REQUIRE_VERIFIED_EMAIL", false)?,
+            reset_mails: per_hour("RESET_MAILS_PER_HOUR")?,
+            verify_mails: per_hour("VERIFY_MAILS_PER_HOUR")?,
+            forgot_response_floor: env.millis("FORGOT_RESPONSE_FLOOR_MS", 600)?,
+        })
+    }
+}
+
+/// The auth-only parts; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AuthContext(Arc<Parts>);
+
+/// What [`AuthContext`] holds.
+#[derive(Debug)]
+pub struct Parts {
+    /// argon2id hashing and verification.
+    pub passwords: Passwords,
+    /// Login attempts and mails, per window.
+    pub counters: Counters,
+    /// Verification, reset and notice mails.
+    pub mailer: Mailer,
+    /// Settings.
+    pub settings: AuthSettings,
+}
+
+impl Deref for AuthContext {
+    type Target = Parts;
+
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
+}
+
+impl AuthContext {
+    /// Builds the auth-only parts from `env`.
+    pub fn from_env(app: &AppState, identity: &IdentityState, env: &Env) -> anyhow::Result<Self> {
+        Ok(Self(Arc::new(Parts {
+            passwords: Passwords::new(HashCost::from_env(env)?)?,
+            counters: Counters::new(
+                app.dynamo.clone(),
+                app.config.require_table(Table::RateLimits)?.to_owned(),
+            ),
+            mailer: Mailer::from_env(app.ses.clone(), env)?,
+            settings: AuthSettings::from_env(env, identity.tokens.ttl(TokenKind::Refresh))?,
+        })))
+    }
+
+    /// `<PUBLIC_APP_URL>/<path>?token=<token>`: mail links never come from the request.
+    pub fn link(&self, path: &str, token: &str) -> String {
+        format!("{}/{path}?token={token}", self.settings.public_app_url)
+    }
+}
+
+/// Counter scope for password guesses: logins, and the current-password check of a change.
+const LOGIN_SCOPE: &str = "login";
+
+impl AuthContext {
+    /// Reserves one password guess for `subject` before it is checked, so parallel guesses
+    /// cannot all pass a stale count; 429 with `Retry-After` once the window is full.
+    pub async fn reserve_guess(&self, subject: &str, now: i64) -> Result<(), shared::ApiError> {
+        match self
+            .counters
+            .reserve(LOGIN_SCOPE, subject, self.settings.login_window, now)
+            .await?
+        {
+            Some(retry_after_secs) => Err(shared::ApiError::RateLimited { retry_after_secs }),
+            None => Ok(()),
+        }
+    }
+
+    /// A right password clears the window of `subject`.
+    pub async fn clear_guesses(&self, subject: &str, now: i64) -> Result<(), shared::ApiError> {
+        self.counters
+            .reset(LOGIN_SCOPE, subject, self.settings.login_window, now)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,251 @@
+//! Passwords, after OWASP's Forgot Password cheat sheet: `forgot` answers the same 202 whatever
+//! the account; reset tokens are single-use, purpose-bound and short-lived; a reset ends every
+//! session; a change needs the current password and keeps only the caller's session.
+
+use std::time::Instant;
+
+use axum::{Json, extract::State, http::StatusCode};
+use identity::{
+    AuthUser, IdentityState,
+    domain::{Email, NewPassword, Validator},
+    jwt::TokenKind,
+    mail::{MailContext, MailKind, human_duration},
+    password::Verified,
+    store::users::User,
+};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use shared::{
+    ApiError, ErrorCode, Routes,
+    clock::{now_rfc3339, now_s},
+    extract::Json as JsonBody,
+};
+
+use crate::{
+    context::AuthContext,
+    verification::{Message, action_claims, mail_user},
+};
+
+/// `password/forgot`, `password/reset`, `password/change`.
+pub fn routes() -> Routes<crate::State> {
+    Routes::new()
+        .post("/api/v1/auth/password/forgot", forgot)
+        .post("/api/v1/auth/password/reset", reset)
+        .post("/api/v1/auth/password/change", change)
+}
+
+const FORGOT_MESSAGE: &str =
+    "If an account exists for that email, a password reset link has been sent.";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ForgotBody {
+    email: String,
+}
+
+/// `POST /password/forgot`: always 202 with one body, never sooner than the response floor.
+async fn forgot(
+    State(identity): State<IdentityState>,
+    State(auth): State<AuthContext>,
+    JsonBody(body): JsonBody<ForgotBody>,
+) -> Result<(StatusCode, Json<Message>), ApiError> {
+    let started = Instant::now();
+    let email = Email::parse(&body.email)?;
+    let floor = auth.settings.forgot_response_floor;
+    // The work is bounded by the floor, so a slow SES or table cannot stretch the response for
+    // existing accounts only; an unfinished request is logged (the user can ask again).
+    match tokio::time::timeout(floor, forgot_work(&identity, &auth, &email)).await {
+        Ok(Ok(())) => {}
+        // Even a failing store must not change the answer: that would tell accounts apart.
+        Ok(Err(err)) => tracing::warn!(error = %err, "password reset request not processed"),
+        Err(_) => tracing::warn!("password reset request exceeded the response floor; dropped"),
+    }
+    if let Some(rest) = floor.checked_sub(started.elapsed()) {
+        tokio::time::sleep(rest).await;
+    }
+    Ok(Message::accepted(FORGOT_MESSAGE))
+}
+
+async fn forgot_work(
+    identity: &IdentityState,
+    auth: &AuthContext,
+    email: &Email,
+) -> Result<(), ApiError> {
+    let now = now_s();
+    // Counted for every address, known or not, so throttling reveals nothing either.
+    if auth
+        .counters
+        .reserve("reset-mail", email.as_str(), auth.settings.reset_mails, now)
+        .await?
+        .is_some()
+    {
+        tracing::info!("password reset mail throttled");
+        return Ok(());
+    }
+    let Some(user) = identity
+        .store
+        .users
+        .find_by_login(email.as_str())
+        .await?
+        .filter(User::is_active)
+    else {
+        return Ok(());
+    };
+    let issued = identity
+        .tokens
+        .issue(TokenKind::PasswordReset, &user.id, None, now)?;
+    identity
+        .store
+        .users
+        .set_reset_jti(&user.id, &issued.claims.jti)
+        .await?;
+    let link = auth.link("reset-password", &issued.token);
+    let ctx = MailContext {
+        first_name: &user.first_name,
+        link: &link,
+        expires_in: human_duration(identity.tokens.ttl(TokenKind::PasswordReset)),
+        changed_at: "",
+    };
+    mail_user(
+        auth,
+        &user,
+        MailKind::PasswordReset,
+        &ctx,
+        "reset mail not sent",
+    )
+    .await;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResetBody {
+    token: String,
+    new_password: SecretString,
+}
+
+/// The user's own inputs, which make a password guessable too.
+fn personal(user: &User) -> [&str; 4] {
+    [
+        user.username.as_str(),
+        user.email.as_str(),
+        user.first_name.as_str(),
+        user.last_name.as_str(),
+    ]
+}
+
+/// `POST /password/reset`: consumes the token and sets the password in one transaction, ends
+/// every session, and does not log in.
+async fn reset(
+    State(identity): State<IdentityState>,
+    State(auth): State<AuthContext>,
+    JsonBody(body): JsonBody<ResetBody>,
+) -> Result<Json<Message>, ApiError> {
+    let claims = action_claims(&identity, TokenKind::PasswordReset, &body.token)?;
+    let user = identity
+        .store
+        .users
+        .get(&claims.sub)
+        .await?
+        .filter(|u| !u.deleted)
+        .ok_or(ErrorCode::InvalidActionToken)?;
+    // The password is checked before the token is spent, so a weak choice can be retried.
+    let password = NewPassword::parse(&body.new_password, "new_password", &personal(&user))?;
+    let hash = auth.passwords.hash(password.secret()).await?;
+    let done = identity
+        .store
+        .reset_password(&user.id, &claims.jti, claims.exp, &hash)
+        .await?;
+    if !done {
+        return Err(ErrorCode::InvalidActionToken.into());
+    }
+    identity.store.sessions.revoke_all(&user.id, None).await?;
+    tracing::info!(user_id = %user.id, "password reset");
+    Ok(Json(Message::new(
+        "Password has been reset. Please log in.",
+    )))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangeBody {
+    current_password: SecretString,
+    new_password: SecretString,
+}
+
+#[derive(Serialize)]
+struct Changed {
+    message: &'static str,
+    sessions_revoked: usize,
+}
+
+/// `POST /password/change`: wrong current password is 401; other sessions end, this one lives.
+async fn change(
+    State(identity): State<IdentityState>,
+    State(auth): State<AuthContext>,
+    user: AuthUser,
+    JsonBody(body): JsonBody<ChangeBody>,
+) -> Result<Json<Changed>, ApiError> {
+    let u = &user.user;
+    // The current-password check is a password guess like a login: same counter, same limit.
+    let now = now_s();
+    auth.reserve_guess(&u.id, now).await?;
+    let mut v = Validator::default();
+    let password = v.check(NewPassword::parse(
+        &body.new_password,
+        "new_password",
+        &personal(u),
+    ));
+    let verified = auth
+        .passwords
+        .verify(&body.current_password, Some(u.password_hash.clone()))
+        .await?;
+    if verified == Verified::No {
+        return Err(ErrorCode::InvalidCredentials.into());
+    }
+    auth.clear_guesses(&u.id, now).await?;
+    let (password,) = v.finish_with((password,))?;
+    let hash = auth.passwords.hash(password.secret()).await?;
+    let changed = identity
+        .store
+        .change_password(&u.id, &u.password_hash, &hash, &user.session_id)
+        .await?;
+    if !changed {
+        // The password or the session changed under us (a concurrent reset or logout).
+        return Err(ErrorCode::PasswordChanged.into());
+    }
+    // Every other session is already dead (tokens_valid_after); marking them keeps the table true.
+    let ended = match identity
+        .store
+        .sessions
+        .revoke_all(&u.id, Some(&user.session_id))
+        .await
+    {
+        Ok(ended) => ended,
+        Err(err) => {
+            tracing::warn!(error = %err, "could not mark old sessions revoked");
+            0
+        }
+    };
+
+    let link = format!("{}/forgot-password", auth.settings.public_app_url);
+    let changed_at = now_rfc3339();
+    let ctx = MailContext {
+        first_name: &u.first_name,
+        link: &link,
+        expires_in: String::new(),
+        changed_at: &changed_at,
+    };
+    mail_user(
+        &auth,
+        u,
+        MailKind::PasswordChanged,
+        &ctx,
+        "password change notice not sent",
+    )
+    .await;
+    Ok(Json(Changed {
+        message: "Password changed",
+        sessions_revoked: ended,
+    }))
+}

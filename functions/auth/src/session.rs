@@ -1,0 +1,365 @@
+//! Sessions: signup, login (OAuth2 password flow or JSON), refresh rotation, logout and
+//! logout-all.
+
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+};
+use identity::{
+    AuthUser, IdentityState,
+    domain::{Email, NewPassword, PersonName, Username, Validator},
+    jwt::TokenKind,
+    password::Verified,
+    store::{
+        sessions::{RotateError, token_hash},
+        users::{NewUser, User},
+    },
+};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use shared::{
+    ApiError, ErrorCode, Routes,
+    clock::{now_ms, now_rfc3339, now_s},
+    dynamo::StoreError,
+    extract::{JsonOrForm, parse_json},
+};
+
+use crate::{
+    context::AuthContext,
+    cookies::{self, TokenPair},
+    verification,
+};
+
+/// `signup`, `login`, `refresh`, `logout`, `logout-all`.
+pub fn routes() -> Routes<crate::State> {
+    Routes::new()
+        .post("/api/v1/auth/signup", signup)
+        .post("/api/v1/auth/login", login)
+        .post("/api/v1/auth/refresh", refresh)
+        .post("/api/v1/auth/logout", logout)
+        .post("/api/v1/auth/logout-all", logout_all)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignupBody {
+    username: String,
+    email: String,
+    password: SecretString,
+    first_name: String,
+    last_name: String,
+}
+
+/// Signup under `REQUIRE_VERIFIED_EMAIL`: the account exists, the mail is on its way, no tokens.
+#[derive(Serialize)]
+struct SignupPending {
+    message: &'static str,
+    email_verified: bool,
+}
+
+async fn signup(
+    State(identity): State<IdentityState>,
+    State(auth): State<AuthContext>,
+    JsonOrForm(body): JsonOrForm<SignupBody>,
+) -> Result<Response, ApiError> {
+    let mut v = Validator::default();
+    let username = v.check(Username::parse(&body.username));
+    let email = v.check(Email::parse(&body.email));
+    let first_name = v.check(PersonName::parse(&body.first_name, "first_name"));
+    let last_name = v.check(PersonName::parse(&body.last_name, "last_name"));
+    let context = [
+        body.username.as_str(),
+        body.email.as_str(),
+        body.first_name.as_str(),
+        body.last_name.as_str(),
+    ];
+    let password = v.check(NewPassword::parse(&body.password, "password", &context));
+    let (username, email, first_name, last_name, password) =
+        v.finish_with((username, email, first_name, last_name, password))?;
+
+    let password_hash = auth.passwords.hash(password.secret()).await?;
+    let user = identity
+        .store
+        .users
+        .create(NewUser {
+            username,
+            email,
+            first_name,
+            last_name,
+            password_hash,
+            roles: vec!["user".to_owned()],
+        })
+        .await
+        .map_err(|err| match err {
+            StoreError::ConditionFailed => ErrorCode::UserExists.into(),
+            other => ApiError::from(other),
+        })?;
+    tracing::info!(user_id = %user.id, "user signed up");
+    // A failed send leaves the account in place; the user can ask for a resend.
+    verification::send(&identity, &auth, &user).await;
+    if auth.settings.require_verified_email {
+        let body = SignupPending {
+            message: "Account created. Confirm your email address, then log in.",
+            email_verified: false,
+        };
+        return Ok((StatusCode::CREATED, Json(body)).into_response());
+    }
+    let pair = start_session(&identity, &user).await?;
+    Ok(cookies::tokens_response(
+        &auth.settings,
+        StatusCode::CREATED,
+        pair,
+    ))
+}
+
+/// OAuth2 password-flow compatible: `grant_type`, `scope`, `client_id`, `client_secret` are
+/// accepted (and ignored) so standard clients work.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    username: String,
+    password: SecretString,
+    #[serde(default)]
+    grant_type: Option<String>,
+    #[serde(default, rename = "scope")]
+    _scope: Option<String>,
+    #[serde(default, rename = "client_id")]
+    _client_id: Option<String>,
+    #[serde(default, rename = "client_secret")]
+    _client_secret: Option<SecretString>,
+}
+
+async fn login(
+    State(identity): State<IdentityState>,
+    State(auth): State<AuthContext>,
+    JsonOrForm(body): JsonOrForm<LoginBody>,
+) -> Result<Response, ApiError> {
+    if body.grant_type.as_deref().is_some_and(|g| g != "password") {
+        return Err(ApiError::invalid_field(
+            &["body", "grant_type"],
+            "grant_type must be \"password\"",
+            "value_error",
+        ));
+    }
+    // Longer than any username or email: never an account, and kept out of lookups.
+    let identifier = body.username.trim().to_lowercase();
+    let user = if identifier.len() <= 254 {
+        identity.store.users.find_by_login(&identifier).await?
+    } else {
+        None
+    };
+    // Counted per account; unknown names get their own counter so both behave the same.
+    let subject = user
+        .as_ref()
+        .map_or_else(|| format!("name:{identifier}"), |u| u.id.clone());
+    let now = now_s();
+    auth.reserve_guess(&subject, now).await?;
+
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let verified = auth.passwords.verify(&body.password, stored).await?;
+    let (user, rehash) = match (user, verified) {
+        (Some(user), Verified::Yes { rehash }) if user.is_active() => (user, rehash),
+        _ => return Err(ErrorCode::InvalidCredentials.into()),
+    };
+    auth.clear_guesses(&subject, now).await?;
+    if auth.settings.require_verified_email && !user.email_verified {
+        // Only after the password proved who is asking, so this reveals nothing to strangers.
+        return Err(ErrorCode::EmailNotVerified.into());
+    }
+    if let Some(hash) = rehash {
+        identity
+            .store
+            .users
+            .rehash_password(&user.id, &user.password_hash, &hash)
+            .await?;
+    }
+    let pair = start_session(&identity, &user).await?;
+    Ok(cookies::tokens_response(
+        &auth.settings,
+        StatusCode::OK,
+        pair,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefreshBody {
+    refresh_token: String,
+}
+
+async fn refresh(
+    State(identity): State<IdentityState>,
+    State(auth): State<AuthContext>,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+) -> Result<Response, ApiError> {
+    let token = if body.iter().all(u8::is_ascii_whitespace) {
+        cookies::refresh_token(&auth.settings, &headers).ok_or_else(|| {
+            ApiError::invalid_field(&["body", "refresh_token"], "Field required", "missing")
+        })?
+    } else {
+        parse_json::<RefreshBody>(&body)?.refresh_token
+    };
+
+    let claims = identity
+        .tokens
+        .verify(TokenKind::Refresh, &token)
+        .map_err(|reason| {
+            tracing::info!(%reason, "refresh token refused");
+            ErrorCode::InvalidToken
+        })?;
+    let sid = claims.sid.as_deref().ok_or(ErrorCode::InvalidToken)?;
+    let user = identity
+        .store
+        .users
+        .get(&claims.sub)
+        .await?
+        .filter(User::is_active)
+        .ok_or(ErrorCode::InvalidToken)?;
+    if auth.settings.require_verified_email && !user.email_verified {
+        return Err(ErrorCode::EmailNotVerified.into());
+    }
+    let session = identity
+        .store
+        .sessions
+        .get(sid)
+        .await?
+        .ok_or(ErrorCode::InvalidToken)?;
+    if session.user_id != user.id || session.created_at_ms <= user.tokens_valid_after_ms {
+        return Err(ErrorCode::InvalidToken.into());
+    }
+
+    let now = now_s();
+    let next = identity
+        .tokens
+        .issue(TokenKind::Refresh, &user.id, Some(sid), now)?;
+    match identity
+        .store
+        .sessions
+        .rotate(sid, &token_hash(&token), &token_hash(&next.token))
+        .await
+    {
+        Ok(()) => {}
+        Err(RotateError::Reused) => {
+            tracing::warn!(user_id = %user.id, session = %sid, "refresh token reuse: session revoked");
+            return Err(ErrorCode::InvalidToken.into());
+        }
+        Err(RotateError::Dead) => return Err(ErrorCode::InvalidToken.into()),
+        Err(RotateError::Store(e)) => return Err(e.into()),
+    }
+    let pair = pair(&identity, &user, sid, next.token, now)?;
+    Ok(cookies::tokens_response(
+        &auth.settings,
+        StatusCode::OK,
+        pair,
+    ))
+}
+
+#[derive(Serialize)]
+struct LoggedOut {
+    message: &'static str,
+    revoked_at: String,
+}
+
+async fn logout(
+    State(identity): State<IdentityState>,
+    State(auth): State<AuthContext>,
+    user: AuthUser,
+) -> Result<Response, ApiError> {
+    identity
+        .store
+        .revoked
+        .revoke(&user.claims.jti, user.claims.exp)
+        .await?;
+    identity.store.sessions.revoke(&user.session_id).await?;
+    let body = LoggedOut {
+        message: "Successfully logged out",
+        revoked_at: now_rfc3339(),
+    };
+    Ok(cookies::with_cleared_cookie(
+        &auth.settings,
+        Json(body).into_response(),
+    ))
+}
+
+#[derive(Serialize)]
+struct LoggedOutEverywhere {
+    message: &'static str,
+    revoked_at: String,
+    sessions_revoked: usize,
+}
+
+async fn logout_all(
+    State(identity): State<IdentityState>,
+    State(auth): State<AuthContext>,
+    user: AuthUser,
+) -> Result<Response, ApiError> {
+    let store = &identity.store;
+    // One atomic write ends them all; revoking each session then keeps the table truthful.
+    store
+        .users
+        .invalidate_tokens(&user.user.id, now_ms())
+        .await?;
+    store
+        .revoked
+        .revoke(&user.claims.jti, user.claims.exp)
+        .await?;
+    let ended = store.sessions.revoke_all(&user.user.id, None).await?;
+    let body = LoggedOutEverywhere {
+        message: "Logged out of all sessions",
+        revoked_at: now_rfc3339(),
+        sessions_revoked: ended,
+    };
+    Ok(cookies::with_cleared_cookie(
+        &auth.settings,
+        Json(body).into_response(),
+    ))
+}
+
+/// Starts a session for `user` and issues its first token pair. The session is written only if
+/// the user is still as read when its password was checked (see `create_session`).
+async fn start_session(identity: &IdentityState, user: &User) -> Result<TokenPair, ApiError> {
+    let sid = uuid::Uuid::new_v4().to_string();
+    let now = now_s();
+    let refresh = identity
+        .tokens
+        .issue(TokenKind::Refresh, &user.id, Some(&sid), now)?;
+    // Strictly after tokens_valid_after, even within the same millisecond as a logout-all.
+    let created = now_ms().max(user.tokens_valid_after_ms + 1);
+    let stored = identity
+        .store
+        .create_session(
+            &sid,
+            &token_hash(&refresh.token),
+            created,
+            refresh.claims.exp,
+            user,
+        )
+        .await?;
+    if !stored {
+        // The user changed between the password check and now (reset, disable, logout-all).
+        return Err(ErrorCode::InvalidCredentials.into());
+    }
+    pair(identity, user, &sid, refresh.token, now)
+}
+
+/// Issues an access token for session `sid` and pairs it with `refresh_token`.
+fn pair(
+    identity: &IdentityState,
+    user: &User,
+    sid: &str,
+    refresh_token: String,
+    now: i64,
+) -> Result<TokenPair, ApiError> {
+    let access = identity
+        .tokens
+        .issue(TokenKind::Access, &user.id, Some(sid), now)?;
+    Ok(TokenPair {
+        access_token: access.token,
+        refresh_token,
+        token_type: "bearer",
+        expires_in: identity.tokens.ttl(TokenKind::Access).as_secs(),
+    })
+}

@@ -1,0 +1,215 @@
+//! `/health`, `/health/liveness`, `/health/readiness`.
+//!
+//! Readiness calls every dependency this function is configured with, concurrently, each under
+//! the readiness budget, so a dead emulator or region answers 503 in about that budget.
+
+use std::time::{Duration, Instant};
+
+use axum::{
+    Json,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use futures::future::{BoxFuture, join_all};
+use serde::Serialize;
+use shared::{AppState, Routes, Table, clock::now_rfc3339};
+
+/// The version reported by `/health`: this crate's.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The three probes.
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .get("/health", health)
+        .get("/health/liveness", liveness)
+        .get("/health/readiness", readiness)
+}
+
+/// The outcome of one dependency check.
+#[derive(Debug, Serialize)]
+pub struct Check {
+    /// `service:role`, e.g. `dynamodb:users`; never the resource's real name.
+    pub name: String,
+    /// `ok` or `fail`.
+    pub status: &'static str,
+    /// Time the check took.
+    pub latency_ms: u64,
+    /// Why it failed: `timeout`, `unreachable`, or the AWS error code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Readiness {
+    status: &'static str,
+    timestamp: String,
+    version: &'static str,
+    checks: Vec<Check>,
+}
+
+/// The body of `/health` and `/health/liveness`.
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    timestamp: String,
+    version: &'static str,
+}
+
+async fn liveness() -> Json<Health> {
+    Json(Health {
+        status: "alive",
+        timestamp: now_rfc3339(),
+        version: VERSION,
+    })
+}
+
+async fn health(State(state): State<AppState>) -> Response {
+    let checks = run_checks(&state).await;
+    let healthy = checks.iter().all(|c| c.error.is_none());
+    let body = Health {
+        status: if healthy { "healthy" } else { "unhealthy" },
+        timestamp: now_rfc3339(),
+        version: VERSION,
+    };
+    (status_for(healthy), Json(body)).into_response()
+}
+
+async fn readiness(State(state): State<AppState>) -> Response {
+    let checks = run_checks(&state).await;
+    let ready = checks.iter().all(|c| c.error.is_none());
+    for failed in checks.iter().filter(|c| c.error.is_some()) {
+        tracing::warn!(check = %failed.name, error = ?failed.error, "readiness check failed");
+    }
+    let body = Readiness {
+        status: if ready { "ready" } else { "not_ready" },
+        timestamp: now_rfc3339(),
+        version: VERSION,
+        checks,
+    };
+    (status_for(ready), Json(body)).into_response()
+}
+
+fn status_for(ok: bool) -> StatusCode {
+    if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
+}
+
+type Probe = BoxFuture<'static, Result<(), String>>;
+
+/// One probe per configured dependency, all run at once under the readiness budget.
+pub async fn run_checks(state: &AppState) -> Vec<Check> {
+    let budget = state.config.readiness_timeout;
+    let resources = &state.config.resources;
+    let mut probes: Vec<(String, Probe)> = Vec::new();
+
+    for (table, name) in &resources.tables {
+        let client = state.dynamo.clone();
+        let name = name.clone();
+        probes.push((
+            format!("dynamodb:{}", Table::as_str(*table)),
+            Box::pin(async move {
+                client
+                    .describe_table()
+                    .table_name(name)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(classify)
+            }),
+        ));
+    }
+    if let Some(bucket) = resources.bucket.clone() {
+        let client = state.s3.clone();
+        probes.push((
+            "s3:uploads".to_owned(),
+            Box::pin(async move {
+                client
+                    .head_bucket()
+                    .bucket(bucket)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(classify)
+            }),
+        ));
+    }
+    for (role, id) in [
+        ("signing_keys", &resources.signing_secret_id),
+        ("webhook_secrets", &resources.webhook_secret_id),
+    ] {
+        if let Some(id) = id.clone() {
+            let client = state.secrets.clone();
+            probes.push((
+                format!("secretsmanager:{role}"),
+                Box::pin(async move {
+                    // DescribeSecret proves the secret exists without fetching its value.
+                    client
+                        .describe_secret()
+                        .secret_id(id)
+                        .send()
+                        .await
+                        .map(drop)
+                        .map_err(classify)
+                }),
+            ));
+        }
+    }
+    let ses = state.ses.clone();
+    probes.push(match resources.mail_from.clone() {
+        Some(from) => (
+            "ses:sender_identity".to_owned(),
+            Box::pin(async move {
+                ses.get_email_identity()
+                    .email_identity(from)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(classify)
+            }),
+        ),
+        None => (
+            "ses:account".to_owned(),
+            Box::pin(async move { ses.get_account().send().await.map(drop).map_err(classify) }),
+        ),
+    });
+
+    join_all(
+        probes
+            .into_iter()
+            .map(|(name, probe)| timed(name, probe, budget)),
+    )
+    .await
+}
+
+async fn timed(name: String, probe: Probe, budget: Duration) -> Check {
+    let started = Instant::now();
+    let error = match tokio::time::timeout(budget, probe).await {
+        Ok(Ok(())) => None,
+        Ok(Err(reason)) => Some(reason),
+        Err(_) => Some("timeout".to_owned()),
+    };
+    Check {
+        name,
+        status: if error.is_none() { "ok" } else { "fail" },
+        latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        error,
+    }
+}
+
+/// Reduces an SDK error to a short, non-sensitive reason for the response body.
+fn classify<E, R>(err: shared::error::SdkError<E, R>) -> String
+where
+    E: shared::error::ProvideErrorMetadata,
+{
+    use shared::error::SdkError;
+    match err {
+        SdkError::TimeoutError(_) => "timeout".to_owned(),
+        SdkError::DispatchFailure(_) => "unreachable".to_owned(),
+        SdkError::ServiceError(e) => e.err().code().unwrap_or("service_error").to_owned(),
+        _ => "bad_response".to_owned(),
+    }
+}

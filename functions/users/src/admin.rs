@@ -1,0 +1,185 @@
+//! `/api/v1/users` and `/api/v1/users/{id}`: user management for the `admin` role.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use identity::{
+    Admin, IdentityState, RequireRole, pagination,
+    store::users::{AdminChanges, User},
+};
+use serde::Deserialize;
+use shared::{
+    ApiError, ErrorCode, Routes,
+    error::FieldError,
+    extract::{Json as JsonBody, Query},
+};
+
+use crate::{
+    body::{UserBody, UserPage},
+    me::end_everything,
+};
+
+/// Roles an admin may grant.
+pub const ROLES: [&str; 2] = ["user", "admin"];
+/// Default and maximum page sizes.
+const DEFAULT_LIMIT: i32 = 20;
+const MAX_LIMIT: i32 = 100;
+
+/// `GET /`, and `GET`, `PATCH`, `DELETE /{id}`.
+pub fn routes() -> Routes<crate::State> {
+    Routes::new()
+        .get("/api/v1/users", list)
+        .get("/api/v1/users/{id}", get_user)
+        .patch("/api/v1/users/{id}", patch_user)
+        .delete("/api/v1/users/{id}", delete_user)
+}
+
+#[derive(Deserialize)]
+struct ListParams {
+    limit: Option<i32>,
+    cursor: Option<String>,
+}
+
+async fn list(
+    State(identity): State<IdentityState>,
+    _admin: RequireRole<Admin>,
+    Query(params): Query<ListParams>,
+) -> Result<Response, ApiError> {
+    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::invalid_field(
+            &["query", "limit"],
+            format!("limit must be between 1 and {MAX_LIMIT}"),
+            "value_error.range",
+        ));
+    }
+    let key = identity.cursor_key.as_bytes();
+    let start = params
+        .cursor
+        .as_deref()
+        .map(|c| pagination::decode(c, key))
+        .transpose()?;
+    let page = identity.store.users.list(limit, start).await?;
+    let next_cursor = page
+        .next
+        .as_ref()
+        .map(|k| pagination::encode(k, key))
+        .transpose()?;
+    // A query-only reference (RFC 3986 §5.2.2) resolves against the URL the client called, so it
+    // stays right behind any stage prefix or custom domain.
+    let link = next_cursor
+        .as_ref()
+        .map(|c| format!("<?limit={limit}&cursor={c}>; rel=\"next\""));
+    let body = UserPage {
+        items: page.items.iter().map(UserBody::from).collect(),
+        next_cursor,
+    };
+    let mut response = Json(body).into_response();
+    if let Some(value) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        response.headers_mut().insert(header::LINK, value);
+    }
+    Ok(response)
+}
+
+/// The live user `id`; a malformed id cannot exist, so it is a 404 like any missing user.
+async fn load(identity: &IdentityState, id: &str) -> Result<User, ApiError> {
+    let uuid_like = id.len() == 36 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+    if !uuid_like {
+        return Err(ErrorCode::NotFound.into());
+    }
+    Ok(identity
+        .store
+        .users
+        .get(id)
+        .await?
+        .filter(|u| !u.deleted)
+        .ok_or(ErrorCode::NotFound)?)
+}
+
+async fn get_user(
+    State(identity): State<IdentityState>,
+    _admin: RequireRole<Admin>,
+    Path(id): Path<String>,
+) -> Result<Json<UserBody>, ApiError> {
+    Ok(Json(UserBody::from(&load(&identity, &id).await?)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchUser {
+    roles: Option<Vec<String>>,
+    tier: Option<String>,
+    disabled: Option<bool>,
+}
+
+async fn patch_user(
+    State(identity): State<IdentityState>,
+    _admin: RequireRole<Admin>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<PatchUser>,
+) -> Result<Json<UserBody>, ApiError> {
+    let mut errors = Vec::new();
+    if let Some(roles) = &body.roles
+        && (roles.is_empty() || roles.iter().any(|r| !ROLES.contains(&r.as_str())))
+    {
+        errors.push(FieldError::new(
+            &["body", "roles"],
+            format!("roles must be a non-empty subset of {ROLES:?}"),
+            "value_error",
+        ));
+    }
+    if let Some(tier) = &body.tier
+        && (!(1..=32).contains(&tier.len())
+            || !tier
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'))
+    {
+        errors.push(FieldError::new(
+            &["body", "tier"],
+            "tier must be 1-32 of [a-z0-9_-]",
+            "value_error",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let existing = load(&identity, &id).await?;
+    let mut roles = body.roles;
+    if let Some(r) = roles.as_mut() {
+        r.sort();
+        r.dedup();
+    }
+    let updated = identity
+        .store
+        .users
+        .admin_update(
+            &existing.id,
+            &AdminChanges {
+                roles,
+                tier: body.tier,
+                disabled: body.disabled,
+            },
+        )
+        .await?;
+    if body.disabled == Some(true) {
+        identity
+            .store
+            .sessions
+            .revoke_all(&updated.id, None)
+            .await?;
+    }
+    Ok(Json(UserBody::from(&updated)))
+}
+
+async fn delete_user(
+    State(identity): State<IdentityState>,
+    _admin: RequireRole<Admin>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let user = load(&identity, &id).await?;
+    end_everything(&identity, &user).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

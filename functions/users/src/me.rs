@@ -1,0 +1,86 @@
+//! `/api/v1/users/me`: the caller's own profile.
+
+use axum::{Json, extract::State, http::StatusCode};
+use identity::{
+    AuthUser, IdentityState,
+    domain::{PersonName, Username, Validator},
+    store::users::{ProfileChanges, User},
+};
+use serde::Deserialize;
+use shared::{ApiError, ErrorCode, Routes, dynamo::StoreError, extract::Json as JsonBody};
+
+use crate::body::UserBody;
+
+/// `GET`, `PATCH` and `DELETE /me`.
+pub fn routes() -> Routes<crate::State> {
+    Routes::new()
+        .get("/api/v1/users/me", me)
+        .patch("/api/v1/users/me", patch_me)
+        .delete("/api/v1/users/me", delete_me)
+}
+
+async fn me(user: AuthUser) -> Json<UserBody> {
+    Json(UserBody::from(&user.user))
+}
+
+/// Only these three fields; anything else (`roles`, `email`, `tier`, ...) is a 422.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchMe {
+    first_name: Option<String>,
+    last_name: Option<String>,
+    username: Option<String>,
+}
+
+async fn patch_me(
+    State(identity): State<IdentityState>,
+    user: AuthUser,
+    JsonBody(body): JsonBody<PatchMe>,
+) -> Result<Json<UserBody>, ApiError> {
+    let mut v = Validator::default();
+    let changes = ProfileChanges {
+        first_name: body
+            .first_name
+            .as_deref()
+            .and_then(|n| v.check(PersonName::parse(n, "first_name"))),
+        last_name: body
+            .last_name
+            .as_deref()
+            .and_then(|n| v.check(PersonName::parse(n, "last_name"))),
+        username: body
+            .username
+            .as_deref()
+            .and_then(|n| v.check(Username::parse(n))),
+    };
+    v.finish()?;
+    let updated = identity
+        .store
+        .users
+        .update_profile(&user.user, changes)
+        .await
+        .map_err(|err| match err {
+            StoreError::ConditionFailed => ErrorCode::UserExists.into(),
+            other => ApiError::from(other),
+        })?;
+    Ok(Json(UserBody::from(&updated)))
+}
+
+async fn delete_me(
+    State(identity): State<IdentityState>,
+    user: AuthUser,
+) -> Result<StatusCode, ApiError> {
+    end_everything(&identity, &user.user).await?;
+    identity
+        .store
+        .revoked
+        .revoke(&user.claims.jti, user.claims.exp)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Soft-deletes `user` (releasing its names) and ends its sessions.
+pub(crate) async fn end_everything(identity: &IdentityState, user: &User) -> Result<(), ApiError> {
+    identity.store.users.soft_delete(user).await?;
+    identity.store.sessions.revoke_all(&user.id, None).await?;
+    Ok(())
+}

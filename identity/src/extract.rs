@@ -1,0 +1,167 @@
+//! `AuthUser`, `MaybeAuthUser` and `RequireRole<R>`: authentication as extractors, for any
+//! router state from which an [`IdentityState`] can be taken (`FromRef`).
+//!
+//! Every authenticated request checks the token (signature, `alg`, `typ`, `iss`, `aud`, `exp`)
+//! and then, in one `BatchGetItem`, that its `jti` is not blacklisted, its session is live and
+//! newer than the user's `tokens_valid_after`, and the user exists and is active.
+
+use std::marker::PhantomData;
+
+use axum::{
+    extract::{FromRef, FromRequestParts, OptionalFromRequestParts},
+    http::{header, request::Parts},
+};
+use shared::{
+    clock::now_s,
+    error::{ApiError, ErrorCode},
+};
+
+use crate::{
+    jwt::{Claims, TokenKind},
+    state::IdentityState,
+    store::users::User,
+};
+
+/// An authenticated, active user, its session, and the claims of the access token that proved it.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    /// The user, as stored.
+    pub user: User,
+    /// The session this request belongs to (the token's `sid`).
+    pub session_id: String,
+    /// The access token's claims (`jti`, `exp`).
+    pub claims: Claims,
+}
+
+/// `Some(user)` with valid credentials, `None` without an `Authorization` header; a present but
+/// invalid token is still a 401 (silently ignoring it would hide client bugs).
+#[derive(Debug, Clone)]
+pub struct MaybeAuthUser(pub Option<AuthUser>);
+
+/// A role name for [`RequireRole`].
+pub trait Role: Send + Sync {
+    /// The role string stored on users.
+    const NAME: &'static str;
+}
+
+/// The `admin` role.
+#[derive(Debug)]
+pub struct Admin;
+
+impl Role for Admin {
+    const NAME: &'static str = "admin";
+}
+
+/// An authenticated user holding role `R`; others get 403.
+#[derive(Debug)]
+pub struct RequireRole<R: Role>(pub AuthUser, PhantomData<R>);
+
+/// The bearer token of the request, if any; a non-Bearer `Authorization` is a 401.
+pub fn bearer(parts: &Parts) -> Result<Option<&str>, ErrorCode> {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| ErrorCode::InvalidToken)?;
+    let (scheme, token) = value.split_once(' ').ok_or(ErrorCode::InvalidToken)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(ErrorCode::InvalidToken);
+    }
+    Ok(Some(token.trim()))
+}
+
+/// Verifies an access token and loads its user, session and blacklist entry in one round trip.
+pub async fn authenticate(identity: &IdentityState, token: &str) -> Result<AuthUser, ApiError> {
+    let claims = identity
+        .tokens
+        .verify(TokenKind::Access, token)
+        .map_err(|reason| {
+            tracing::info!(%reason, "access token refused");
+            ErrorCode::InvalidToken
+        })?;
+    let session_id = claims.sid.clone().ok_or(ErrorCode::InvalidToken)?;
+    let found = identity
+        .store
+        .token_subject(&claims.jti, &session_id, &claims.sub)
+        .await?;
+    if found.revoked {
+        tracing::info!("access token is blacklisted");
+        return Err(ErrorCode::InvalidToken.into());
+    }
+    let user = found
+        .user
+        .filter(User::is_active)
+        .ok_or(ErrorCode::InvalidToken)?;
+    let session = found.session.ok_or(ErrorCode::InvalidToken)?;
+    if !session.is_live(now_s())
+        || session.user_id != user.id
+        || session.created_at_ms <= user.tokens_valid_after_ms
+    {
+        tracing::info!("session ended");
+        return Err(ErrorCode::InvalidToken.into());
+    }
+    Ok(AuthUser {
+        user,
+        session_id,
+        claims,
+    })
+}
+
+impl<S> FromRequestParts<S> for AuthUser
+where
+    IdentityState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let token = bearer(parts)?.ok_or(ErrorCode::NotAuthenticated)?;
+        authenticate(&IdentityState::from_ref(state), token).await
+    }
+}
+
+impl<S> FromRequestParts<S> for MaybeAuthUser
+where
+    IdentityState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match bearer(parts)? {
+            None => Ok(Self(None)),
+            Some(token) => Ok(Self(Some(
+                authenticate(&IdentityState::from_ref(state), token).await?,
+            ))),
+        }
+    }
+}
+
+impl<S> OptionalFromRequestParts<S> for AuthUser
+where
+    IdentityState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, ApiError> {
+        <MaybeAuthUser as FromRequestParts<S>>::from_request_parts(parts, state)
+            .await
+            .map(|m| m.0)
+    }
+}
+
+impl<S, R: Role> FromRequestParts<S> for RequireRole<R>
+where
+    IdentityState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let user = <AuthUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        if !user.user.has_role(R::NAME) {
+            return Err(ErrorCode::Forbidden.into());
+        }
+        Ok(Self(user, PhantomData))
+    }
+}

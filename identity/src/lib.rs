@@ -1,0 +1,18 @@
+//! Identity for the functions that need it (`auth`, `users`, and later `uploads`): tokens,
+//! passwords, the users / sessions / revoked-token stores and the transactions across them,
+//! validated domain types, the authentication extractors, signed pagination cursors and mail.
+//!
+//! Each part reads its own settings where it is used (`TokenSettings`, `HashCost`, `Mailer`,
+//! `CursorKey`), so `health`, which does not link this crate, never parses them.
+
+pub mod domain;
+pub mod extract;
+pub mod jwt;
+pub mod mail;
+pub mod pagination;
+pub mod password;
+pub mod state;
+pub mod store;
+
+pub use extract::{Admin, AuthUser, MaybeAuthUser, RequireRole, Role};
+pub use state::IdentityState;

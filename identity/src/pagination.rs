@@ -1,0 +1,129 @@
+//! Opaque, tamper-evident cursors: the page boundary key, HMAC-SHA256 signed.
+//! A client can pass a cursor back but cannot forge or edit one.
+
+use std::collections::HashMap;
+
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::Sha256;
+
+use shared::{
+    config::{ConfigError, Env},
+    dynamo::{Item, key_to_strings, s},
+    error::{ApiError, ErrorCode},
+};
+
+/// The key that signs cursors: `PAGINATION_KEY` (at least 32 characters) when set, otherwise
+/// derived from the signing key ring, so it is as secret as that without a second secret.
+#[derive(Clone)]
+pub struct CursorKey(Vec<u8>);
+
+impl std::fmt::Debug for CursorKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CursorKey([REDACTED])")
+    }
+}
+
+impl CursorKey {
+    /// From `PAGINATION_KEY`, or derived from `key_ring` (the signing key secret's JSON).
+    pub fn from_env(env: &Env, key_ring: &SecretString) -> anyhow::Result<Self> {
+        match env.string("PAGINATION_KEY") {
+            Some(key) if key.len() < 32 => {
+                Err(ConfigError::new("PAGINATION_KEY", "must be at least 32 characters").into())
+            }
+            Some(key) => Ok(Self(key.into_bytes())),
+            None => Ok(Self(derive_key(
+                key_ring.expose_secret().as_bytes(),
+                b"pagination-cursor-v1",
+            )?)),
+        }
+    }
+
+    /// The raw key bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// HMAC-SHA256(key, label): a sub-key bound to one purpose.
+pub fn derive_key(key: &[u8], label: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key)
+        .map_err(|_| anyhow::anyhow!("the HMAC key was refused"))?;
+    mac.update(label);
+    Ok(mac.finalize().into_bytes().to_vec())
+}
+
+fn mac(key: &[u8], payload: &[u8]) -> Option<Hmac<Sha256>> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).ok()?;
+    mac.update(b"cursor-v1.");
+    mac.update(payload);
+    Some(mac)
+}
+
+/// Encodes a DynamoDB `LastEvaluatedKey` (string attributes) as a signed cursor.
+pub fn encode(key: &Item, mac_key: &[u8]) -> Result<String, ApiError> {
+    let pairs: HashMap<String, String> = key_to_strings(key).into_iter().collect();
+    let payload = serde_json::to_vec(&pairs).map_err(anyhow::Error::from)?;
+    let tag = mac(mac_key, &payload)
+        .ok_or_else(|| anyhow::anyhow!("cursor key unusable"))?
+        .finalize()
+        .into_bytes();
+    Ok(format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(&payload),
+        URL_SAFE_NO_PAD.encode(tag)
+    ))
+}
+
+/// Decodes a cursor; anything not signed by us is a 400 `INVALID_CURSOR`.
+pub fn decode(cursor: &str, mac_key: &[u8]) -> Result<Item, ApiError> {
+    let invalid = || ApiError::from(ErrorCode::InvalidCursor);
+    let (payload, tag) = cursor.split_once('.').ok_or_else(invalid)?;
+    let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?;
+    let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| invalid())?;
+    mac(mac_key, &payload)
+        .ok_or_else(invalid)?
+        // Constant-time comparison.
+        .verify_slice(&tag)
+        .map_err(|_| invalid())?;
+    let pairs: HashMap<String, String> = serde_json::from_slice(&payload).map_err(|_| invalid())?;
+    Ok(pairs.into_iter().map(|(k, v)| (k, s(v))).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> Item {
+        HashMap::from([
+            ("pk".to_owned(), s("USER#1")),
+            ("gsi1pk".to_owned(), s("USER")),
+            ("gsi1sk".to_owned(), s("2026-01-01T00:00:00Z#1")),
+        ])
+    }
+
+    #[test]
+    fn a_cursor_round_trips() {
+        let cursor = encode(&key(), b"k".repeat(32).as_slice()).unwrap();
+        assert_eq!(decode(&cursor, b"k".repeat(32).as_slice()).unwrap(), key());
+        assert!(!cursor.contains("USER#1"), "opaque: not the raw key");
+    }
+
+    #[test]
+    fn an_edited_cursor_is_refused() {
+        let cursor = encode(&key(), b"k".repeat(32).as_slice()).unwrap();
+        let (payload, tag) = cursor.split_once('.').unwrap();
+        let mut raw = URL_SAFE_NO_PAD.decode(payload).unwrap();
+        raw[3] ^= 1;
+        let forged = format!("{}.{tag}", URL_SAFE_NO_PAD.encode(raw));
+        assert_eq!(
+            decode(&forged, b"k".repeat(32).as_slice())
+                .unwrap_err()
+                .status(),
+            400
+        );
+        assert!(decode("garbage", b"k".repeat(32).as_slice()).is_err());
+        assert!(decode(&cursor, b"other-key-other-key-other-key-00").is_err());
+    }
+}

@@ -1,0 +1,229 @@
+//! The identity writes and reads that span tables, in the one place that knows all three:
+//! users, sessions and revoked tokens. Every multi-item change is one `TransactWriteItems`, so
+//! nothing is half-written; a failed condition is an outcome (`Ok(false)`), not an error.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::{
+    Client,
+    types::{ConditionCheck, KeysAndAttributes, Put, TransactWriteItem, Update},
+};
+use shared::{
+    clock::now_ms,
+    dynamo::{self, Item, StoreError, b, n, s},
+};
+
+use super::{
+    revoked::{RevokedTokens, is_revoked, jti_key, used_key},
+    sessions::{Session, Sessions},
+    users::{User, Users, parse_user, user_key},
+};
+
+/// The three identity tables together.
+#[derive(Debug, Clone)]
+pub struct IdentityStore {
+    client: Client,
+    /// Users and their guards.
+    pub users: Users,
+    /// Sessions.
+    pub sessions: Sessions,
+    /// Blacklist and single-use tokens.
+    pub revoked: RevokedTokens,
+}
+
+/// What an access token's check needs, read in one round trip.
+#[derive(Debug)]
+pub struct TokenSubject {
+    /// The token's `jti` is blacklisted (and not yet expired).
+    pub revoked: bool,
+    /// Its session, if it exists.
+    pub session: Option<Session>,
+    /// Its user, if it exists.
+    pub user: Option<User>,
+}
+
+impl IdentityStore {
+    /// The store over the three named tables.
+    pub fn new(client: Client, users: String, sessions: String, revoked: String) -> Self {
+        Self {
+            users: Users::new(client.clone(), users),
+            sessions: Sessions::new(client.clone(), sessions),
+            revoked: RevokedTokens::new(client.clone(), revoked),
+            client,
+        }
+    }
+
+    /// Stores session `id` whose current refresh token hashes to `refresh_hash`, in one
+    /// transaction with a check that `seen` is unchanged since its password was verified (same
+    /// hash, same `tokens_valid_after_ms`, active): a reset, change, disable or logout-all that
+    /// lands meanwhile makes this `false` instead of minting a session that outlives it.
+    pub async fn create_session(
+        &self,
+        id: &str,
+        refresh_hash: &str,
+        created_at_ms: i64,
+        expires_at: i64,
+        seen: &User,
+    ) -> Result<bool, StoreError> {
+        let put = Put::builder()
+            .table_name(self.sessions.table())
+            .item("pk", s(id))
+            .item("user_id", s(&seen.id))
+            .item("refresh_hash", s(refresh_hash))
+            .item("created_at_ms", n(created_at_ms))
+            .item("expires_at", n(expires_at))
+            .item("revoked", b(false))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()?;
+        let check = ConditionCheck::builder()
+            .table_name(self.users.table())
+            .key("pk", s(user_key(&seen.id)))
+            .condition_expression(
+                "password_hash = :h AND tokens_valid_after_ms = :t AND deleted = :f AND disabled = :f",
+            )
+            .expression_attribute_values(":h", s(&seen.password_hash))
+            .expression_attribute_values(":t", n(seen.tokens_valid_after_ms))
+            .expression_attribute_values(":f", b(false))
+            .build()?;
+        self.all_or_nothing(vec![
+            TransactWriteItem::builder().put(put).build(),
+            TransactWriteItem::builder().condition_check(check).build(),
+        ])
+        .await
+    }
+
+    /// Password change: the new hash (only if the verified `old` one is still current), every
+    /// session ended through `tokens_valid_after_ms`, any pending reset link voided, and the
+    /// caller's session `keep` renewed so it outlives the cut-off.
+    pub async fn change_password(
+        &self,
+        user_id: &str,
+        old: &str,
+        new: &str,
+        keep: &str,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let user = self
+            .users
+            .password_update(user_id, new, now)
+            .condition_expression("password_hash = :old AND deleted = :f")
+            .expression_attribute_values(":old", s(old))
+            .expression_attribute_values(":f", b(false))
+            .build()?;
+        let session = Update::builder()
+            .table_name(self.sessions.table())
+            .key("pk", s(keep))
+            .update_expression("SET created_at_ms = :after")
+            .condition_expression("attribute_exists(pk) AND revoked = :f AND user_id = :uid")
+            .expression_attribute_values(":after", n(now + 1))
+            .expression_attribute_values(":f", b(false))
+            .expression_attribute_values(":uid", s(user_id))
+            .build()?;
+        self.all_or_nothing(vec![
+            TransactWriteItem::builder().update(user).build(),
+            TransactWriteItem::builder().update(session).build(),
+        ])
+        .await
+    }
+
+    /// Consumes reset token `jti` (single use), sets the new hash, ends every session and clears
+    /// the pending reset. `false` when the token is used, superseded, or the user gone.
+    pub async fn reset_password(
+        &self,
+        user_id: &str,
+        jti: &str,
+        jti_exp: i64,
+        new_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let update = self
+            .users
+            .password_update(user_id, new_hash, now_ms())
+            .condition_expression("reset_jti = :j AND deleted = :f")
+            .expression_attribute_values(":j", s(jti))
+            .expression_attribute_values(":f", b(false))
+            .build()?;
+        self.consume_with(jti, jti_exp, update).await
+    }
+
+    /// Consumes verification token `jti` and sets `email_verified`.
+    pub async fn verify_email(
+        &self,
+        user_id: &str,
+        jti: &str,
+        jti_exp: i64,
+    ) -> Result<bool, StoreError> {
+        let update = self.users.verified_update(user_id)?;
+        self.consume_with(jti, jti_exp, update).await
+    }
+
+    async fn consume_with(
+        &self,
+        jti: &str,
+        jti_exp: i64,
+        update: Update,
+    ) -> Result<bool, StoreError> {
+        let used = Put::builder()
+            .table_name(self.revoked.table())
+            .item("pk", s(used_key(jti)))
+            .item("expires_at", n(jti_exp))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()?;
+        self.all_or_nothing(vec![
+            TransactWriteItem::builder().put(used).build(),
+            TransactWriteItem::builder().update(update).build(),
+        ])
+        .await
+    }
+
+    async fn all_or_nothing(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
+        dynamo::applied(dynamo::transact(&self.client, items).await)
+    }
+
+    /// The blacklist entry of `jti`, session `sid` and user `user_id`, in one `BatchGetItem`.
+    pub async fn token_subject(
+        &self,
+        jti: &str,
+        sid: &str,
+        user_id: &str,
+    ) -> Result<TokenSubject, StoreError> {
+        let keys = |pk: String| {
+            KeysAndAttributes::builder()
+                .keys(HashMap::from([("pk".to_owned(), s(pk))]))
+                .consistent_read(true)
+                .build()
+        };
+        let mut request: HashMap<String, KeysAndAttributes> = HashMap::from([
+            (self.revoked.table().to_owned(), keys(jti_key(jti))?),
+            (self.sessions.table().to_owned(), keys(sid.to_owned())?),
+            (self.users.table().to_owned(), keys(user_key(user_id))?),
+        ]);
+        let mut found: HashMap<String, Vec<Item>> = HashMap::new();
+        // Unprocessed keys only appear under throttling; two more tries, then unavailable.
+        for _ in 0..3 {
+            let out = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(request))
+                .send()
+                .await?;
+            for (table, items) in out.responses.unwrap_or_default() {
+                found.entry(table).or_default().extend(items);
+            }
+            request = out.unprocessed_keys.unwrap_or_default();
+            if request.is_empty() {
+                break;
+            }
+        }
+        if !request.is_empty() {
+            return Err(StoreError::Unavailable(anyhow::anyhow!(
+                "batch read left keys unprocessed"
+            )));
+        }
+        let first = |table: &str| found.get(table).and_then(|items| items.first());
+        Ok(TokenSubject {
+            revoked: is_revoked(first(self.revoked.table()))?,
+            session: Session::parse(first(self.sessions.table()))?,
+            user: parse_user(first(self.users.table()))?,
+        })
+    }
+}

@@ -1,0 +1,378 @@
+//! The users table: single-table reads and writes. Writes that span tables (sessions, single-use
+//! tokens) are in [`crate::store::transactions`].
+
+use aws_sdk_dynamodb::{
+    Client,
+    types::{ReturnValue, TransactWriteItem, Update, builders::UpdateBuilder},
+};
+use shared::{
+    clock::{now_ms, now_rfc3339},
+    dynamo::{self, Item, StoreError, b, list, n, opt_s, s},
+};
+
+use super::{
+    guards,
+    item::{NewUser, User, parse_user, user_key},
+};
+use crate::domain::{Email, PersonName, Username};
+
+/// A page of users.
+#[derive(Debug)]
+pub struct Page {
+    /// Users of this page.
+    pub items: Vec<User>,
+    /// Last evaluated key, when there is more.
+    pub next: Option<Item>,
+}
+
+/// Changes an admin may make.
+#[derive(Debug, Default)]
+pub struct AdminChanges {
+    /// Replace roles.
+    pub roles: Option<Vec<String>>,
+    /// Replace tier.
+    pub tier: Option<String>,
+    /// Enable or disable.
+    pub disabled: Option<bool>,
+}
+
+/// Profile changes a user may make to themselves.
+#[derive(Debug, Default)]
+pub struct ProfileChanges {
+    /// New first name.
+    pub first_name: Option<PersonName>,
+    /// New last name.
+    pub last_name: Option<PersonName>,
+    /// New username (moves its guard).
+    pub username: Option<Username>,
+}
+
+/// The users table.
+#[derive(Debug, Clone)]
+pub struct Users {
+    client: Client,
+    table: String,
+}
+
+/// A user id that never exists: the second read of a lookup that found no guard.
+const NOBODY: &str = "00000000-0000-0000-0000-000000000000";
+
+impl Users {
+    /// Repository over `table`.
+    pub fn new(client: Client, table: String) -> Self {
+        Self { client, table }
+    }
+
+    /// The table name (batch reads and transactions across tables).
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The user with `id`, deleted ones included (callers decide).
+    pub async fn get(&self, id: &str) -> Result<Option<User>, StoreError> {
+        let item = dynamo::get(&self.client, &self.table, user_key(id)).await?;
+        parse_user(item.as_ref())
+    }
+
+    /// Looks a user up by username or email (anything with `@` is an email).
+    ///
+    /// Always two reads, found or not, so response time does not tell accounts apart.
+    pub async fn find_by_login(&self, identifier: &str) -> Result<Option<User>, StoreError> {
+        let guard = if identifier.contains('@') {
+            Email::parse(identifier)
+                .map(|email| guards::email_key(email.as_str()))
+                .ok()
+        } else {
+            Username::parse(identifier)
+                .map(|name| guards::username_key(&name.key()))
+                .ok()
+        };
+        let guard = guard.unwrap_or_else(|| "NONE#".to_owned());
+        let held = dynamo::get(&self.client, &self.table, guard).await?;
+        let user_id = held.as_ref().map(|i| opt_s(i, "user_id")).transpose()?;
+        let user_id = user_id.flatten();
+        let found = self
+            .get(user_id.as_deref().unwrap_or(NOBODY))
+            .await?
+            .filter(|u| !u.deleted && user_id.is_some());
+        Ok(found)
+    }
+
+    /// Creates the user and both guards in one transaction; `ConditionFailed` when the username
+    /// or email is taken.
+    pub async fn create(&self, new: NewUser) -> Result<User, StoreError> {
+        let user = new.into_user(uuid::Uuid::new_v4().to_string(), now_rfc3339());
+        let put_user = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(Item::from(&user)))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()?;
+        let items = vec![
+            TransactWriteItem::builder().put(put_user).build(),
+            guards::take(&self.table, guards::email_key(&user.email), &user.id)?,
+            guards::take(
+                &self.table,
+                guards::username_key(&user.username_key),
+                &user.id,
+            )?,
+        ];
+        dynamo::transact(&self.client, items).await?;
+        Ok(user)
+    }
+
+    /// Applies a user's own profile changes; a new username moves its guard in the same
+    /// transaction, so a taken name fails (`ConditionFailed`) without changing anything.
+    pub async fn update_profile(
+        &self,
+        user: &User,
+        changes: ProfileChanges,
+    ) -> Result<User, StoreError> {
+        let now = now_rfc3339();
+        let mut set = vec!["updated_at = :now".to_owned()];
+        // The stored username_key must still be the one whose guard this change moves: a
+        // concurrent rename would otherwise leave a name without its guard.
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(user_key(&user.id)))
+            .condition_expression(
+                "attribute_exists(pk) AND deleted = :false AND username_key = :oldkey",
+            )
+            .expression_attribute_values(":false", b(false))
+            .expression_attribute_values(":oldkey", s(&user.username_key))
+            .expression_attribute_values(":now", s(&now));
+        let mut updated = user.clone();
+        updated.updated_at = now;
+        if let Some(first) = &changes.first_name {
+            set.push("first_name = :first".into());
+            update = update.expression_attribute_values(":first", s(first.as_str()));
+            updated.first_name = first.as_str().to_owned();
+        }
+        if let Some(last) = &changes.last_name {
+            set.push("last_name = :last".into());
+            update = update.expression_attribute_values(":last", s(last.as_str()));
+            updated.last_name = last.as_str().to_owned();
+        }
+        let mut items = Vec::new();
+        if let Some(name) = &changes.username {
+            set.push("username = :uname, username_key = :ukey".into());
+            update = update
+                .expression_attribute_values(":uname", s(name.as_str()))
+                .expression_attribute_values(":ukey", s(name.key()));
+            updated.username = name.as_str().to_owned();
+            updated.username_key = name.key();
+            if name.key() != user.username_key {
+                items.push(guards::take(
+                    &self.table,
+                    guards::username_key(&name.key()),
+                    &user.id,
+                )?);
+                items.push(guards::release(
+                    &self.table,
+                    guards::username_key(&user.username_key),
+                    &user.id,
+                )?);
+            }
+        }
+        let update = update
+            .update_expression(format!("SET {}", set.join(", ")))
+            .build()?;
+        items.insert(0, TransactWriteItem::builder().update(update).build());
+        dynamo::transact(&self.client, items).await?;
+        Ok(updated)
+    }
+
+    /// Upgrades the stored hash after a login with old parameters, only if it is still the hash
+    /// that login verified: a reset or change in between must not be undone.
+    pub async fn rehash_password(&self, id: &str, old: &str, new: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(user_key(id)))
+            .update_expression("SET password_hash = :h")
+            .condition_expression("password_hash = :old")
+            .expression_attribute_values(":h", s(new))
+            .expression_attribute_values(":old", s(old))
+            .send()
+            .await;
+        dynamo::applied(result.map_err(StoreError::from)).map(drop)
+    }
+
+    /// Ends every session issued at or before `at_ms`: the check compares session creation
+    /// times. Never moves the cut-off backwards (a later one in place is not an error).
+    pub async fn invalidate_tokens(&self, id: &str, at_ms: i64) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(user_key(id)))
+            .update_expression("SET tokens_valid_after_ms = :t")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(tokens_valid_after_ms) OR tokens_valid_after_ms < :t)",
+            )
+            .expression_attribute_values(":t", n(at_ms))
+            .send()
+            .await;
+        dynamo::applied(result.map_err(StoreError::from)).map(drop)
+    }
+
+    /// Records `jti` as the only reset token that may be used: issuing a new one voids the older.
+    pub async fn set_reset_jti(&self, id: &str, jti: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(user_key(id)))
+            .update_expression("SET reset_jti = :j")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":j", s(jti))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// The update every password replacement shares: new hash, every session cut off at
+    /// `now_ms`, pending reset link voided. Callers add their own condition.
+    pub(crate) fn password_update(&self, id: &str, hash: &str, now_ms: i64) -> UpdateBuilder {
+        Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(user_key(id)))
+            .update_expression(
+                "SET password_hash = :h, tokens_valid_after_ms = :ms, updated_at = :now REMOVE reset_jti",
+            )
+            .expression_attribute_values(":h", s(hash))
+            .expression_attribute_values(":ms", n(now_ms))
+            .expression_attribute_values(":now", s(now_rfc3339()))
+    }
+
+    /// The update that marks `id`'s email verified (a live user only).
+    pub(crate) fn verified_update(&self, id: &str) -> Result<Update, StoreError> {
+        Ok(Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(user_key(id)))
+            .update_expression("SET email_verified = :t, updated_at = :now")
+            .condition_expression("attribute_exists(pk) AND deleted = :f")
+            .expression_attribute_values(":t", b(true))
+            .expression_attribute_values(":f", b(false))
+            .expression_attribute_values(":now", s(now_rfc3339()))
+            .build()?)
+    }
+
+    /// Sets `email_verified` without a token (`make admin`); `NotFound` for a missing or
+    /// deleted user.
+    pub async fn mark_email_verified(&self, id: &str) -> Result<(), StoreError> {
+        let update = TransactWriteItem::builder()
+            .update(self.verified_update(id)?)
+            .build();
+        match dynamo::transact(&self.client, vec![update]).await {
+            Err(StoreError::ConditionFailed) => Err(StoreError::NotFound),
+            other => other,
+        }
+    }
+
+    /// Soft delete: marks the user deleted (ending its sessions through `tokens_valid_after`)
+    /// and releases both guards, in one transaction. `NotFound` when already deleted.
+    pub async fn soft_delete(&self, user: &User) -> Result<(), StoreError> {
+        let now = now_rfc3339();
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(user_key(&user.id)))
+            .update_expression(
+                "SET deleted = :t, deleted_at = :now, updated_at = :now, tokens_valid_after_ms = :ms",
+            )
+            .condition_expression("attribute_exists(pk) AND deleted = :f")
+            .expression_attribute_values(":t", b(true))
+            .expression_attribute_values(":f", b(false))
+            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":ms", n(now_ms()))
+            .build()?;
+        let items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            guards::release(&self.table, guards::email_key(&user.email), &user.id)?,
+            guards::release(
+                &self.table,
+                guards::username_key(&user.username_key),
+                &user.id,
+            )?,
+        ];
+        match dynamo::transact(&self.client, items).await {
+            // Already deleted by a concurrent request.
+            Err(StoreError::ConditionFailed) => Err(StoreError::NotFound),
+            other => other,
+        }
+    }
+
+    /// Admin changes: roles, tier, disabled. Returns the updated user; `NotFound` for a missing
+    /// or deleted one.
+    pub async fn admin_update(&self, id: &str, changes: &AdminChanges) -> Result<User, StoreError> {
+        let mut set = vec!["updated_at = :now".to_owned()];
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(user_key(id)))
+            .condition_expression("attribute_exists(pk) AND deleted = :f")
+            .expression_attribute_values(":f", b(false))
+            .expression_attribute_values(":now", s(now_rfc3339()))
+            .return_values(ReturnValue::AllNew);
+        if let Some(roles) = &changes.roles {
+            // ROLES is a DynamoDB reserved word, hence the name placeholder.
+            set.push("#roles = :roles".into());
+            req = req
+                .expression_attribute_names("#roles", "roles")
+                .expression_attribute_values(":roles", list(roles));
+        }
+        if let Some(tier) = &changes.tier {
+            set.push("#tier = :tier".into());
+            req = req
+                .expression_attribute_names("#tier", "tier")
+                .expression_attribute_values(":tier", s(tier));
+        }
+        if let Some(disabled) = changes.disabled {
+            set.push("#disabled = :disabled".into());
+            req = req
+                .expression_attribute_names("#disabled", "disabled")
+                .expression_attribute_values(":disabled", b(disabled));
+            if disabled {
+                // Disabling ends every session at once.
+                set.push("tokens_valid_after_ms = :ms".into());
+                req = req.expression_attribute_values(":ms", n(now_ms()));
+            }
+        }
+        let out = match req
+            .update_expression(format!("SET {}", set.join(", ")))
+            .send()
+            .await
+            .map_err(StoreError::from)
+        {
+            Err(StoreError::ConditionFailed) => return Err(StoreError::NotFound),
+            other => other?,
+        };
+        parse_user(out.attributes())?.ok_or(StoreError::NotFound)
+    }
+
+    /// One page of live users, oldest first, starting after `start`.
+    pub async fn list(&self, limit: i32, start: Option<Item>) -> Result<Page, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :u")
+            .filter_expression("deleted = :f")
+            .expression_attribute_values(":u", s("USER"))
+            .expression_attribute_values(":f", b(false))
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await?;
+        let items = out
+            .items()
+            .iter()
+            .map(User::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page {
+            items,
+            next: out.last_evaluated_key().cloned(),
+        })
+    }
+}

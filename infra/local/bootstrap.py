@@ -1,0 +1,231 @@
+#!/usr/bin/env python3
+"""Create, in the local AWS emulator, every resource template.yaml declares. Idempotent.
+
+template.yaml is the single source of truth: tables (keys, GSIs, TTL), the bucket (CORS) and the
+secrets are read from it, and the function environment is derived from its Globals, so a table
+added to the template appears locally with no second definition to keep in sync.
+
+Writes an env file (KEY=VALUE lines) that `make dev` and `make test` export for the functions.
+
+Usage: bootstrap.py --endpoint http://127.0.0.1:5000 --env-out .local/dev.env
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import re
+import secrets
+import sys
+from pathlib import Path
+
+import boto3
+import yaml
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+ROOT = Path(__file__).resolve().parents[2]
+REGION = "us-east-1"
+PREFIX = "starter"
+
+
+class CfnLoader(yaml.SafeLoader):
+    """Reads CloudFormation short-form tags (!Ref, !Sub, ...) as {"Fn": value} dicts."""
+
+
+def _cfn_tag(loader, tag_suffix, node):
+    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+CfnLoader.add_multi_constructor("!", _cfn_tag)
+
+
+def local_name(logical_id: str) -> str:
+    """UsersTable -> starter-users, WebhookDeliveriesTable -> starter-webhook-deliveries."""
+    base = re.sub(r"(Table|Bucket|Secret)$", "", logical_id)
+    return PREFIX + "-" + re.sub(r"(?<!^)(?=[A-Z])", "-", base).lower()
+
+
+def client(service: str, endpoint: str):
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 2}, connect_timeout=3, read_timeout=10),
+    )
+
+
+def ensure_table(ddb, name: str, props: dict) -> None:
+    args = {
+        "TableName": name,
+        "KeySchema": props["KeySchema"],
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+    }
+    if props.get("GlobalSecondaryIndexes"):
+        args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    try:
+        ddb.create_table(**args)
+        ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
+        created = "created"
+    except ClientError as err:
+        if err.response["Error"]["Code"] != "ResourceInUseException":
+            raise
+        created = "exists"
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
+        current = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        if current.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+            ddb.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+            )
+    print(f"  table  {name:<32} {created}")
+
+
+def ensure_bucket(s3, name: str, props: dict, cors_origins: list[str]) -> None:
+    try:
+        s3.create_bucket(Bucket=name)
+        state = "created"
+    except ClientError as err:
+        if err.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise
+        state = "exists"
+    rules = []
+    for rule in props.get("CorsConfiguration", {}).get("CorsRules", []):
+        rules.append(
+            {
+                "AllowedMethods": rule["AllowedMethods"],
+                # The template takes origins from a stack parameter; locally they come from env.
+                "AllowedOrigins": cors_origins,
+                "AllowedHeaders": rule.get("AllowedHeaders", ["*"]),
+                "ExposeHeaders": rule.get("ExposedHeaders", []),
+                "MaxAgeSeconds": rule.get("MaxAge", 3000),
+            }
+        )
+    if rules:
+        s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": rules})
+    print(f"  bucket {name:<32} {state}")
+
+
+def local_secret_value(logical_id: str, props: dict) -> str:
+    """Mirror GenerateSecretString's shape, with fresh random material of our own."""
+    gen = props.get("GenerateSecretString", {})
+    template = json.loads(gen.get("SecretStringTemplate", "{}"))
+    key = gen.get("GenerateStringKey")
+    if key:
+        # 256 random bits, base64url without padding (43 characters).
+        template[key] = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+    if logical_id == "WebhookSecretsSecret":
+        # Known local values so webhook events and tests can be signed reproducibly.
+        template = {"github": "local-github-webhook-secret", "stripe": "whsec_local_stripe_secret"}
+    return json.dumps(template)
+
+
+def ensure_secret(sm, name: str, logical_id: str, props: dict) -> None:
+    try:
+        sm.describe_secret(SecretId=name)
+        # Keep existing keys: rotating them on every bootstrap would log every local user out.
+        print(f"  secret {name:<32} exists")
+    except ClientError as err:
+        if err.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+        sm.create_secret(
+            Name=name,
+            Description=props.get("Description", ""),
+            SecretString=local_secret_value(logical_id, props),
+        )
+        print(f"  secret {name:<32} created")
+
+
+def ensure_ses_identity(ses, address: str) -> None:
+    try:
+        ses.create_email_identity(EmailIdentity=address)
+        print(f"  ses    {address:<32} created")
+    except ClientError as err:
+        if err.response["Error"]["Code"] != "AlreadyExistsException":
+            raise
+        print(f"  ses    {address:<32} exists")
+
+
+def resolve_env(value, names: dict[str, str], params: dict[str, str]) -> str | None:
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    if isinstance(value, dict) and "Ref" in value:
+        ref = value["Ref"]
+        if ref in names:
+            return names[ref]
+        return params.get(ref)
+    return None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--endpoint", required=True)
+    parser.add_argument("--template", default=str(ROOT / "template.yaml"))
+    parser.add_argument("--env-out", required=True)
+    args = parser.parse_args()
+
+    template = yaml.load(Path(args.template).read_text(), Loader=CfnLoader)
+    resources = template["Resources"]
+    mail_from = os.environ.get("MAIL_FROM", "no-reply@example.com")
+    cors = os.environ.get("CORS_ALLOWED_ORIGINS", "http://localhost:3000,http://127.0.0.1:3000")
+    params = {
+        "MailFrom": mail_from,
+        "CorsAllowedOrigins": cors,
+        "StageName": "v1",
+        "PublicAppUrl": os.environ.get("PUBLIC_APP_URL", "http://localhost:3000"),
+        "MailConfigurationSet": os.environ.get("MAIL_CONFIGURATION_SET", ""),
+    }
+
+    ddb = client("dynamodb", args.endpoint)
+    s3 = client("s3", args.endpoint)
+    sm = client("secretsmanager", args.endpoint)
+    ses = client("sesv2", args.endpoint)
+
+    print(f"bootstrapping {args.endpoint} from {args.template}")
+    names: dict[str, str] = {}
+    for logical_id, res in resources.items():
+        kind, props = res["Type"], res.get("Properties", {})
+        name = local_name(logical_id)
+        if kind == "AWS::DynamoDB::Table":
+            ensure_table(ddb, name, props)
+        elif kind == "AWS::S3::Bucket":
+            ensure_bucket(s3, name, props, [o.strip() for o in cors.split(",") if o.strip()])
+        elif kind == "AWS::SecretsManager::Secret":
+            ensure_secret(sm, name, logical_id, props)
+        else:
+            continue
+        names[logical_id] = name
+    ensure_ses_identity(ses, mail_from)
+
+    env = {}
+    for key, value in template["Globals"]["Function"]["Environment"]["Variables"].items():
+        resolved = resolve_env(value, names, params)
+        if resolved is None:
+            print(f"cannot resolve {key} for local use", file=sys.stderr)
+            return 1
+        env[key] = resolved
+    # Local differences from a deployed stage.
+    env["APP_ENV"] = "local"
+    env.pop("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", None)
+    out = Path(args.env_out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(f"{k}={v}\n" for k, v in sorted(env.items())))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

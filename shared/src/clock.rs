@@ -1,0 +1,34 @@
+//! The wall clock, in the three forms the API and the stores use.
+
+/// Now, in seconds since the epoch (token claims, TTL attributes).
+pub fn now_s() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Now, in milliseconds since the epoch (session creation, `tokens_valid_after_ms`).
+pub fn now_ms() -> i64 {
+    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+        .unwrap_or(i64::MAX)
+}
+
+/// Now as RFC 3339 UTC with second precision, as in the contract's examples.
+pub fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let now = now.replace_nanosecond(0).unwrap_or(now);
+    // Formatting a UTC date as RFC 3339 cannot fail for years 0..=9999.
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_three_clocks_agree() {
+        let (s, ms) = (now_s(), now_ms());
+        assert!((ms / 1000 - s).abs() <= 1);
+        let text = now_rfc3339();
+        assert!(text.ends_with('Z') && !text.contains('.'), "{text}");
+    }
+}

@@ -1,0 +1,281 @@
+//! DynamoDB plumbing every store shares: attribute conversion, one store error type, and the
+//! three request shapes (get, conditional write, transaction) with their errors classified once.
+//!
+//! Stores return [`StoreError`], never HTTP errors; handlers decide what a failed condition means
+//! (`From<StoreError> for ApiError` gives the defaults, so `?` works).
+//!
+//! Reading is fail-closed: a missing or malformed attribute is an error, never a silent 0, `false`
+//! or empty string.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::{
+    Client,
+    operation::transact_write_items::TransactWriteItemsError,
+    types::{AttributeValue, TransactWriteItem},
+};
+
+use crate::error::{
+    ApiError, DisplayErrorContext, ErrorCode, ProvideErrorMetadata, SdkError, is_transient,
+};
+
+/// One item as the SDK returns it.
+pub type Item = HashMap<String, AttributeValue>;
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A condition did not hold (taken, used, changed meanwhile); nothing was written.
+    #[error("a condition did not hold")]
+    ConditionFailed,
+    /// The item does not exist (or is deleted).
+    #[error("not found")]
+    NotFound,
+    /// Throttling, a timeout, a conflicting transaction: retry later (503).
+    #[error("store unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything else, including a stored item we cannot read: our bug (500).
+    #[error("store error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl StoreError {
+    /// An item that lacks an attribute or holds one of the wrong type.
+    pub fn malformed(key: &str, expected: &str) -> Self {
+        Self::Internal(anyhow::anyhow!(
+            "stored item has no readable {expected} attribute `{key}`"
+        ))
+    }
+}
+
+impl<E, R> From<SdkError<E, R>> for StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    fn from(err: SdkError<E, R>) -> Self {
+        let code = err.as_service_error().and_then(|e| e.code());
+        if code == Some("ConditionalCheckFailedException") {
+            return Self::ConditionFailed;
+        }
+        let transient = is_transient(&err);
+        let err = anyhow::anyhow!("{}", DisplayErrorContext(err));
+        if transient {
+            Self::Unavailable(err)
+        } else {
+            Self::Internal(err)
+        }
+    }
+}
+
+impl From<aws_smithy_types::error::operation::BuildError> for StoreError {
+    fn from(err: aws_smithy_types::error::operation::BuildError) -> Self {
+        Self::Internal(anyhow::anyhow!("building a DynamoDB request: {err}"))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::ConditionFailed => ErrorCode::Conflict.into(),
+            StoreError::NotFound => ErrorCode::NotFound.into(),
+            StoreError::Unavailable(e) => ApiError::Unavailable(e),
+            StoreError::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+/// Turns "a condition did not hold" into `Ok(false)`: for writes whose failed condition is an
+/// expected outcome (already used, changed meanwhile), not an error.
+pub fn applied<T>(result: Result<T, StoreError>) -> Result<bool, StoreError> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(StoreError::ConditionFailed) => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
+/// `GetItem` by `pk`, strongly consistent.
+pub async fn get(client: &Client, table: &str, pk: String) -> Result<Option<Item>, StoreError> {
+    let out = client
+        .get_item()
+        .table_name(table)
+        .key("pk", s(pk))
+        .consistent_read(true)
+        .send()
+        .await?;
+    Ok(out.item)
+}
+
+/// `TransactWriteItems`, classified by its cancellation reasons: only `ConditionalCheckFailed`
+/// is [`StoreError::ConditionFailed`]; a `TransactionConflict` or throttling is not the client's
+/// doing and must not turn into a 409 or an "invalid token".
+pub async fn transact(client: &Client, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+    let Err(err) = client
+        .transact_write_items()
+        .set_transact_items(Some(items))
+        .send()
+        .await
+    else {
+        return Ok(());
+    };
+    if let Some(TransactWriteItemsError::TransactionCanceledException(e)) = err.as_service_error() {
+        let reasons = e.cancellation_reasons();
+        if reasons.is_empty()
+            || reasons
+                .iter()
+                .any(|r| r.code() == Some("ConditionalCheckFailed"))
+        {
+            return Err(StoreError::ConditionFailed);
+        }
+        let codes: Vec<&str> = reasons.iter().filter_map(|r| r.code()).collect();
+        return Err(StoreError::Unavailable(anyhow::anyhow!(
+            "transaction cancelled: {codes:?}"
+        )));
+    }
+    Err(err.into())
+}
+
+/// `S` attribute.
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+/// `N` attribute.
+pub fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// `BOOL` attribute.
+pub fn b(value: bool) -> AttributeValue {
+    AttributeValue::Bool(value)
+}
+
+/// `L` of `S`.
+pub fn list(values: &[String]) -> AttributeValue {
+    AttributeValue::L(values.iter().map(|v| s(v.clone())).collect())
+}
+
+/// A required string attribute.
+pub fn get_s(item: &Item, key: &str) -> Result<String, StoreError> {
+    match item.get(key) {
+        Some(AttributeValue::S(v)) => Ok(v.clone()),
+        _ => Err(StoreError::malformed(key, "string")),
+    }
+}
+
+/// An optional string attribute; one of another type is an error.
+pub fn opt_s(item: &Item, key: &str) -> Result<Option<String>, StoreError> {
+    match item.get(key) {
+        None | Some(AttributeValue::Null(_)) => Ok(None),
+        Some(AttributeValue::S(v)) => Ok(Some(v.clone())),
+        Some(_) => Err(StoreError::malformed(key, "string")),
+    }
+}
+
+/// A required number attribute.
+pub fn get_n(item: &Item, key: &str) -> Result<i64, StoreError> {
+    opt_n(item, key)?.ok_or_else(|| StoreError::malformed(key, "number"))
+}
+
+/// An optional number attribute; a garbled one is an error, never 0.
+pub fn opt_n(item: &Item, key: &str) -> Result<Option<i64>, StoreError> {
+    match item.get(key) {
+        None | Some(AttributeValue::Null(_)) => Ok(None),
+        Some(AttributeValue::N(v)) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| StoreError::malformed(key, "integer")),
+        Some(_) => Err(StoreError::malformed(key, "number")),
+    }
+}
+
+/// A required boolean attribute.
+pub fn get_b(item: &Item, key: &str) -> Result<bool, StoreError> {
+    match item.get(key) {
+        Some(AttributeValue::Bool(v)) => Ok(*v),
+        _ => Err(StoreError::malformed(key, "boolean")),
+    }
+}
+
+/// A string list (`L` of `S`, or `SS`); absent is empty, anything else an error.
+pub fn get_list(item: &Item, key: &str) -> Result<Vec<String>, StoreError> {
+    match item.get(key) {
+        None => Ok(Vec::new()),
+        Some(AttributeValue::L(values)) => values
+            .iter()
+            .map(|v| {
+                v.as_s()
+                    .cloned()
+                    .map_err(|_| StoreError::malformed(key, "string list"))
+            })
+            .collect(),
+        Some(AttributeValue::Ss(values)) => Ok(values.clone()),
+        Some(_) => Err(StoreError::malformed(key, "string list")),
+    }
+}
+
+/// The string key attributes of a page boundary, sorted (for signed cursors).
+pub fn key_to_strings(key: &Item) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = key
+        .iter()
+        .filter_map(|(k, v)| match v {
+            AttributeValue::S(s) => Some((k.clone(), s.clone())),
+            _ => None,
+        })
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(pairs: &[(&str, AttributeValue)]) -> Item {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn a_garbled_or_missing_number_is_an_error_not_zero() {
+        let garbled = item(&[
+            ("expires_at", s("soon")),
+            ("n", AttributeValue::N("x".into())),
+        ]);
+        assert!(get_n(&garbled, "expires_at").is_err());
+        assert!(get_n(&garbled, "n").is_err());
+        assert!(opt_n(&garbled, "n").is_err());
+        assert!(get_n(&item(&[]), "expires_at").is_err());
+        assert_eq!(opt_n(&item(&[]), "expires_at").unwrap(), None);
+        assert_eq!(get_n(&item(&[("n", n(42))]), "n").unwrap(), 42);
+    }
+
+    #[test]
+    fn strings_and_booleans_of_the_wrong_type_are_errors() {
+        let wrong = item(&[("name", n(1)), ("flag", s("true"))]);
+        assert!(get_s(&wrong, "name").is_err());
+        assert!(opt_s(&wrong, "name").is_err());
+        assert!(get_b(&wrong, "flag").is_err());
+        assert!(get_b(&item(&[]), "flag").is_err());
+        assert!(get_list(&wrong, "name").is_err());
+    }
+
+    #[test]
+    fn a_failed_condition_is_an_outcome_for_applied() {
+        assert!(applied(Ok::<_, StoreError>(())).unwrap());
+        assert!(!applied::<()>(Err(StoreError::ConditionFailed)).unwrap());
+        assert!(applied::<()>(Err(StoreError::NotFound)).is_err());
+    }
+
+    #[test]
+    fn store_errors_map_to_their_http_defaults() {
+        let status = |e: StoreError| ApiError::from(e).status().as_u16();
+        assert_eq!(status(StoreError::ConditionFailed), 409);
+        assert_eq!(status(StoreError::NotFound), 404);
+        assert_eq!(status(StoreError::Unavailable(anyhow::anyhow!("x"))), 503);
+        assert_eq!(status(StoreError::Internal(anyhow::anyhow!("x"))), 500);
+    }
+}

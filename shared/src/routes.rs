@@ -1,0 +1,119 @@
+//! [`Routes`]: an axum router that also knows its route table.
+//!
+//! Each route module of a function exposes `routes() -> Routes<State>`; the function's `lib.rs`
+//! merges them. The table lets the route-group consistency test (`tests/tests/consistency.rs`)
+//! compare what a router serves with `template.yaml`, the watch router and `events/`, without a
+//! running function or any AWS access.
+
+use axum::{
+    Router,
+    handler::Handler,
+    routing::{self, MethodRouter},
+};
+
+/// One method and path a router serves, as written in the router (`/api/v1/users/{id}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Route {
+    /// `GET`, `POST`, ...
+    pub method: &'static str,
+    /// The path pattern, in axum's (and API Gateway's) `{param}` syntax.
+    pub path: &'static str,
+}
+
+/// A router under construction plus the table of what it serves.
+#[derive(Debug)]
+pub struct Routes<S = ()> {
+    router: Router<S>,
+    table: Vec<Route>,
+}
+
+impl<S: Clone + Send + Sync + 'static> Default for Routes<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+macro_rules! method {
+    ($name:ident, $method:literal) => {
+        #[doc = concat!("Serves `", $method, " path` with `handler`.")]
+        pub fn $name<H, T>(self, path: &'static str, handler: H) -> Self
+        where
+            H: Handler<T, S>,
+            T: 'static,
+        {
+            self.add($method, path, routing::$name(handler))
+        }
+    };
+}
+
+impl<S: Clone + Send + Sync + 'static> Routes<S> {
+    /// No routes yet.
+    pub fn new() -> Self {
+        Self {
+            router: Router::new(),
+            table: Vec::new(),
+        }
+    }
+
+    method!(get, "GET");
+    method!(post, "POST");
+    method!(put, "PUT");
+    method!(patch, "PATCH");
+    method!(delete, "DELETE");
+
+    fn add(mut self, method: &'static str, path: &'static str, route: MethodRouter<S>) -> Self {
+        // axum merges method routers registered on the same path.
+        self.router = self.router.route(path, route);
+        self.table.push(Route { method, path });
+        self
+    }
+
+    /// Both sets of routes (a function's `lib.rs` merges its modules' `routes()`).
+    pub fn merge(mut self, other: Routes<S>) -> Self {
+        self.router = self.router.merge(other.router);
+        self.table.extend(other.table);
+        self
+    }
+
+    /// What this router serves, sorted.
+    pub fn table(&self) -> Vec<Route> {
+        let mut table = self.table.clone();
+        table.sort();
+        table
+    }
+
+    /// The router, for `with_state` and the shared layers.
+    pub fn into_router(self) -> Router<S> {
+        self.router
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_lists_every_method_and_path() {
+        let routes = Routes::<()>::new()
+            .get("/a", || async { "a" })
+            .patch("/a", || async { "a" })
+            .merge(Routes::new().post("/b/{id}", || async { "b" }));
+        assert_eq!(
+            routes.table(),
+            vec![
+                Route {
+                    method: "GET",
+                    path: "/a"
+                },
+                Route {
+                    method: "PATCH",
+                    path: "/a"
+                },
+                Route {
+                    method: "POST",
+                    path: "/b/{id}"
+                },
+            ]
+        );
+    }
+}
