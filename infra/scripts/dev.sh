@@ -9,14 +9,28 @@ API_PORT="${API_PORT:-9000}"
 WATCH_ARGS=()
 
 TAIL_PID=""
+CLEANED_UP=""
+# Must run to the end whatever has already died. A signal sent to the whole group (Ctrl-C,
+# `kill -- -PGID` from a process manager) kills `tail` before we get here, so every step may
+# fail. The emulator and watch run in sessions of their own (setsid) and never get that signal:
+# if cleanup stops early, they keep ports $MOTO_PORT and $API_PORT and the next `make dev` fails.
 cleanup() {
+  [[ -n "$CLEANED_UP" ]] && return 0 # EXIT runs it again after the INT/TERM/HUP trap
+  CLEANED_UP=1
+  set +e # under -e a failed kill (tail already gone) would end the script here
+  # A second Ctrl-C, or make passing its TERM on to us, must not cut the cleanup short.
+  trap '' INT TERM HUP
   log "stopping"
   [[ -n "$TAIL_PID" ]] && kill "$TAIL_PID" 2>/dev/null
   stop_group watch
   stop_group moto
+  return 0
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+# Cleanup first, then exit with the usual 128+signal status.
+trap 'cleanup; exit 129' HUP
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
 
 ensure_venv
 start_emulator "$MOTO_PORT"
@@ -33,4 +47,5 @@ log "API on http://127.0.0.1:$API_PORT  (emulator http://127.0.0.1:$MOTO_PORT, l
 log "try: curl -i http://127.0.0.1:$API_PORT/health/readiness   — Ctrl-C to stop"
 tail -n +1 -f "$RUN_DIR/watch.log" &
 TAIL_PID=$!
+# Returns when watch exits or a trapped signal arrives (then the trap runs cleanup).
 wait "$(cat "$RUN_DIR/watch.pid")" || true

@@ -57,7 +57,8 @@ stop_group() {
   local name="$1" pidfile="$RUN_DIR/$1.pid" pid i
   [[ -f "$pidfile" ]] || return 0
   pid="$(cat "$pidfile")"
-  if kill -0 "$pid" 2>/dev/null; then
+  # The group, not only its leader: children can outlive a crashed leader and keep its ports.
+  if kill -0 -- "-$pid" 2>/dev/null || kill -0 "$pid" 2>/dev/null; then
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < 50; i++)); do
       kill -0 -- "-$pid" 2>/dev/null || break

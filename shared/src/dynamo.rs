@@ -15,9 +15,7 @@ use aws_sdk_dynamodb::{
     types::{AttributeValue, TransactWriteItem},
 };
 
-use crate::error::{
-    ApiError, DisplayErrorContext, ErrorCode, ProvideErrorMetadata, SdkError, is_transient,
-};
+use crate::error::{ApiError, ErrorCode, ProvideErrorMetadata, SdkError, SdkFailure};
 
 /// One item as the SDK returns it.
 pub type Item = HashMap<String, AttributeValue>;
@@ -58,12 +56,9 @@ where
         if code == Some("ConditionalCheckFailedException") {
             return Self::ConditionFailed;
         }
-        let transient = is_transient(&err);
-        let err = anyhow::anyhow!("{}", DisplayErrorContext(err));
-        if transient {
-            Self::Unavailable(err)
-        } else {
-            Self::Internal(err)
+        match SdkFailure::from(err) {
+            SdkFailure::Transient(err) => Self::Unavailable(err),
+            SdkFailure::Permanent(err) => Self::Internal(err),
         }
     }
 }

@@ -223,18 +223,40 @@ where
     R: fmt::Debug + Send + Sync + 'static,
 {
     fn from(err: SdkError<E, R>) -> Self {
-        let transient = is_transient(&err);
-        let err = anyhow::anyhow!("{}", DisplayErrorContext(err));
-        if transient {
-            Self::Unavailable(err)
-        } else {
-            Self::Internal(err)
+        match SdkFailure::from(err) {
+            SdkFailure::Transient(err) => Self::Unavailable(err),
+            SdkFailure::Permanent(err) => Self::Internal(err),
         }
     }
 }
 
-/// Whether an SDK error is the dependency's passing trouble (503) rather than our bug (500).
-pub fn is_transient<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+/// An SDK error reduced to what callers act on, its whole chain kept for the logs. The one place
+/// that classifies SDK errors: `ApiError` and `dynamo::StoreError` both convert through it.
+#[derive(Debug)]
+pub enum SdkFailure {
+    /// The dependency's passing trouble (throttling, timeouts, connection failures): 503.
+    Transient(anyhow::Error),
+    /// Anything else: our bug or configuration, 500.
+    Permanent(anyhow::Error),
+}
+
+impl<E, R> From<SdkError<E, R>> for SdkFailure
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: fmt::Debug + Send + Sync + 'static,
+{
+    fn from(err: SdkError<E, R>) -> Self {
+        let transient = is_transient(&err);
+        let err = anyhow::anyhow!("{}", DisplayErrorContext(err));
+        if transient {
+            Self::Transient(err)
+        } else {
+            Self::Permanent(err)
+        }
+    }
+}
+
+fn is_transient<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     match err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             true

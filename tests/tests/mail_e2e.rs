@@ -73,7 +73,7 @@ async fn a_reset_token_works_once_and_ends_every_session() {
         "reset does not log in"
     );
     assert_eq!(second.status, 400);
-    assert_eq!(second.json()["error_code"], "INVALID_TOKEN");
+    assert_eq!(second.json()["error_code"], "INVALID_ACTION_TOKEN");
     assert_eq!(
         id.login(&account.username, &account.password).await.status,
         401
@@ -183,7 +183,7 @@ async fn wrong_purpose_tokens_fail() {
         .await;
 
     assert_eq!(verify_on_reset.status, 400);
-    assert_eq!(verify_on_reset.json()["error_code"], "INVALID_TOKEN");
+    assert_eq!(verify_on_reset.json()["error_code"], "INVALID_ACTION_TOKEN");
     assert_eq!(reset_on_verify.status, 400);
     assert_eq!(access_on_verify.status, 400);
     assert_eq!(id.me(&reset).await.status, 401);
@@ -217,7 +217,7 @@ async fn an_expired_reset_token_fails() {
         .await;
 
     assert_eq!(reply.status, 400);
-    assert_eq!(reply.json()["error_code"], "INVALID_TOKEN");
+    assert_eq!(reply.json()["error_code"], "INVALID_ACTION_TOKEN");
 }
 
 #[tokio::test]

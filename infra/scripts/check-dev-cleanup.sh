@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Regression check for `make dev`'s cleanup: start it, signal its whole process group the way
+# Ctrl-C (INT) or a process manager (TERM) does, then require that the group is gone, that the
+# emulator and watch ports are free and that nothing it started is still running.
+#   bash infra/scripts/check-dev-cleanup.sh
+#   DEV_SCRIPT=/path/to/dev.sh SIGNALS="TERM" UP_SECS=600 bash infra/scripts/check-dev-cleanup.sh
+# Free ports and a run directory of its own for every round: a `make dev` on 5000/9000, or a
+# `make test`, running meanwhile is never touched.
+set -euo pipefail
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/rust-starter-devcheck-XXXXXX")"
+export STARTER_RUN_DIR="$WORK/run"
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+DEV_SCRIPT="${DEV_SCRIPT:-$ROOT/infra/scripts/dev.sh}"
+SIGNALS="${SIGNALS:-TERM INT}"
+UP_SECS="${UP_SECS:-300}"  # the first run builds every function
+GONE_SECS="${GONE_SECS:-15}"
+[[ -f "$DEV_SCRIPT" ]] || die "no such script: $DEV_SCRIPT"
+
+# Run the way `make dev` runs it: make is the group leader and passes a TERM on to dev.sh.
+printf 'dev:\n\t@bash "$(DEV_SCRIPT)"\n' > "$WORK/Makefile"
+
+SESSIONS=()  # every session this check started: its dev run, and the emulator and watch of it
+FAILED=0
+
+# session_procs SID: the live (non-zombie) processes of session SID, one "pid args" a line.
+session_procs() {
+  ps -e -o pid=,sid=,stat=,args= | awk -v s="$1" '$2 == s && $3 !~ /^Z/ { $2 = ""; $3 = ""; print }'
+}
+
+kill_sessions() {
+  local sid pid
+  for sid in "$@"; do
+    for pid in $(session_procs "$sid" | awk '{ print $1 }'); do
+      kill -KILL "$pid" 2>/dev/null || true
+    done
+  done
+}
+
+finish() {
+  set +e
+  trap '' INT TERM
+  local run
+  # Pid files of a run that never got as far as being signalled (or whose cleanup did not run).
+  for run in "$WORK"/run-*; do
+    [[ -f "$run/watch.pid" ]] && SESSIONS+=("$(cat "$run/watch.pid")")
+    [[ -f "$run/moto.pid" ]] && SESSIONS+=("$(cat "$run/moto.pid")")
+  done
+  ((${#SESSIONS[@]})) && kill_sessions "${SESSIONS[@]}"
+  wait 2>/dev/null
+  rm -rf "$WORK"
+}
+trap finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+ok() { printf '  ok   %s\n' "$*"; }
+fail() { printf '  FAIL %s\n' "$*"; FAILED=$((FAILED + 1)); ROUND_FAILED=1; }
+
+# round SIGNAL: one `make dev`, up, then `kill -SIGNAL -- -PGID`.
+round() {
+  local sig="$1" run="$WORK/run-$1" devlog="$WORK/dev-$1.log"
+  local moto api sid moto_sid watch_sid i start
+  ROUND_FAILED=0
+  start=$SECONDS
+  moto="$(free_port)"
+  api="$(free_port)"
+  while [[ "$api" == "$moto" ]]; do api="$(free_port)"; done
+  log "round $sig: $DEV_SCRIPT, emulator on $moto, API on $api, logs in $devlog"
+  # A new session, so the signal reaches exactly that run. A background job of a non-interactive
+  # shell starts with INT ignored, and bash cannot trap a signal ignored at entry: the launcher
+  # restores the default so INT reaches dev.sh as Ctrl-C does.
+  STARTER_RUN_DIR="$run" MOTO_PORT="$moto" API_PORT="$api" \
+    "$VENV/bin/python" -c '
+import os, signal, sys
+os.setsid()
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+os.execvp(sys.argv[1], sys.argv[1:])' \
+    make --no-print-directory -f "$WORK/Makefile" DEV_SCRIPT="$DEV_SCRIPT" dev \
+    >"$devlog" 2>&1 </dev/null &
+  sid=$!
+  SESSIONS+=("$sid")
+
+  for ((i = 0; i < UP_SECS * 2; i++)); do
+    curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$api/health/liveness" && break
+    [[ -n "$(session_procs "$sid")" ]] || break  # dev stopped on its own
+    sleep 0.5
+  done
+  if ! curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$api/health/liveness"; then
+    fail "$sig: API never answered on $api within ${UP_SECS}s"
+    tail -n 30 "$devlog" | sed 's/^/       | /'
+    return
+  fi
+  ok "$sig: API up on $api after $((SECONDS - start))s"
+  moto_sid="$(cat "$run/moto.pid")"
+  watch_sid="$(cat "$run/watch.pid")"
+  SESSIONS+=("$moto_sid" "$watch_sid")
+
+  kill "-$sig" -- "-$sid" || fail "$sig: could not signal group $sid"
+  for ((i = 0; i < GONE_SECS * 10; i++)); do
+    [[ -z "$(session_procs "$sid")" ]] && break
+    sleep 0.1
+  done
+  if [[ -z "$(session_procs "$sid")" ]]; then
+    ok "$sig: make dev's group gone"
+  else
+    fail "$sig: make dev's group still running ${GONE_SECS}s after SIG$sig:"
+    session_procs "$sid" | sed 's/^/       | /'
+  fi
+  if port_in_use "$moto"; then fail "$sig: emulator port $moto still in use"; else ok "$sig: emulator port $moto free"; fi
+  if port_in_use "$api"; then fail "$sig: API port $api still in use"; else ok "$sig: API port $api free"; fi
+  if [[ -z "$(session_procs "$moto_sid")$(session_procs "$watch_sid")" ]]; then
+    ok "$sig: no emulator or watch process left"
+  else
+    fail "$sig: left running:"
+    session_procs "$moto_sid" | sed 's/^/       | /'
+    session_procs "$watch_sid" | sed 's/^/       | /'
+  fi
+  if ((ROUND_FAILED)); then
+    printf '       last lines of %s:\n' "$devlog"
+    tail -n 30 "$devlog" | sed 's/^/       | /'
+  fi
+  kill_sessions "$sid" "$moto_sid" "$watch_sid"
+  wait "$sid" 2>/dev/null || true
+}
+
+for sig in $SIGNALS; do
+  round "$sig"
+done
+if ((FAILED)); then
+  printf 'FAIL: %d check(s) failed\n' "$FAILED"
+  exit 1
+fi
+printf 'ok: make dev stops everything on %s\n' "$SIGNALS"
