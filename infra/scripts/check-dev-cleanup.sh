@@ -55,6 +55,13 @@ trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# reap SID [SID...]: KILL whatever is left of these sessions; the first is our child, wait for it
+# (quietly: bash would report "Killed").
+reap() {
+  kill_sessions "$@"
+  { wait "$1"; } 2>/dev/null || true
+}
+
 ok() { printf '  ok   %s\n' "$*"; }
 fail() { printf '  FAIL %s\n' "$*"; FAILED=$((FAILED + 1)); ROUND_FAILED=1; }
 
@@ -91,6 +98,7 @@ os.execvp(sys.argv[1], sys.argv[1:])' \
   if ! curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$api/health/liveness"; then
     fail "$sig: API never answered on $api within ${UP_SECS}s"
     tail -n 30 "$devlog" | sed 's/^/       | /'
+    reap "$sid" "$(cat "$run/moto.pid" 2>/dev/null)" "$(cat "$run/watch.pid" 2>/dev/null)"
     return
   fi
   ok "$sig: API up on $api after $((SECONDS - start))s"
@@ -122,8 +130,7 @@ os.execvp(sys.argv[1], sys.argv[1:])' \
     printf '       last lines of %s:\n' "$devlog"
     tail -n 30 "$devlog" | sed 's/^/       | /'
   fi
-  kill_sessions "$sid" "$moto_sid" "$watch_sid"
-  wait "$sid" 2>/dev/null || true
+  reap "$sid" "$moto_sid" "$watch_sid"
 }
 
 for sig in $SIGNALS; do

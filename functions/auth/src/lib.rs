@@ -2,44 +2,20 @@
 //! (`password/forgot`, `password/reset`, `password/change`) and email verification
 //! (`verify-email`, `verify-email/resend`) under `/api/v1/auth`. The contract is `docs/api.md`.
 //!
-//! Each module exposes `routes()`; this file only builds the state and merges them.
+//! Each module exposes `routes()`; this file only merges them (the state is in `state.rs`).
 
 mod context;
 mod cookies;
 mod password;
 mod session;
+mod state;
 mod verification;
 
-use axum::{Router, extract::FromRef};
-use identity::IdentityState;
-use shared::{AppState, Env, Routes};
+use axum::Router;
+use shared::Routes;
 
 pub use context::{AuthContext, AuthSettings};
-
-/// The prefix of every route here (and the default refresh cookie path).
-pub const BASE: &str = "/api/v1/auth";
-
-/// Everything the auth handlers need; each part is reachable through `FromRef`.
-#[derive(Debug, Clone, FromRef)]
-pub struct State {
-    /// Config and AWS clients.
-    pub app: AppState,
-    /// Token verification and the identity tables.
-    pub identity: IdentityState,
-    /// What only this function has: password hashing, counters, mail, its settings.
-    pub auth: AuthContext,
-}
-
-/// Builds the state: the key ring from Secrets Manager, then the auth-only parts.
-pub async fn init(app: AppState, env: Env) -> anyhow::Result<State> {
-    let identity = IdentityState::init(&app, &env).await?;
-    let auth = AuthContext::from_env(&app, &identity, &env)?;
-    Ok(State {
-        app,
-        identity,
-        auth,
-    })
-}
+pub use state::{State, init};
 
 /// Every route of this function.
 pub fn routes() -> Routes<State> {

@@ -27,7 +27,7 @@ use crate::{
 };
 
 /// `password/forgot`, `password/reset`, `password/change`.
-pub fn routes() -> Routes<crate::State> {
+pub fn routes() -> Routes<crate::state::State> {
     Routes::new()
         .post("/api/v1/auth/password/forgot", forgot)
         .post("/api/v1/auth/password/reset", reset)

@@ -33,7 +33,7 @@ use crate::{
 };
 
 /// `signup`, `login`, `refresh`, `logout`, `logout-all`.
-pub fn routes() -> Routes<crate::State> {
+pub fn routes() -> Routes<crate::state::State> {
     Routes::new()
         .post("/api/v1/auth/signup", signup)
         .post("/api/v1/auth/login", login)

@@ -19,7 +19,7 @@ use shared::{
 use crate::context::AuthContext;
 
 /// `verify-email`, `verify-email/resend`.
-pub fn routes() -> Routes<crate::State> {
+pub fn routes() -> Routes<crate::state::State> {
     Routes::new()
         .post("/api/v1/auth/verify-email", verify_email)
         .post("/api/v1/auth/verify-email/resend", resend)

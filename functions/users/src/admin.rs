@@ -29,7 +29,7 @@ const DEFAULT_LIMIT: i32 = 20;
 const MAX_LIMIT: i32 = 100;
 
 /// `GET /`, and `GET`, `PATCH`, `DELETE /{id}`.
-pub fn routes() -> Routes<crate::State> {
+pub fn routes() -> Routes<crate::state::State> {
     Routes::new()
         .get("/api/v1/users", list)
         .get("/api/v1/users/{id}", get_user)

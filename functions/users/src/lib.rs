@@ -1,30 +1,16 @@
 //! Users Lambda: `/api/v1/users/me` for everyone ([`me`]), the rest for admins ([`admin`]).
-//! The contract is `docs/api.md`. This file only builds the state and merges the routes.
+//! The contract is `docs/api.md`. This file only merges the routes (the state is in `state.rs`).
 
 mod admin;
 mod body;
 mod me;
+mod state;
 
-use axum::{Router, extract::FromRef};
-use identity::IdentityState;
-use shared::{AppState, Env, Routes};
+use axum::Router;
+use shared::Routes;
 
 pub use body::UserBody;
-
-/// What the users handlers need; each part is reachable through `FromRef`.
-#[derive(Debug, Clone, FromRef)]
-pub struct State {
-    /// Config and AWS clients.
-    pub app: AppState,
-    /// Token verification and the identity tables.
-    pub identity: IdentityState,
-}
-
-/// Builds the state: the key ring from Secrets Manager. No mailer, no password hashing.
-pub async fn init(app: AppState, env: Env) -> anyhow::Result<State> {
-    let identity = IdentityState::init(&app, &env).await?;
-    Ok(State { app, identity })
-}
+pub use state::{State, init};
 
 /// Every route of this function.
 pub fn routes() -> Routes<State> {

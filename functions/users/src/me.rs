@@ -12,7 +12,7 @@ use shared::{ApiError, ErrorCode, Routes, dynamo::StoreError, extract::Json as J
 use crate::body::UserBody;
 
 /// `GET`, `PATCH` and `DELETE /me`.
-pub fn routes() -> Routes<crate::State> {
+pub fn routes() -> Routes<crate::state::State> {
     Routes::new()
         .get("/api/v1/users/me", me)
         .patch("/api/v1/users/me", patch_me)
