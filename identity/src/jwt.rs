@@ -76,9 +76,25 @@ pub enum TokenError {
     /// Past `exp`.
     #[error("expired")]
     Expired,
-    /// Wrong or missing `iss`/`aud`/`sub`, or another claim check.
+    /// Wrong or missing `iss`/`aud`/`sub`, a future `nbf`, or another claim check.
     #[error("invalid claims")]
     Claims,
+    /// A `crit` header: extensions we do not implement.
+    #[error("critical header extension")]
+    Critical,
+}
+
+/// Whether the token's protected header carries `crit` (any value).
+fn has_crit_header(token: &str) -> bool {
+    use base64::Engine as _;
+    let Some(segment) = token.split('.').next() else {
+        return false;
+    };
+    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(segment) else {
+        return false;
+    };
+    serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&bytes)
+        .is_ok_and(|header| header.contains_key("crit"))
 }
 
 /// HS256 keys by `kid`, and which one signs. Held only in memory; never printed.
@@ -253,6 +269,11 @@ impl Tokens {
     /// Verifies signature, `alg`, `typ`, `kid`, `iss`, `aud`, `sub` and `exp` for `kind`.
     pub fn verify(&self, kind: TokenKind, token: &str) -> Result<Claims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        // RFC 7515 §4.1.11: a `crit` header names extensions the verifier must understand; we
+        // understand none, so such a token is refused (jsonwebtoken's Header drops the field).
+        if has_crit_header(token) {
+            return Err(TokenError::Critical);
+        }
         if header.alg != Algorithm::HS256 {
             return Err(TokenError::Algorithm);
         }
@@ -269,6 +290,8 @@ impl Tokens {
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.leeway = 5;
+        // `nbf` is optional in our tokens; when present it must have passed.
+        validation.validate_nbf = true;
         jsonwebtoken::decode::<Claims>(token, decoding, &validation)
             .map(|data| data.claims)
             .map_err(|err| {
@@ -446,6 +469,68 @@ mod tests {
                 .kid
                 .as_deref(),
             Some("k2")
+        );
+    }
+
+    /// Signs `header` and `claims` (JSON) with the test key, as an attacker with a stolen key
+    /// format but our key would: only the header and claim checks can refuse these.
+    fn signed(header: &str, claims: &serde_json::Value) -> String {
+        let signing_input = format!(
+            "{}.{}",
+            b64(header.as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
+        let signature = jsonwebtoken::crypto::sign(
+            signing_input.as_bytes(),
+            &EncodingKey::from_secret(KEY.as_bytes()),
+            Algorithm::HS256,
+        )
+        .unwrap();
+        format!("{signing_input}.{signature}")
+    }
+
+    fn claims_at(nbf: Option<i64>) -> serde_json::Value {
+        let mut claims = serde_json::json!({
+            "iss": "starter", "aud": "starter-api", "sub": "user-1", "jti": "j",
+            "iat": now(), "exp": now() + 600, "sid": "s"
+        });
+        if let Some(nbf) = nbf {
+            claims["nbf"] = serde_json::json!(nbf);
+        }
+        claims
+    }
+
+    #[test]
+    fn a_token_not_valid_before_a_future_time_is_refused() {
+        let header = r#"{"alg":"HS256","typ":"at+jwt","kid":"k1"}"#;
+        let t = tokens();
+        assert!(
+            t.verify(TokenKind::Access, &signed(header, &claims_at(None)))
+                .is_ok()
+        );
+        assert!(
+            t.verify(
+                TokenKind::Access,
+                &signed(header, &claims_at(Some(now() - 60)))
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            t.verify(
+                TokenKind::Access,
+                &signed(header, &claims_at(Some(now() + 600)))
+            ),
+            Err(TokenError::Claims)
+        );
+    }
+
+    #[test]
+    fn a_token_with_a_crit_header_is_refused() {
+        let t = tokens();
+        let crit = r#"{"alg":"HS256","typ":"at+jwt","kid":"k1","crit":["exp"]}"#;
+        assert_eq!(
+            t.verify(TokenKind::Access, &signed(crit, &claims_at(None))),
+            Err(TokenError::Critical)
         );
     }
 

@@ -96,6 +96,11 @@ error_codes! {
     RequestTimeout = "REQUEST_TIMEOUT", 408, "Request timed out";
     /// Username or email is taken (case-insensitively).
     UserExists = "USER_EXISTS", 409, "Username or email already registered";
+    /// A refresh token the session rotated a moment ago (a concurrent refresh, e.g. another
+    /// tab): nothing is revoked; use the tokens that refresh returned.
+    RefreshRace = "REFRESH_RACE", 409, "This refresh token was just rotated by a concurrent request; use the newest tokens";
+    /// The last active admin cannot demote, disable or delete itself.
+    LastAdmin = "LAST_ADMIN", 409, "The last active admin cannot be demoted, disabled or deleted";
     /// A password change raced a reset or a logout; nothing was changed.
     PasswordChanged = "PASSWORD_CHANGED", 409, "The account changed meanwhile; log in again";
     /// Any other conflict with the stored state.

@@ -29,6 +29,31 @@ where
     }
 }
 
+/// A JSON body that may be absent: an empty (or all-whitespace) body is `None` whatever the
+/// content type; any other body must be `application/json` (415 otherwise) and parse (400/422).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T, S> FromRequest<S> for OptionalJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = has_content_type(&req, "application/json");
+        let bytes = body_bytes(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(None));
+        }
+        if !json {
+            return Err(ErrorCode::UnsupportedMediaType.into());
+        }
+        parse_json(&bytes).map(|value| Self(Some(value)))
+    }
+}
+
 /// Either a JSON or an `application/x-www-form-urlencoded` body, decided by the content type.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JsonOrForm<T>(pub T);

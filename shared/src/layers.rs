@@ -43,6 +43,23 @@ pub fn apply(router: Router, config: &Config) -> Router {
         .layer(cors(config))
         .layer(middleware::from_fn(envelope))
         .layer(middleware::from_fn(request_id_and_trace))
+        .layer(middleware::from_fn(response_headers))
+}
+
+/// Headers every response carries: `X-Content-Type-Options: nosniff` (no browser guesses a
+/// JSON body into HTML), and `Cache-Control: no-store` unless the handler chose a policy itself:
+/// this API answers with tokens and personal data, which no proxy or browser may keep.
+async fn response_headers(req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 /// Accepts a caller's id only if it is short and plain, so it cannot inject into logs or headers.
@@ -348,6 +365,25 @@ mod tests {
         );
         assert_eq!(allowed[header::ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
         assert!(!refused.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+    }
+
+    #[tokio::test]
+    async fn every_response_is_nosniff_and_not_stored_unless_the_handler_says_otherwise() {
+        let routes = Router::new().route("/ok", get(|| async { "ok" })).route(
+            "/cached",
+            get(|| async { ([(header::CACHE_CONTROL, "max-age=60")], "cached") }),
+        );
+        let app = apply(routes, &config(&[]));
+        for (path, cache) in [
+            ("/ok", "no-store"),
+            ("/missing", "no-store"),
+            ("/cached", "max-age=60"),
+        ] {
+            let (_, headers, _) =
+                send(app.clone(), Request::get(path).body(Body::empty()).unwrap()).await;
+            assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{path}");
+            assert_eq!(headers[header::CACHE_CONTROL], cache, "{path}");
+        }
     }
 
     #[test]

@@ -272,6 +272,7 @@ impl Identity {
                     roles: Some(vec!["admin".to_owned(), "user".to_owned()]),
                     ..Default::default()
                 },
+                None,
             )
             .await
             .expect("promote");

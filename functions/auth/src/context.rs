@@ -1,7 +1,7 @@
 //! What only the auth function has: password hashing (argon2, with the dummy hash warmed at
 //! init), the attempt and mail counters, the mailer, and its own settings.
 
-use std::{ops::Deref, sync::Arc, time::Duration};
+use std::{future::Future, ops::Deref, sync::Arc, time::Duration, time::Instant};
 
 use identity::{
     IdentityState,
@@ -22,6 +22,10 @@ pub struct AuthSettings {
     pub refresh_cookie_path: String,
     /// The refresh token lifetime (the cookie's `Max-Age`).
     pub refresh_ttl: Duration,
+    /// `REFRESH_GRACE_SECS` (10): a just-rotated refresh token presented again within this
+    /// window (two tabs refreshing at once) is answered 409 `REFRESH_RACE` instead of being
+    /// treated as a replay that revokes the session. 0 turns the window off.
+    pub refresh_grace: Duration,
     /// `PUBLIC_APP_URL`: base of the links in mails (never the request's Host header). Required
     /// when `APP_ENV=deployed`; `http://localhost:3000` locally.
     pub public_app_url: String,
@@ -31,11 +35,14 @@ pub struct AuthSettings {
     pub require_verified_email: bool,
     /// `RESET_MAILS_PER_HOUR` (3) per address.
     pub reset_mails: Window,
-    /// `VERIFY_MAILS_PER_HOUR` (3) per account, for resends.
+    /// `VERIFY_MAILS_PER_HOUR` (3) per address, for resends.
     pub verify_mails: Window,
-    /// `FORGOT_RESPONSE_FLOOR_MS` (600): `/password/forgot` never answers sooner, so its timing
-    /// does not tell whether the account exists.
-    pub forgot_response_floor: Duration,
+    /// `MAILS_PER_ADDRESS_PER_HOUR` (5): every mail to one address, whatever its kind, counted
+    /// by address so that deleting and re-creating an account does not reset it.
+    pub mails_per_address: Window,
+    /// `FORGOT_RESPONSE_FLOOR_MS` (600): `/password/forgot` and `/verify-email/resend` never
+    /// answer sooner, so their timing does not tell whether (or in which state) an account exists.
+    pub response_floor: Duration,
 }
 
 impl AuthSettings {
@@ -51,9 +58,9 @@ impl AuthSettings {
                 ));
             }
         };
-        let per_hour = |var: &'static str| -> Result<Window, ConfigError> {
+        let per_hour = |var: &'static str, default: i64| -> Result<Window, ConfigError> {
             Ok(Window {
-                max: env.num(var, 3, 1, 1_000)?,
+                max: env.num(var, default, 1, 1_000)?,
                 window_secs: 3_600,
             })
         };
@@ -61,15 +68,17 @@ impl AuthSettings {
             refresh_cookie: env.bool("REFRESH_COOKIE", false)?,
             refresh_cookie_path: env.string_or("REFRESH_COOKIE_PATH", "/api/v1/auth"),
             refresh_ttl,
+            refresh_grace: Duration::from_secs(env.num("REFRESH_GRACE_SECS", 10, 0, 300)?),
             public_app_url,
             login_window: Window {
                 max: env.num("LOGIN_MAX_FAILURES", 5, 1, 1_000)?,
                 window_secs: env.num("LOGIN_FAILURE_WINDOW_SECS", 900, 1, 86_400)?,
             },
             require_verified_email: env.bool("REQUIRE_VERIFIED_EMAIL", false)?,
-            reset_mails: per_hour("RESET_MAILS_PER_HOUR")?,
-            verify_mails: per_hour("VERIFY_MAILS_PER_HOUR")?,
-            forgot_response_floor: env.millis("FORGOT_RESPONSE_FLOOR_MS", 600)?,
+            reset_mails: per_hour("RESET_MAILS_PER_HOUR", 3)?,
+            verify_mails: per_hour("VERIFY_MAILS_PER_HOUR", 3)?,
+            mails_per_address: per_hour("MAILS_PER_ADDRESS_PER_HOUR", 5)?,
+            response_floor: env.millis("FORGOT_RESPONSE_FLOOR_MS", 600)?,
         })
     }
 }
@@ -142,5 +151,28 @@ impl AuthContext {
             .reset(LOGIN_SCOPE, subject, self.settings.login_window, now)
             .await?;
         Ok(())
+    }
+}
+
+impl AuthContext {
+    /// Runs `work`, bounded by the response floor, and answers no sooner than the floor
+    /// whatever happened: the timing of `forgot` and `resend` must not tell accounts apart. A
+    /// failure or an unfinished run is logged, never shown (the user can ask again).
+    pub async fn padded(
+        &self,
+        what: &str,
+        work: impl Future<Output = Result<(), shared::ApiError>>,
+    ) {
+        let started = Instant::now();
+        let floor = self.settings.response_floor;
+        // Boxed: the work (SDK calls, a mail render) makes a large future.
+        match tokio::time::timeout(floor, Box::pin(work)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::warn!(error = %err, "{what} not processed"),
+            Err(_) => tracing::warn!("{what} exceeded the response floor; dropped"),
+        }
+        if let Some(rest) = floor.checked_sub(started.elapsed()) {
+            tokio::time::sleep(rest).await;
+        }
     }
 }

@@ -2,8 +2,6 @@
 //! the account; reset tokens are single-use, purpose-bound and short-lived; a reset ends every
 //! session; a change needs the current password and keeps only the caller's session.
 
-use std::time::Instant;
-
 use axum::{Json, extract::State, http::StatusCode};
 use identity::{
     AuthUser, IdentityState,
@@ -49,20 +47,13 @@ async fn forgot(
     State(auth): State<AuthContext>,
     JsonBody(body): JsonBody<ForgotBody>,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
-    let started = Instant::now();
     let email = Email::parse(&body.email)?;
-    let floor = auth.settings.forgot_response_floor;
-    // The work is bounded by the floor, so a slow SES or table cannot stretch the response for
-    // existing accounts only; an unfinished request is logged (the user can ask again).
-    match tokio::time::timeout(floor, forgot_work(&identity, &auth, &email)).await {
-        Ok(Ok(())) => {}
-        // Even a failing store must not change the answer: that would tell accounts apart.
-        Ok(Err(err)) => tracing::warn!(error = %err, "password reset request not processed"),
-        Err(_) => tracing::warn!("password reset request exceeded the response floor; dropped"),
-    }
-    if let Some(rest) = floor.checked_sub(started.elapsed()) {
-        tokio::time::sleep(rest).await;
-    }
+    // Even a failing store must not change the answer: that would tell accounts apart.
+    auth.padded(
+        "password reset request",
+        forgot_work(&identity, &auth, &email),
+    )
+    .await;
     Ok(Message::accepted(FORGOT_MESSAGE))
 }
 
@@ -94,11 +85,6 @@ async fn forgot_work(
     let issued = identity
         .tokens
         .issue(TokenKind::PasswordReset, &user.id, None, now)?;
-    identity
-        .store
-        .users
-        .set_reset_jti(&user.id, &issued.claims.jti)
-        .await?;
     let link = auth.link("reset-password", &issued.token);
     let ctx = MailContext {
         first_name: &user.first_name,
@@ -106,14 +92,16 @@ async fn forgot_work(
         expires_in: human_duration(identity.tokens.ttl(TokenKind::PasswordReset)),
         changed_at: "",
     };
-    mail_user(
-        auth,
-        &user,
-        MailKind::PasswordReset,
-        &ctx,
-        "reset mail not sent",
-    )
-    .await;
+    // Sent first, recorded after: a send that fails or times out leaves the previous link
+    // working, instead of voiding it with nothing to replace it. Single use still holds: only
+    // the recorded jti resets, once.
+    if mail_user(auth, &user, MailKind::PasswordReset, &ctx).await {
+        identity
+            .store
+            .users
+            .set_reset_jti(&user.id, &issued.claims.jti)
+            .await?;
+    }
     Ok(())
 }
 
@@ -236,14 +224,7 @@ async fn change(
         expires_in: String::new(),
         changed_at: &changed_at,
     };
-    mail_user(
-        &auth,
-        u,
-        MailKind::PasswordChanged,
-        &ctx,
-        "password change notice not sent",
-    )
-    .await;
+    mail_user(&auth, u, MailKind::PasswordChanged, &ctx).await;
     Ok(Json(Changed {
         message: "Password changed",
         sessions_revoked: ended,

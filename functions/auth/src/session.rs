@@ -23,7 +23,7 @@ use shared::{
     ApiError, ErrorCode, Routes,
     clock::{now_ms, now_rfc3339, now_s},
     dynamo::StoreError,
-    extract::{JsonOrForm, parse_json},
+    extract::{JsonOrForm, OptionalJson},
 };
 
 use crate::{
@@ -159,7 +159,7 @@ async fn login(
 
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let verified = auth.passwords.verify(&body.password, stored).await?;
-    let (user, rehash) = match (user, verified) {
+    let (mut user, rehash) = match (user, verified) {
         (Some(user), Verified::Yes { rehash }) if user.is_active() => (user, rehash),
         _ => return Err(ErrorCode::InvalidCredentials.into()),
     };
@@ -168,12 +168,15 @@ async fn login(
         // Only after the password proved who is asking, so this reveals nothing to strangers.
         return Err(ErrorCode::EmailNotVerified.into());
     }
-    if let Some(hash) = rehash {
-        identity
+    if let Some(hash) = rehash
+        && identity
             .store
             .users
             .rehash_password(&user.id, &user.password_hash, &hash)
-            .await?;
+            .await?
+    {
+        // The session below is conditioned on the hash as stored now, not the one verified.
+        user.password_hash = hash;
     }
     let pair = start_session(&identity, &user).await?;
     Ok(cookies::tokens_response(
@@ -186,22 +189,23 @@ async fn login(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RefreshBody {
-    refresh_token: String,
+    #[serde(default)]
+    refresh_token: Option<String>,
 }
 
 async fn refresh(
     State(identity): State<IdentityState>,
     State(auth): State<AuthContext>,
     headers: HeaderMap,
-    body: bytes::Bytes,
+    OptionalJson(body): OptionalJson<RefreshBody>,
 ) -> Result<Response, ApiError> {
-    let token = if body.iter().all(u8::is_ascii_whitespace) {
-        cookies::refresh_token(&auth.settings, &headers).ok_or_else(|| {
+    // No body, or a body without the token (`{}`, as many client libraries send): the cookie.
+    let token = body
+        .and_then(|b| b.refresh_token)
+        .or_else(|| cookies::refresh_token(&auth.settings, &headers))
+        .ok_or_else(|| {
             ApiError::invalid_field(&["body", "refresh_token"], "Field required", "missing")
-        })?
-    } else {
-        parse_json::<RefreshBody>(&body)?.refresh_token
-    };
+        })?;
 
     let claims = identity
         .tokens
@@ -238,10 +242,16 @@ async fn refresh(
     match identity
         .store
         .sessions
-        .rotate(sid, &token_hash(&token), &token_hash(&next.token))
+        .rotate(
+            sid,
+            &token_hash(&token),
+            &token_hash(&next.token),
+            auth.settings.refresh_grace,
+        )
         .await
     {
         Ok(()) => {}
+        Err(RotateError::Race) => return Err(ErrorCode::RefreshRace.into()),
         Err(RotateError::Reused) => {
             tracing::warn!(user_id = %user.id, session = %sid, "refresh token reuse: session revoked");
             return Err(ErrorCode::InvalidToken.into());

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use shared::{
     ApiError, ErrorCode, Routes,
     clock::now_s,
-    extract::{Json as JsonBody, parse_json},
+    extract::{Json as JsonBody, OptionalJson},
 };
 
 use crate::context::AuthContext;
@@ -43,16 +43,41 @@ impl Message {
     }
 }
 
-/// Sends `kind` to `user`; a failure is logged, never surfaced (mail never changes an answer).
+/// Sends `kind` to `user` unless the address had its share of mail this hour (counted by
+/// address, over every kind, so deleting and re-creating an account does not reset it). A
+/// failure is logged, never surfaced: mail never changes an answer. `true` when sent.
 pub async fn mail_user(
     auth: &AuthContext,
     user: &User,
     kind: MailKind,
     ctx: &MailContext<'_>,
-    what: &str,
-) {
-    if let Err(err) = auth.mailer.send(&user.email, kind, ctx).await {
-        tracing::warn!(user_id = %user.id, error = %format!("{err:#}"), "{what}");
+) -> bool {
+    match auth
+        .counters
+        .reserve(
+            "mail-to",
+            &user.email,
+            auth.settings.mails_per_address,
+            now_s(),
+        )
+        .await
+    {
+        Ok(None) => {}
+        Ok(Some(_)) => {
+            tracing::info!(user_id = %user.id, ?kind, "mail to this address throttled");
+            return false;
+        }
+        Err(err) => {
+            tracing::warn!(user_id = %user.id, ?kind, error = %err, "mail counter unavailable; not sent");
+            return false;
+        }
+    }
+    match auth.mailer.send(&user.email, kind, ctx).await {
+        Ok(()) => true,
+        Err(err) => {
+            tracing::warn!(user_id = %user.id, ?kind, error = %format!("{err:#}"), "mail not sent");
+            false
+        }
     }
 }
 
@@ -87,14 +112,7 @@ pub async fn send(identity: &IdentityState, auth: &AuthContext, user: &User) {
         expires_in: human_duration(identity.tokens.ttl(TokenKind::VerifyEmail)),
         changed_at: "",
     };
-    mail_user(
-        auth,
-        user,
-        MailKind::VerifyEmail,
-        &ctx,
-        "verification mail not sent",
-    )
-    .await;
+    mail_user(auth, user, MailKind::VerifyEmail, &ctx).await;
 }
 
 #[derive(Deserialize)]
@@ -111,7 +129,7 @@ async fn verify_email(
     let claims = action_claims(&identity, TokenKind::VerifyEmail, &body.token)?;
     let done = identity
         .store
-        .verify_email(&claims.sub, &claims.jti, claims.exp)
+        .verify_email(&claims.sub, &claims.jti, claims.exp, claims.iat)
         .await?;
     if !done {
         return Err(ErrorCode::InvalidActionToken.into());
@@ -119,7 +137,7 @@ async fn verify_email(
     Ok(Json(Message::new("Email verified")))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ResendBody {
     #[serde(default)]
@@ -133,33 +151,57 @@ async fn resend(
     State(identity): State<IdentityState>,
     State(auth): State<AuthContext>,
     MaybeAuthUser(caller): MaybeAuthUser,
-    body: bytes::Bytes,
+    OptionalJson(body): OptionalJson<ResendBody>,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     let message = "If your email is not verified yet, a new verification link has been sent.";
-    let user = match caller {
-        Some(caller) => Some(caller.user),
+    let target = match caller {
+        Some(caller) => Target::User(Box::new(caller.user)),
         None => {
-            let body: ResendBody = if body.iter().all(u8::is_ascii_whitespace) {
-                ResendBody::default()
-            } else {
-                parse_json(&body)?
-            };
             // Neither a token nor an address: nothing says whose link to resend.
-            let email = body.email.ok_or(ErrorCode::NotAuthenticated)?;
-            let email = Email::parse(&email)?;
-            identity.store.users.find_by_login(email.as_str()).await?
+            let email = body
+                .and_then(|b| b.email)
+                .ok_or(ErrorCode::NotAuthenticated)?;
+            Target::Address(Email::parse(&email)?)
         }
     };
+    // Unknown, verified and unverified addresses must answer alike: the work is padded.
+    auth.padded("verification resend", resend_work(&identity, &auth, target))
+        .await;
+    Ok(Message::accepted(message))
+}
+
+/// Whose verification link to resend.
+enum Target {
+    /// The authenticated caller.
+    User(Box<User>),
+    /// Whoever holds this address, if anyone.
+    Address(Email),
+}
+
+async fn resend_work(
+    identity: &IdentityState,
+    auth: &AuthContext,
+    target: Target,
+) -> Result<(), ApiError> {
+    let user = match target {
+        Target::User(user) => Some(*user),
+        Target::Address(email) => identity.store.users.find_by_login(email.as_str()).await?,
+    };
     let Some(user) = user.filter(|u| u.is_active() && !u.email_verified) else {
-        return Ok(Message::accepted(message));
+        return Ok(());
     };
     if auth
         .counters
-        .reserve("verify-mail", &user.id, auth.settings.verify_mails, now_s())
+        .reserve(
+            "verify-mail",
+            &user.email,
+            auth.settings.verify_mails,
+            now_s(),
+        )
         .await?
         .is_none()
     {
-        send(&identity, &auth, &user).await;
+        send(identity, auth, &user).await;
     }
-    Ok(Message::accepted(message))
+    Ok(())
 }

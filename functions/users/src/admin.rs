@@ -19,7 +19,7 @@ use shared::{
 
 use crate::{
     body::{UserBody, UserPage},
-    me::end_everything,
+    lifecycle,
 };
 
 /// Roles an admin may grant.
@@ -152,18 +152,16 @@ async fn patch_user(
         r.sort();
         r.dedup();
     }
-    let updated = identity
-        .store
-        .users
-        .admin_update(
-            &existing.id,
-            &AdminChanges {
-                roles,
-                tier: body.tier,
-                disabled: body.disabled,
-            },
-        )
-        .await?;
+    let updated = lifecycle::update(
+        &identity,
+        &existing,
+        &AdminChanges {
+            roles,
+            tier: body.tier,
+            disabled: body.disabled,
+        },
+    )
+    .await?;
     if body.disabled == Some(true) {
         identity
             .store
@@ -180,6 +178,6 @@ async fn delete_user(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let user = load(&identity, &id).await?;
-    end_everything(&identity, &user).await?;
+    lifecycle::end_everything(&identity, &user).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,6 +3,7 @@
 
 mod admin;
 mod body;
+mod lifecycle;
 mod me;
 mod state;
 

@@ -4,12 +4,12 @@ use axum::{Json, extract::State, http::StatusCode};
 use identity::{
     AuthUser, IdentityState,
     domain::{PersonName, Username, Validator},
-    store::users::{ProfileChanges, User},
+    store::users::ProfileChanges,
 };
 use serde::Deserialize;
 use shared::{ApiError, ErrorCode, Routes, dynamo::StoreError, extract::Json as JsonBody};
 
-use crate::body::UserBody;
+use crate::{body::UserBody, lifecycle};
 
 /// `GET`, `PATCH` and `DELETE /me`.
 pub fn routes() -> Routes<crate::state::State> {
@@ -69,18 +69,11 @@ async fn delete_me(
     State(identity): State<IdentityState>,
     user: AuthUser,
 ) -> Result<StatusCode, ApiError> {
-    end_everything(&identity, &user.user).await?;
+    lifecycle::end_everything(&identity, &user.user).await?;
     identity
         .store
         .revoked
         .revoke(&user.claims.jti, user.claims.exp)
         .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Soft-deletes `user` (releasing its names) and ends its sessions.
-pub(crate) async fn end_everything(identity: &IdentityState, user: &User) -> Result<(), ApiError> {
-    identity.store.users.soft_delete(user).await?;
-    identity.store.sessions.revoke_all(&user.id, None).await?;
-    Ok(())
 }

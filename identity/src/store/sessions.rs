@@ -3,12 +3,16 @@
 //! token fails the condition, and that reuse revokes the whole session. Creating a session is a
 //! cross-table transaction: see [`crate::store::transactions`].
 
-use aws_sdk_dynamodb::{Client, types::ReturnValuesOnConditionCheckFailure};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::{
+    Client, operation::update_item::UpdateItemError, types::ReturnValuesOnConditionCheckFailure,
+};
 use futures::StreamExt as _;
 use sha2::{Digest, Sha256};
 use shared::{
-    clock::now_s,
-    dynamo::{self, Item, StoreError, b, get_b, get_n, get_s, n, opt_s, s},
+    clock::{now_ms, now_s},
+    dynamo::{self, Item, StoreError, b, get_b, get_n, get_s, n, opt_n, opt_s, s},
 };
 
 /// A stored session.
@@ -24,6 +28,9 @@ pub struct Session {
     pub expires_at: i64,
     /// Ended by logout, reuse detection, or an admin.
     pub revoked: bool,
+    /// The hash the last rotation replaced, and when (epoch ms): a concurrent refresh that
+    /// presents it within the grace window is a race, not a replay.
+    pub previous: Option<(String, i64)>,
 }
 
 impl TryFrom<&Item> for Session {
@@ -36,6 +43,10 @@ impl TryFrom<&Item> for Session {
             created_at_ms: get_n(i, "created_at_ms")?,
             expires_at: get_n(i, "expires_at")?,
             revoked: get_b(i, "revoked")?,
+            previous: match (opt_s(i, "prev_hash")?, opt_n(i, "rotated_at_ms")?) {
+                (Some(hash), Some(at)) => Some((hash, at)),
+                _ => None,
+            },
         })
     }
 }
@@ -69,6 +80,9 @@ pub enum RotateError {
     /// The token was already rotated: the session is now revoked.
     #[error("refresh token reuse")]
     Reused,
+    /// The token was rotated a moment ago by a concurrent refresh (two tabs): nothing revoked.
+    #[error("concurrent refresh")]
+    Race,
     /// Store failure.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -99,14 +113,25 @@ impl Sessions {
     }
 
     /// Swaps the current refresh hash from `presented` to `next`, if `presented` is current and
-    /// the session live. Exactly one of any number of concurrent rotations can succeed.
-    pub async fn rotate(&self, id: &str, presented: &str, next: &str) -> Result<(), RotateError> {
+    /// the session live. Exactly one of any number of concurrent rotations can succeed. A loser
+    /// that presents the hash the last rotation replaced, within `grace`, is [`RotateError::Race`]
+    /// (the session lives on); any other stale token is a replay and revokes the session.
+    pub async fn rotate(
+        &self,
+        id: &str,
+        presented: &str,
+        next: &str,
+        grace: Duration,
+    ) -> Result<(), RotateError> {
+        let now_ms = now_ms();
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(id))
-            .update_expression("SET refresh_hash = :next, rotated_at = :now")
+            .update_expression(
+                "SET refresh_hash = :next, prev_hash = :presented, rotated_at_ms = :now_ms, rotated_at = :now",
+            )
             .condition_expression(
                 "attribute_exists(pk) AND refresh_hash = :presented AND revoked = :f AND expires_at > :now",
             )
@@ -114,20 +139,37 @@ impl Sessions {
             .expression_attribute_values(":presented", s(presented))
             .expression_attribute_values(":f", b(false))
             .expression_attribute_values(":now", n(now_s()))
+            .expression_attribute_values(":now_ms", n(now_ms))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        match result.map_err(StoreError::from) {
-            Ok(_) => Ok(()),
-            Err(StoreError::ConditionFailed) => match self.get(id).await? {
-                Some(session) if session.is_live(now_s()) => {
-                    // Live session, stale token: it was rotated before, so someone replayed it.
-                    self.revoke(id).await?;
-                    Err(RotateError::Reused)
+        let Err(err) = result else {
+            return Ok(());
+        };
+        let returned = match err.as_service_error() {
+            Some(UpdateItemError::ConditionalCheckFailedException(e)) => e.item.clone(),
+            _ => return Err(StoreError::from(err).into()),
+        };
+        // The item as it was when the condition failed; read it when the store did not return it.
+        let session = match returned {
+            Some(item) => Session::parse(Some(&item))?,
+            None => self.get(id).await?,
+        };
+        match session {
+            Some(session) if session.is_live(now_s()) => {
+                let raced = session.previous.as_ref().is_some_and(|(hash, at)| {
+                    hash == presented
+                        && now_ms.saturating_sub(*at)
+                            <= i64::try_from(grace.as_millis()).unwrap_or(i64::MAX)
+                });
+                if raced {
+                    return Err(RotateError::Race);
                 }
-                _ => Err(RotateError::Dead),
-            },
-            Err(err) => Err(err.into()),
+                // Live session, stale token: it was rotated before, so someone replayed it.
+                self.revoke(id).await?;
+                Err(RotateError::Reused)
+            }
+            _ => Err(RotateError::Dead),
         }
     }
 

@@ -138,21 +138,34 @@ impl IdentityStore {
         let update = self
             .users
             .password_update(user_id, new_hash, now_ms())
-            .condition_expression("reset_jti = :j AND deleted = :f")
+            // A disabled or deleted account takes no reset, whatever link is presented.
+            .condition_expression("reset_jti = :j AND deleted = :f AND disabled = :f")
             .expression_attribute_values(":j", s(jti))
             .expression_attribute_values(":f", b(false))
             .build()?;
         self.consume_with(jti, jti_exp, update).await
     }
 
-    /// Consumes verification token `jti` and sets `email_verified`.
+    /// Consumes verification token `jti` (issued at `iat`, in seconds) and sets
+    /// `email_verified`: only for a live, enabled account, and only if the token is newer than
+    /// the last disable or delete (`action_tokens_valid_after_ms`).
     pub async fn verify_email(
         &self,
         user_id: &str,
         jti: &str,
         jti_exp: i64,
+        iat: i64,
     ) -> Result<bool, StoreError> {
-        let update = self.users.verified_update(user_id)?;
+        let update = self
+            .users
+            .verified_update(user_id)
+            .condition_expression(
+                "attribute_exists(pk) AND deleted = :f AND disabled = :f AND \
+                 (attribute_not_exists(action_tokens_valid_after_ms) OR action_tokens_valid_after_ms < :iat)",
+            )
+            .expression_attribute_values(":f", b(false))
+            .expression_attribute_values(":iat", n(iat.saturating_mul(1000)))
+            .build()?;
         self.consume_with(jti, jti_exp, update).await
     }
 

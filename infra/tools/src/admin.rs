@@ -39,6 +39,8 @@ async fn main() -> anyhow::Result<()> {
                     roles: Some(roles),
                     ..AdminChanges::default()
                 },
+                // Promoting never needs the last-admin guard.
+                None,
             )
             .await?;
         println!(

@@ -3,11 +3,11 @@
 
 use aws_sdk_dynamodb::{
     Client,
-    types::{ReturnValue, TransactWriteItem, Update, builders::UpdateBuilder},
+    types::{ConditionCheck, TransactWriteItem, Update, builders::UpdateBuilder},
 };
 use shared::{
     clock::{now_ms, now_rfc3339},
-    dynamo::{self, Item, StoreError, b, list, n, opt_s, s},
+    dynamo::{self, Item, StoreError, b, get_s, list, n, opt_s, s},
 };
 
 use super::{
@@ -182,8 +182,13 @@ impl Users {
     }
 
     /// Upgrades the stored hash after a login with old parameters, only if it is still the hash
-    /// that login verified: a reset or change in between must not be undone.
-    pub async fn rehash_password(&self, id: &str, old: &str, new: &str) -> Result<(), StoreError> {
+    /// that login verified: a reset or change in between must not be undone. `true` when stored.
+    pub async fn rehash_password(
+        &self,
+        id: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()
@@ -195,7 +200,7 @@ impl Users {
             .expression_attribute_values(":old", s(old))
             .send()
             .await;
-        dynamo::applied(result.map_err(StoreError::from)).map(drop)
+        dynamo::applied(result.map_err(StoreError::from))
     }
 
     /// Ends every session issued at or before `at_ms`: the check compares session creation
@@ -244,40 +249,44 @@ impl Users {
             .expression_attribute_values(":now", s(now_rfc3339()))
     }
 
-    /// The update that marks `id`'s email verified (a live user only).
-    pub(crate) fn verified_update(&self, id: &str) -> Result<Update, StoreError> {
-        Ok(Update::builder()
+    /// The update that marks `id`'s email verified; callers add their condition.
+    pub(crate) fn verified_update(&self, id: &str) -> UpdateBuilder {
+        Update::builder()
             .table_name(&self.table)
             .key("pk", s(user_key(id)))
             .update_expression("SET email_verified = :t, updated_at = :now")
-            .condition_expression("attribute_exists(pk) AND deleted = :f")
             .expression_attribute_values(":t", b(true))
-            .expression_attribute_values(":f", b(false))
             .expression_attribute_values(":now", s(now_rfc3339()))
-            .build()?)
     }
 
     /// Sets `email_verified` without a token (`make admin`); `NotFound` for a missing or
     /// deleted user.
     pub async fn mark_email_verified(&self, id: &str) -> Result<(), StoreError> {
-        let update = TransactWriteItem::builder()
-            .update(self.verified_update(id)?)
-            .build();
+        let update = self
+            .verified_update(id)
+            .condition_expression("attribute_exists(pk) AND deleted = :f")
+            .expression_attribute_values(":f", b(false))
+            .build()?;
+        let update = TransactWriteItem::builder().update(update).build();
         match dynamo::transact(&self.client, vec![update]).await {
             Err(StoreError::ConditionFailed) => Err(StoreError::NotFound),
             other => other,
         }
     }
 
-    /// Soft delete: marks the user deleted (ending its sessions through `tokens_valid_after`)
-    /// and releases both guards, in one transaction. `NotFound` when already deleted.
-    pub async fn soft_delete(&self, user: &User) -> Result<(), StoreError> {
+    /// Soft delete: marks the user deleted (ending its sessions and voiding its pending links)
+    /// and releases both guards, in one transaction. `guard`: the id of another active admin the
+    /// deletion is conditioned on (see [`Users::another_active_admin`]). `ConditionFailed` when
+    /// the user is already deleted or the guard admin no longer is one.
+    pub async fn soft_delete(&self, user: &User, guard: Option<&str>) -> Result<(), StoreError> {
         let now = now_rfc3339();
         let update = Update::builder()
             .table_name(&self.table)
             .key("pk", s(user_key(&user.id)))
+            // Ends every session and voids every pending reset or verification link.
             .update_expression(
-                "SET deleted = :t, deleted_at = :now, updated_at = :now, tokens_valid_after_ms = :ms",
+                "SET deleted = :t, deleted_at = :now, updated_at = :now, tokens_valid_after_ms = :ms, \
+                 action_tokens_valid_after_ms = :ms REMOVE reset_jti",
             )
             .condition_expression("attribute_exists(pk) AND deleted = :f")
             .expression_attribute_values(":t", b(true))
@@ -285,7 +294,7 @@ impl Users {
             .expression_attribute_values(":now", s(now))
             .expression_attribute_values(":ms", n(now_ms()))
             .build()?;
-        let items = vec![
+        let mut items = vec![
             TransactWriteItem::builder().update(update).build(),
             guards::release(&self.table, guards::email_key(&user.email), &user.id)?,
             guards::release(
@@ -294,60 +303,115 @@ impl Users {
                 &user.id,
             )?,
         ];
-        match dynamo::transact(&self.client, items).await {
-            // Already deleted by a concurrent request.
-            Err(StoreError::ConditionFailed) => Err(StoreError::NotFound),
-            other => other,
+        if let Some(admin) = guard {
+            items.push(self.admin_check(admin)?);
         }
+        dynamo::transact(&self.client, items).await
     }
 
-    /// Admin changes: roles, tier, disabled. Returns the updated user; `NotFound` for a missing
-    /// or deleted one.
-    pub async fn admin_update(&self, id: &str, changes: &AdminChanges) -> Result<User, StoreError> {
+    /// Admin changes: roles, tier, disabled. Returns the updated user. `guard`: the id of
+    /// another active admin the change is conditioned on, when it takes away this user's admin
+    /// powers. `ConditionFailed` when the user is missing or deleted, or the guard admin no
+    /// longer is one.
+    pub async fn admin_update(
+        &self,
+        id: &str,
+        changes: &AdminChanges,
+        guard: Option<&str>,
+    ) -> Result<User, StoreError> {
         let mut set = vec!["updated_at = :now".to_owned()];
-        let mut req = self
-            .client
-            .update_item()
+        let mut update = Update::builder()
             .table_name(&self.table)
             .key("pk", s(user_key(id)))
             .condition_expression("attribute_exists(pk) AND deleted = :f")
             .expression_attribute_values(":f", b(false))
-            .expression_attribute_values(":now", s(now_rfc3339()))
-            .return_values(ReturnValue::AllNew);
+            .expression_attribute_values(":now", s(now_rfc3339()));
         if let Some(roles) = &changes.roles {
             // ROLES is a DynamoDB reserved word, hence the name placeholder.
             set.push("#roles = :roles".into());
-            req = req
+            update = update
                 .expression_attribute_names("#roles", "roles")
                 .expression_attribute_values(":roles", list(roles));
         }
         if let Some(tier) = &changes.tier {
             set.push("#tier = :tier".into());
-            req = req
+            update = update
                 .expression_attribute_names("#tier", "tier")
                 .expression_attribute_values(":tier", s(tier));
         }
         if let Some(disabled) = changes.disabled {
             set.push("#disabled = :disabled".into());
-            req = req
+            update = update
                 .expression_attribute_names("#disabled", "disabled")
                 .expression_attribute_values(":disabled", b(disabled));
             if disabled {
-                // Disabling ends every session at once.
+                // Disabling ends every session and voids every pending reset or verification
+                // link at once: re-enabling the account must not bring them back.
                 set.push("tokens_valid_after_ms = :ms".into());
-                req = req.expression_attribute_values(":ms", n(now_ms()));
+                set.push("action_tokens_valid_after_ms = :ms".into());
+                update = update.expression_attribute_values(":ms", n(now_ms()));
             }
         }
-        let out = match req
-            .update_expression(format!("SET {}", set.join(", ")))
-            .send()
-            .await
-            .map_err(StoreError::from)
-        {
-            Err(StoreError::ConditionFailed) => return Err(StoreError::NotFound),
-            other => other?,
+        let remove = if changes.disabled == Some(true) {
+            " REMOVE reset_jti"
+        } else {
+            ""
         };
-        parse_user(out.attributes())?.ok_or(StoreError::NotFound)
+        let update = update
+            .update_expression(format!("SET {}{remove}", set.join(", ")))
+            .build()?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        if let Some(admin) = guard {
+            items.push(self.admin_check(admin)?);
+        }
+        dynamo::transact(&self.client, items).await?;
+        self.get(id).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// Another active admin than `except`, if there is one: a change that takes away
+    /// `except`'s admin powers is written together with a check that this one still is an
+    /// admin, so two admins demoting each other at once cannot leave none. Reads the listing
+    /// index until it finds one (admin changes are rare; the common case stops on page one).
+    pub async fn another_active_admin(&self, except: &str) -> Result<Option<String>, StoreError> {
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :u")
+                .filter_expression(
+                    "contains(#roles, :admin) AND disabled = :f AND deleted = :f AND id <> :me",
+                )
+                .expression_attribute_names("#roles", "roles")
+                .expression_attribute_values(":u", s("USER"))
+                .expression_attribute_values(":admin", s("admin"))
+                .expression_attribute_values(":f", b(false))
+                .expression_attribute_values(":me", s(except))
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            if let Some(item) = out.items().first() {
+                return Ok(Some(get_s(item, "id")?));
+            }
+            start = out.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(None);
+            }
+        }
+    }
+
+    fn admin_check(&self, admin_id: &str) -> Result<TransactWriteItem, StoreError> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key("pk", s(user_key(admin_id)))
+            .condition_expression("contains(#roles, :admin) AND disabled = :f AND deleted = :f")
+            .expression_attribute_names("#roles", "roles")
+            .expression_attribute_values(":admin", s("admin"))
+            .expression_attribute_values(":f", b(false))
+            .build()?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 
     /// One page of live users, oldest first, starting after `start`.
