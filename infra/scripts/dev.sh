@@ -10,10 +10,11 @@ WATCH_ARGS=()
 
 TAIL_PID=""
 CLEANED_UP=""
-# Must run to the end whatever has already died. A signal sent to the whole group (Ctrl-C,
-# `kill -- -PGID` from a process manager) kills `tail` before we get here, so every step may
-# fail. The emulator and watch run in sessions of their own (setsid) and never get that signal:
-# if cleanup stops early, they keep ports $MOTO_PORT and $API_PORT and the next `make dev` fails.
+# Must run to the end whatever has already died. A signal sent to the whole group (a process
+# manager's `kill -- -PGID`, Ctrl-C, a closed terminal) reaches `tail` too, and it may be dead and
+# reaped before we get here, so any step may fail. The emulator and watch run in sessions of their
+# own (setsid) and never get that signal: if cleanup stops early, they keep ports $MOTO_PORT and
+# $API_PORT and the next `make dev` fails. infra/scripts/check-dev-cleanup.sh checks this.
 cleanup() {
   [[ -n "$CLEANED_UP" ]] && return 0 # EXIT runs it again after the INT/TERM/HUP trap
   CLEANED_UP=1
