@@ -72,8 +72,8 @@ pub fn bearer(parts: &Parts) -> Result<Option<&str>, ErrorCode> {
 /// Verifies an access token and loads its user, session and blacklist entry in one round trip.
 pub async fn authenticate(identity: &IdentityState, token: &str) -> Result<AuthUser, ApiError> {
     let claims = identity
-        .tokens
         .verify(TokenKind::Access, token)
+        .await?
         .map_err(|reason| {
             tracing::info!(%reason, "access token refused");
             ErrorCode::InvalidToken

@@ -9,9 +9,11 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
 use shared::{
+    AppState,
     config::{ConfigError, Env},
     dynamo::{Item, key_to_strings, s},
     error::{ApiError, ErrorCode},
+    secrets::LazySecret,
 };
 
 /// The key that signs cursors: `PAGINATION_KEY` (at least 32 characters) when set, otherwise
@@ -26,18 +28,35 @@ impl std::fmt::Debug for CursorKey {
 }
 
 impl CursorKey {
-    /// From `PAGINATION_KEY`, or derived from `key_ring` (the signing key secret's JSON).
-    pub fn from_env(env: &Env, key_ring: &SecretString) -> anyhow::Result<Self> {
+    /// `PAGINATION_KEY` when set (at least 32 characters), else the secret named by
+    /// `CURSOR_KEY_SECRET_ID`, read on first use. It is its own secret: the functions that list
+    /// things verify tokens with public keys only, so nothing else they hold is secret enough.
+    pub fn from_env(app: &AppState, env: &Env) -> anyhow::Result<LazySecret<Self>> {
         match env.string("PAGINATION_KEY") {
             Some(key) if key.len() < 32 => {
                 Err(ConfigError::new("PAGINATION_KEY", "must be at least 32 characters").into())
             }
-            Some(key) => Ok(Self(key.into_bytes())),
-            None => Ok(Self(derive_key(
-                key_ring.expose_secret().as_bytes(),
-                b"pagination-cursor-v1",
-            )?)),
+            Some(key) => Ok(LazySecret::ready(
+                app.secrets.clone(),
+                Self(key.into_bytes()),
+            )),
+            None => Ok(LazySecret::new(
+                app.secrets.clone(),
+                env.required("CURSOR_KEY_SECRET_ID")?,
+                Self::derived,
+            )),
         }
+    }
+
+    /// A key bound to cursors, derived from secret material.
+    pub fn derived(secret: &SecretString) -> anyhow::Result<Self> {
+        if secret.expose_secret().len() < 32 {
+            anyhow::bail!("the cursor key secret is shorter than 32 characters");
+        }
+        Ok(Self(derive_key(
+            secret.expose_secret().as_bytes(),
+            b"pagination-cursor-v1",
+        )?))
     }
 
     /// The raw key bytes.

@@ -1,33 +1,45 @@
 //! [`IdentityState`]: what every function that authenticates requests needs (the token
-//! verifier, the three identity tables, the cursor key). It exists only in the functions that
-//! build it, and extractors reach it through `FromRef`, so a function that forgets it does not
-//! compile — there is no `Option` to find empty at request time.
+//! verifier and the three identity tables). It exists only in the functions that build it, and
+//! extractors reach it through `FromRef`, so a function that forgets it does not compile —
+//! there is no `Option` to find empty at request time.
+//!
+//! Building it makes no network call: the keys are a [`LazySecret`], read on first use, so a
+//! cold start while Secrets Manager is unreachable answers 503s and then recovers.
 
-use std::{ops::Deref, sync::Arc};
+use std::{ops::Deref, sync::Arc, time::Duration};
 
-use anyhow::Context as _;
-use secrecy::SecretString;
-use shared::{AppState, Env, Table, error::DisplayErrorContext};
+use shared::{ApiError, AppState, Env, Table, secrets::LazySecret};
 
 use crate::{
-    jwt::{KeyRing, TokenSettings, Tokens},
-    pagination::CursorKey,
+    jwt::{Claims, Signer, TokenError, TokenKind, TokenSettings, Verifier},
     store::IdentityStore,
 };
+
+/// A token whose `kid` the cached keys do not know makes the keys be read again, at most this
+/// often (a rotated ring; never a way to make us hammer Secrets Manager).
+const RELOAD_UNKNOWN_KID_AFTER: Duration = Duration::from_secs(30);
 
 /// Identity, built once per sandbox; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct IdentityState(Arc<Identity>);
 
+/// Where the verifying keys come from.
+#[derive(Debug)]
+enum Keys {
+    /// The published public keys (`VERIFYING_KEYS_SECRET_ID`): every function but `auth`.
+    Published(LazySecret<Verifier>),
+    /// The signing ring itself: `auth`, which holds it anyway.
+    Signing(Arc<LazySecret<Signer>>),
+}
+
 /// What [`IdentityState`] holds.
 #[derive(Debug)]
 pub struct Identity {
-    /// Token issuing and verification.
-    pub tokens: Tokens,
+    keys: Keys,
+    /// Issuer, audience and lifetimes.
+    pub settings: TokenSettings,
     /// Users, sessions and revoked tokens, and the transactions across them.
     pub store: IdentityStore,
-    /// Key for signing pagination cursors.
-    pub cursor_key: CursorKey,
 }
 
 impl Deref for IdentityState {
@@ -39,44 +51,74 @@ impl Deref for IdentityState {
 }
 
 impl IdentityState {
-    /// Reads the signing key ring from Secrets Manager (once, at init) and the identity
-    /// settings from `env`; names the missing variable when a table or the secret is not set.
-    pub async fn init(app: &AppState, env: &Env) -> anyhow::Result<Self> {
-        let secret_id = env.required("SIGNING_KEYS_SECRET_ID")?;
-        let value = app
-            .secrets
-            .get_secret_value()
-            .secret_id(secret_id)
-            .send()
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!("reading the signing key secret: {}", DisplayErrorContext(e))
-            })?;
-        let secret = SecretString::from(
-            value
-                .secret_string()
-                .context("signing key secret has no string value")?
-                .to_owned(),
+    /// Identity that verifies with the published public keys (`VERIFYING_KEYS_SECRET_ID`):
+    /// every function but `auth`. No network call.
+    pub fn from_env(app: &AppState, env: &Env) -> anyhow::Result<Self> {
+        let settings = TokenSettings::from_env(env)?;
+        let parse_settings = settings.clone();
+        let keys = LazySecret::new(
+            app.secrets.clone(),
+            env.required("VERIFYING_KEYS_SECRET_ID")?,
+            move |json| {
+                use secrecy::ExposeSecret as _;
+                Verifier::from_public_json(json.expose_secret(), parse_settings.clone())
+            },
         );
-        Self::from_secret(app, env, &secret)
+        Self::build(app, Keys::Published(keys), settings)
     }
 
-    /// Like [`IdentityState::init`], with the key ring secret already fetched.
-    pub fn from_secret(app: &AppState, env: &Env, key_ring: &SecretString) -> anyhow::Result<Self> {
+    /// Identity that verifies with the signing ring's own public keys (`auth`).
+    pub fn with_signer(
+        app: &AppState,
+        env: &Env,
+        signer: Arc<LazySecret<Signer>>,
+    ) -> anyhow::Result<Self> {
+        Self::build(app, Keys::Signing(signer), TokenSettings::from_env(env)?)
+    }
+
+    fn build(app: &AppState, keys: Keys, settings: TokenSettings) -> anyhow::Result<Self> {
         let table =
             |t: Table| -> anyhow::Result<String> { Ok(app.config.require_table(t)?.to_owned()) };
         Ok(Self(Arc::new(Identity {
-            tokens: Tokens::from_settings(
-                KeyRing::from_secret_json(key_ring)?,
-                TokenSettings::from_env(env)?,
-            ),
+            keys,
+            settings,
             store: IdentityStore::new(
                 app.dynamo.clone(),
                 table(Table::Users)?,
                 table(Table::Sessions)?,
                 table(Table::RevokedTokens)?,
             ),
-            cursor_key: CursorKey::from_env(env, key_ring)?,
         })))
+    }
+}
+
+impl Identity {
+    /// Checks `token` as a `kind` token. The outer error is ours (keys unreadable: 503); the
+    /// inner one is the token's fault, for the caller to answer as its route says.
+    pub async fn verify(
+        &self,
+        kind: TokenKind,
+        token: &str,
+    ) -> Result<Result<Claims, TokenError>, ApiError> {
+        let verifier = self.verifier().await?;
+        let verifier = match Verifier::kid_of(token) {
+            Some(kid) if !verifier.knows(&kid) => self.reload().await?,
+            _ => verifier,
+        };
+        Ok(verifier.verify(kind, token))
+    }
+
+    async fn verifier(&self) -> Result<Arc<Verifier>, ApiError> {
+        match &self.keys {
+            Keys::Published(keys) => keys.get().await,
+            Keys::Signing(signer) => Ok(signer.get().await?.verifier()),
+        }
+    }
+
+    async fn reload(&self) -> Result<Arc<Verifier>, ApiError> {
+        match &self.keys {
+            Keys::Published(keys) => keys.refresh(RELOAD_UNKNOWN_KID_AFTER).await,
+            Keys::Signing(signer) => Ok(signer.refresh(RELOAD_UNKNOWN_KID_AFTER).await?.verifier()),
+        }
     }
 }

@@ -16,6 +16,7 @@ import argparse
 import base64
 import json
 import os
+import hashlib
 import re
 import secrets
 import sys
@@ -25,6 +26,9 @@ import boto3
 import yaml
 from botocore.config import Config
 from botocore.exceptions import ClientError
+# cryptography comes with moto (it signs STS and S3 presigns): the same Ed25519 as aws-lc.
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -121,8 +125,14 @@ def ensure_bucket(s3, name: str, props: dict, cors_origins: list[str]) -> None:
 
 def local_secret_value(logical_id: str, props: dict) -> str:
     """Mirror GenerateSecretString's shape, with fresh random material of our own."""
+    if "SecretString" in props:
+        # A literal value (nothing to generate, e.g. the empty public key set): the same locally.
+        return props["SecretString"]
     gen = props.get("GenerateSecretString", {})
-    template = json.loads(gen.get("SecretStringTemplate", "{}"))
+    if "SecretStringTemplate" not in gen:
+        # A bare generated string (e.g. the cursor key): 256 random bits, base64url.
+        return base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+    template = json.loads(gen["SecretStringTemplate"])
     key = gen.get("GenerateStringKey")
     if key:
         # 256 random bits, base64url without padding (43 characters).
@@ -147,6 +157,23 @@ def ensure_secret(sm, name: str, logical_id: str, props: dict) -> None:
             SecretString=local_secret_value(logical_id, props),
         )
         print(f"  secret {name:<32} created")
+
+
+def publish_verifying_keys(sm, signing: str, verifying: str) -> None:
+    """What auth does when it first signs: the ring's Ed25519 public keys into the verifying
+    secret, so users can check tokens before auth ever ran. Seed = SHA-256 of each key string."""
+    ring = json.loads(sm.get_secret_value(SecretId=signing)["SecretString"])
+    keys = {}
+    for kid, key in ring.items():
+        if kid == "active_kid":
+            continue
+        seed = hashlib.sha256(key.encode()).digest()
+        public = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        keys[kid] = base64.urlsafe_b64encode(public).rstrip(b"=").decode()
+    sm.put_secret_value(SecretId=verifying, SecretString=json.dumps({"keys": keys}))
+    print(f"  secret {verifying:<32} public keys of {', '.join(sorted(keys))}")
 
 
 def ensure_ses_identity(ses, address: str) -> None:
@@ -208,6 +235,8 @@ def main() -> int:
         else:
             continue
         names[logical_id] = name
+    if "SigningKeysSecret" in names and "VerifyingKeysSecret" in names:
+        publish_verifying_keys(sm, names["SigningKeysSecret"], names["VerifyingKeysSecret"])
     ensure_ses_identity(ses, mail_from)
 
     env = {}

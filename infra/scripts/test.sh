@@ -3,7 +3,7 @@
 #   1. tools (.venv)   2. cargo fmt --check, clippy -D warnings, cfn-lint
 #   3. emulator on a free port + bootstrap   4. cargo test --workspace (unit, event replay, e2e)
 #   5. smoke through `cargo lambda watch`: routing, 404 envelope, readiness 200, then 503 once
-#      the emulator is stopped.
+#      the emulator is stopped; then `make dev`'s cleanup under a group signal.
 set -euo pipefail
 # A run directory of its own: pid files must not collide with a `make dev` running meanwhile.
 export STARTER_RUN_DIR="${TMPDIR:-/tmp}/rust-starter-test-$$"
@@ -87,6 +87,12 @@ elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
 check "readiness 503 with emulator down" test "$code" = 503
 check "failed checks are named" body_has '"name":"dynamodb:users","status":"fail"'
 check "503 within 3 s (took ${elapsed_ms} ms)" test "$elapsed_ms" -lt 3000
+
+step "make dev cleanup: signal its whole process group, then both ports must be free"
+# Two rounds keep this short (the script's default is four): a plain TERM to the group, and the
+# order that used to leak the emulator and watch (tail already gone when cleanup runs).
+check "make dev cleans up after a group signal" \
+  env ROUNDS="TERM tail-first:INT" bash infra/scripts/check-dev-cleanup.sh
 
 echo "smoke: $PASSED passed, $FAILED failed"
 [[ "$FAILED" -eq 0 ]]

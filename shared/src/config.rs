@@ -259,10 +259,11 @@ pub struct Resources {
     pub tables: BTreeMap<Table, String>,
     /// `UPLOADS_BUCKET`.
     pub bucket: Option<String>,
-    /// `SIGNING_KEYS_SECRET_ID`: Secrets Manager id of the JWT key ring.
-    pub signing_secret_id: Option<String>,
-    /// `WEBHOOK_SECRETS_SECRET_ID`: Secrets Manager id of the webhook secrets.
-    pub webhook_secret_id: Option<String>,
+    /// Secrets Manager ids by role: `signing_keys` (`SIGNING_KEYS_SECRET_ID`), `verifying_keys`
+    /// (`VERIFYING_KEYS_SECRET_ID`), `cursor_key` (`CURSOR_KEY_SECRET_ID`), `webhook_secrets`
+    /// (`WEBHOOK_SECRETS_SECRET_ID`). Readiness describes each; the crate that reads one reads
+    /// its variable itself.
+    pub secrets: BTreeMap<&'static str, String>,
     /// `MAIL_FROM`: the SES sender address (its identity is checked for readiness).
     pub mail_from: Option<String>,
 }
@@ -292,6 +293,14 @@ pub struct Config {
     /// `LOCAL_HTTP_ADDR`: serve plain HTTP on this address instead of the Lambda runtime API.
     pub local_http_addr: Option<String>,
 }
+
+/// The secrets a function may be configured with: role and variable.
+const SECRETS: [(&str, &str); 4] = [
+    ("signing_keys", "SIGNING_KEYS_SECRET_ID"),
+    ("verifying_keys", "VERIFYING_KEYS_SECRET_ID"),
+    ("cursor_key", "CURSOR_KEY_SECRET_ID"),
+    ("webhook_secrets", "WEBHOOK_SECRETS_SECRET_ID"),
+];
 
 /// Default request body limit: 1 MiB, well above any JSON this API accepts (uploads go to S3 directly).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -325,8 +334,10 @@ impl Config {
         let resources = Resources {
             tables,
             bucket: env.string("UPLOADS_BUCKET"),
-            signing_secret_id: env.string("SIGNING_KEYS_SECRET_ID"),
-            webhook_secret_id: env.string("WEBHOOK_SECRETS_SECRET_ID"),
+            secrets: SECRETS
+                .into_iter()
+                .filter_map(|(role, var)| env.string(var).map(|id| (role, id)))
+                .collect(),
             mail_from: env.string("MAIL_FROM"),
         };
         if let Some(from) = &resources.mail_from

@@ -12,6 +12,7 @@ pub mod extract;
 pub mod layers;
 pub mod routes;
 pub mod runtime;
+pub mod secrets;
 pub mod state;
 pub mod telemetry;
 

@@ -84,10 +84,12 @@ async fn app_with(env: &Env) -> AppState {
         .expect("test configuration")
 }
 
-/// Identity against the emulator with some variables overridden (another issuer...).
-pub async fn identity_with(overrides: &[(&str, &str)]) -> IdentityState {
+/// The token signer of an auth function with some variables overridden (another issuer...).
+pub async fn signer_with(overrides: &[(&str, &str)]) -> std::sync::Arc<identity::jwt::Signer> {
     let env = emulator_env(overrides);
-    IdentityState::init(&app_with(&env).await, &env)
+    auth::AuthContext::from_env(&app_with(&env).await, &env)
+        .expect("auth settings")
+        .signer()
         .await
         .expect("signing keys from the emulator")
 }
@@ -101,8 +103,11 @@ pub struct Identity {
     pub users: String,
     /// The core state (the DynamoDB call counter).
     pub app: AppState,
-    /// Identity (for arranging data directly, e.g. promoting an admin, or issuing tokens).
+    /// Identity as the users function has it (public keys; for arranging data directly, e.g.
+    /// promoting an admin).
     pub identity: IdentityState,
+    /// What only auth has (the token signer, for issuing tokens directly).
+    pub auth_context: auth::AuthContext,
     /// HTTP client.
     pub http: Client,
 }
@@ -139,23 +144,17 @@ impl Identity {
     pub async fn start_with(overrides: &[(&str, &str)]) -> Self {
         let env = emulator_env(overrides);
         let app = app_with(&env).await;
-        let identity = IdentityState::init(&app, &env)
+        // Each function's state as its own `init` builds it, over one AppState.
+        let auth_state = auth::init(app.clone(), env.clone())
             .await
-            .expect("signing keys from the emulator");
-        let auth_state = auth::State {
-            app: app.clone(),
-            identity: identity.clone(),
-            auth: auth::AuthContext::from_env(&app, &identity, &env).expect("auth settings"),
-        };
-        let users_state = users::State {
-            app: app.clone(),
-            identity: identity.clone(),
-        };
+            .expect("auth state");
+        let users_state = users::init(app.clone(), env).await.expect("users state");
         Self {
+            identity: users_state.identity.clone(),
+            auth_context: auth_state.auth.clone(),
             auth: spawn_http(auth::router(auth_state)).await,
             users: spawn_http(users::router(users_state)).await,
             app,
-            identity,
             http: Client::new(),
         }
     }
@@ -386,6 +385,55 @@ impl Client {
         all.extend_from_slice(headers);
         self.send(method, url, &all, body.to_string()).await
     }
+}
+
+/// A new, empty table with the keys and indexes of the table named by `var` (e.g.
+/// `USERS_TABLE`), for a test that needs a world of its own ("the only admin"). Returns its name;
+/// pass it as an override of `var`.
+pub async fn fresh_table_like(var: &str) -> String {
+    use aws_sdk_dynamodb::types::{
+        BillingMode, GlobalSecondaryIndex, KeySchemaElement, Projection, ProjectionType,
+    };
+    let app = emulator_state().await;
+    let source = std::env::var(var).expect("table variable");
+    let described = app
+        .dynamo
+        .describe_table()
+        .table_name(&source)
+        .send()
+        .await
+        .expect("describe table")
+        .table
+        .expect("table description");
+    let name = format!("{source}-{}", unique());
+    let indexes: Vec<GlobalSecondaryIndex> = described
+        .global_secondary_indexes()
+        .iter()
+        .map(|gsi| {
+            GlobalSecondaryIndex::builder()
+                .index_name(gsi.index_name().expect("index name"))
+                .set_key_schema(Some(gsi.key_schema().to_vec()))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .expect("index")
+        })
+        .collect();
+    let keys: Vec<KeySchemaElement> = described.key_schema().to_vec();
+    app.dynamo
+        .create_table()
+        .table_name(&name)
+        .set_key_schema(Some(keys))
+        .set_attribute_definitions(Some(described.attribute_definitions().to_vec()))
+        .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("create table");
+    name
 }
 
 /// Messages the emulator's SES accepted for `address`: moto's `ses` → `Message` records, read

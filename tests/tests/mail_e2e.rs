@@ -195,10 +195,10 @@ async fn an_expired_reset_token_fails() {
     let id = Identity::start().await;
     let account = id.signup().await;
     let identity = &id.identity;
+    let signer = id.auth_context.signer().await.expect("signer");
     // Issued an hour ago (the injected clock), and recorded as the pending reset.
     let an_hour_ago = time::OffsetDateTime::now_utc().unix_timestamp() - 3_600;
-    let issued = identity
-        .tokens
+    let issued = signer
         .issue(TokenKind::PasswordReset, &account.id, None, an_hour_ago)
         .expect("issue");
     identity

@@ -1,16 +1,25 @@
 //! What only the auth function has: password hashing (argon2, with the dummy hash warmed at
 //! init), the attempt and mail counters, the mailer, and its own settings.
 
-use std::{future::Future, ops::Deref, sync::Arc, time::Duration, time::Instant};
+use std::{
+    future::Future,
+    ops::Deref,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use identity::{
-    IdentityState,
-    jwt::TokenKind,
+    jwt::{Signer, TokenKind, TokenSettings},
     mail::Mailer,
     password::{HashCost, Passwords},
     store::counters::{Counters, Window},
 };
-use shared::{AppEnv, AppState, ConfigError, Env, Table};
+use shared::{
+    AppEnv, AppState, ConfigError, Env, Table, error::DisplayErrorContext, secrets::LazySecret,
+};
 
 /// Auth-only settings, read at init.
 #[derive(Debug, Clone)]
@@ -98,6 +107,12 @@ pub struct Parts {
     pub mailer: Mailer,
     /// Settings.
     pub settings: AuthSettings,
+    /// The signing ring (`SIGNING_KEYS_SECRET_ID`), read on first use.
+    signer: Arc<LazySecret<Signer>>,
+    /// Where the public keys go (`VERIFYING_KEYS_SECRET_ID`), and whether they are there.
+    verifying_secret_id: String,
+    published: AtomicBool,
+    secrets: aws_sdk_secretsmanager::Client,
 }
 
 impl Deref for AuthContext {
@@ -109,8 +124,15 @@ impl Deref for AuthContext {
 }
 
 impl AuthContext {
-    /// Builds the auth-only parts from `env`.
-    pub fn from_env(app: &AppState, identity: &IdentityState, env: &Env) -> anyhow::Result<Self> {
+    /// Builds the auth-only parts from `env`; no network call.
+    pub fn from_env(app: &AppState, env: &Env) -> anyhow::Result<Self> {
+        let tokens = TokenSettings::from_env(env)?;
+        let refresh_ttl = tokens.ttl(TokenKind::Refresh);
+        let signer = LazySecret::new(
+            app.secrets.clone(),
+            env.required("SIGNING_KEYS_SECRET_ID")?,
+            move |secret| Signer::from_secret_json(secret, tokens.clone()),
+        );
         Ok(Self(Arc::new(Parts {
             passwords: Passwords::new(HashCost::from_env(env)?)?,
             counters: Counters::new(
@@ -118,8 +140,60 @@ impl AuthContext {
                 app.config.require_table(Table::RateLimits)?.to_owned(),
             ),
             mailer: Mailer::from_env(app.ses.clone(), env)?,
-            settings: AuthSettings::from_env(env, identity.tokens.ttl(TokenKind::Refresh))?,
+            settings: AuthSettings::from_env(env, refresh_ttl)?,
+            signer: Arc::new(signer),
+            verifying_secret_id: env.required("VERIFYING_KEYS_SECRET_ID")?,
+            published: AtomicBool::new(false),
+            secrets: app.secrets.clone(),
         })))
+    }
+
+    /// The signing ring, shared with this function's `IdentityState` (which verifies with it).
+    pub fn signer_source(&self) -> Arc<LazySecret<Signer>> {
+        self.signer.clone()
+    }
+
+    /// The signing ring (503 while Secrets Manager cannot be reached). The first time it is
+    /// read, its public keys are published for the other functions.
+    pub async fn signer(&self) -> Result<Arc<Signer>, shared::ApiError> {
+        let signer = self.signer.get().await?;
+        if !self.published.load(Ordering::Relaxed) {
+            match self.publish(&signer).await {
+                Ok(()) => self.published.store(true, Ordering::Relaxed),
+                // Tokens still work here; the next request tries again.
+                Err(err) => {
+                    tracing::warn!(error = %format!("{err:#}"), "public keys not published");
+                }
+            }
+        }
+        Ok(signer)
+    }
+
+    /// Writes the ring's public keys to the verifying keys secret, unless they are there.
+    async fn publish(&self, signer: &Signer) -> anyhow::Result<()> {
+        let want: serde_json::Value = serde_json::from_str(&signer.public_keys_json())?;
+        let current = self
+            .secrets
+            .get_secret_value()
+            .secret_id(&self.verifying_secret_id)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(e)))?;
+        let have = current
+            .secret_string()
+            .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok());
+        if have.as_ref() == Some(&want) {
+            return Ok(());
+        }
+        self.secrets
+            .put_secret_value()
+            .secret_id(&self.verifying_secret_id)
+            .secret_string(want.to_string())
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(e)))?;
+        tracing::info!(active_kid = signer.active_kid(), "public keys published");
+        Ok(())
     }
 
     /// `<PUBLIC_APP_URL>/<path>?token=<token>`: mail links never come from the request.

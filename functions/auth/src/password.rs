@@ -82,14 +82,15 @@ async fn forgot_work(
     else {
         return Ok(());
     };
-    let issued = identity
-        .tokens
+    let issued = auth
+        .signer()
+        .await?
         .issue(TokenKind::PasswordReset, &user.id, None, now)?;
     let link = auth.link("reset-password", &issued.token);
     let ctx = MailContext {
         first_name: &user.first_name,
         link: &link,
-        expires_in: human_duration(identity.tokens.ttl(TokenKind::PasswordReset)),
+        expires_in: human_duration(identity.settings.ttl(TokenKind::PasswordReset)),
         changed_at: "",
     };
     // Sent first, recorded after: a send that fails or times out leaves the previous link
@@ -129,7 +130,7 @@ async fn reset(
     State(auth): State<AuthContext>,
     JsonBody(body): JsonBody<ResetBody>,
 ) -> Result<Json<Message>, ApiError> {
-    let claims = action_claims(&identity, TokenKind::PasswordReset, &body.token)?;
+    let claims = action_claims(&identity, TokenKind::PasswordReset, &body.token).await?;
     let user = identity
         .store
         .users

@@ -10,7 +10,7 @@ use axum::{
 use identity::{
     AuthUser, IdentityState,
     domain::{Email, NewPassword, PersonName, Username, Validator},
-    jwt::TokenKind,
+    jwt::{Signer, TokenKind},
     password::Verified,
     store::{
         sessions::{RotateError, token_hash},
@@ -106,7 +106,7 @@ async fn signup(
         };
         return Ok((StatusCode::CREATED, Json(body)).into_response());
     }
-    let pair = start_session(&identity, &user).await?;
+    let pair = start_session(&identity, &auth, &user).await?;
     Ok(cookies::tokens_response(
         &auth.settings,
         StatusCode::CREATED,
@@ -178,7 +178,7 @@ async fn login(
         // The session below is conditioned on the hash as stored now, not the one verified.
         user.password_hash = hash;
     }
-    let pair = start_session(&identity, &user).await?;
+    let pair = start_session(&identity, &auth, &user).await?;
     Ok(cookies::tokens_response(
         &auth.settings,
         StatusCode::OK,
@@ -208,8 +208,8 @@ async fn refresh(
         })?;
 
     let claims = identity
-        .tokens
         .verify(TokenKind::Refresh, &token)
+        .await?
         .map_err(|reason| {
             tracing::info!(%reason, "refresh token refused");
             ErrorCode::InvalidToken
@@ -236,9 +236,8 @@ async fn refresh(
     }
 
     let now = now_s();
-    let next = identity
-        .tokens
-        .issue(TokenKind::Refresh, &user.id, Some(sid), now)?;
+    let signer = auth.signer().await?;
+    let next = signer.issue(TokenKind::Refresh, &user.id, Some(sid), now)?;
     match identity
         .store
         .sessions
@@ -259,7 +258,7 @@ async fn refresh(
         Err(RotateError::Dead) => return Err(ErrorCode::InvalidToken.into()),
         Err(RotateError::Store(e)) => return Err(e.into()),
     }
-    let pair = pair(&identity, &user, sid, next.token, now)?;
+    let pair = pair(&signer, &user, sid, next.token, now)?;
     Ok(cookies::tokens_response(
         &auth.settings,
         StatusCode::OK,
@@ -330,12 +329,15 @@ async fn logout_all(
 
 /// Starts a session for `user` and issues its first token pair. The session is written only if
 /// the user is still as read when its password was checked (see `create_session`).
-async fn start_session(identity: &IdentityState, user: &User) -> Result<TokenPair, ApiError> {
+async fn start_session(
+    identity: &IdentityState,
+    auth: &AuthContext,
+    user: &User,
+) -> Result<TokenPair, ApiError> {
     let sid = uuid::Uuid::new_v4().to_string();
     let now = now_s();
-    let refresh = identity
-        .tokens
-        .issue(TokenKind::Refresh, &user.id, Some(&sid), now)?;
+    let signer = auth.signer().await?;
+    let refresh = signer.issue(TokenKind::Refresh, &user.id, Some(&sid), now)?;
     // Strictly after tokens_valid_after, even within the same millisecond as a logout-all.
     let created = now_ms().max(user.tokens_valid_after_ms + 1);
     let stored = identity
@@ -352,24 +354,22 @@ async fn start_session(identity: &IdentityState, user: &User) -> Result<TokenPai
         // The user changed between the password check and now (reset, disable, logout-all).
         return Err(ErrorCode::InvalidCredentials.into());
     }
-    pair(identity, user, &sid, refresh.token, now)
+    pair(&signer, user, &sid, refresh.token, now)
 }
 
 /// Issues an access token for session `sid` and pairs it with `refresh_token`.
 fn pair(
-    identity: &IdentityState,
+    signer: &Signer,
     user: &User,
     sid: &str,
     refresh_token: String,
     now: i64,
 ) -> Result<TokenPair, ApiError> {
-    let access = identity
-        .tokens
-        .issue(TokenKind::Access, &user.id, Some(sid), now)?;
+    let access = signer.issue(TokenKind::Access, &user.id, Some(sid), now)?;
     Ok(TokenPair {
         access_token: access.token,
         refresh_token,
         token_type: "bearer",
-        expires_in: identity.tokens.ttl(TokenKind::Access).as_secs(),
+        expires_in: signer.ttl(TokenKind::Access).as_secs(),
     })
 }

@@ -18,10 +18,11 @@ pub struct State {
     pub auth: AuthContext,
 }
 
-/// Builds the state: the key ring from Secrets Manager, then the auth-only parts.
+/// Builds the state without a network call: the signing ring is read on first use (see
+/// `shared::secrets`), and verifying here uses its own public keys.
 pub async fn init(app: AppState, env: Env) -> anyhow::Result<State> {
-    let identity = IdentityState::init(&app, &env).await?;
-    let auth = AuthContext::from_env(&app, &identity, &env)?;
+    let auth = AuthContext::from_env(&app, &env)?;
+    let identity = IdentityState::with_signer(&app, &env, auth.signer_source())?;
     Ok(State {
         app,
         identity,

@@ -82,22 +82,24 @@ pub async fn mail_user(
 }
 
 /// Verifies an action token of `kind`; any failure is the same 400 `INVALID_ACTION_TOKEN`.
-pub fn action_claims(
+pub async fn action_claims(
     identity: &IdentityState,
     kind: TokenKind,
     token: &str,
-) -> Result<Claims, ErrorCode> {
-    identity.tokens.verify(kind, token).map_err(|reason| {
+) -> Result<Claims, ApiError> {
+    Ok(identity.verify(kind, token).await?.map_err(|reason| {
         tracing::info!(%reason, ?kind, "action token refused");
         ErrorCode::InvalidActionToken
-    })
+    })?)
 }
 
 /// Issues a verification token and mails its link. Failures are logged, never surfaced.
 pub async fn send(identity: &IdentityState, auth: &AuthContext, user: &User) {
-    let issued = match identity
-        .tokens
-        .issue(TokenKind::VerifyEmail, &user.id, None, now_s())
+    let issued = match auth
+        .signer()
+        .await
+        .map_err(anyhow::Error::from)
+        .and_then(|signer| signer.issue(TokenKind::VerifyEmail, &user.id, None, now_s()))
     {
         Ok(issued) => issued,
         Err(err) => {
@@ -109,7 +111,7 @@ pub async fn send(identity: &IdentityState, auth: &AuthContext, user: &User) {
     let ctx = MailContext {
         first_name: &user.first_name,
         link: &link,
-        expires_in: human_duration(identity.tokens.ttl(TokenKind::VerifyEmail)),
+        expires_in: human_duration(identity.settings.ttl(TokenKind::VerifyEmail)),
         changed_at: "",
     };
     mail_user(auth, user, MailKind::VerifyEmail, &ctx).await;
@@ -126,7 +128,7 @@ async fn verify_email(
     State(identity): State<IdentityState>,
     JsonBody(body): JsonBody<VerifyBody>,
 ) -> Result<Json<Message>, ApiError> {
-    let claims = action_claims(&identity, TokenKind::VerifyEmail, &body.token)?;
+    let claims = action_claims(&identity, TokenKind::VerifyEmail, &body.token).await?;
     let done = identity
         .store
         .verify_email(&claims.sub, &claims.jti, claims.exp, claims.iat)

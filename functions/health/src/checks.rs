@@ -137,26 +137,22 @@ pub async fn run_checks(state: &AppState) -> Vec<Check> {
             }),
         ));
     }
-    for (role, id) in [
-        ("signing_keys", &resources.signing_secret_id),
-        ("webhook_secrets", &resources.webhook_secret_id),
-    ] {
-        if let Some(id) = id.clone() {
-            let client = state.secrets.clone();
-            probes.push((
-                format!("secretsmanager:{role}"),
-                Box::pin(async move {
-                    // DescribeSecret proves the secret exists without fetching its value.
-                    client
-                        .describe_secret()
-                        .secret_id(id)
-                        .send()
-                        .await
-                        .map(drop)
-                        .map_err(classify)
-                }),
-            ));
-        }
+    for (role, id) in &resources.secrets {
+        let id = id.clone();
+        let client = state.secrets.clone();
+        probes.push((
+            format!("secretsmanager:{role}"),
+            Box::pin(async move {
+                // DescribeSecret proves the secret exists without fetching its value.
+                client
+                    .describe_secret()
+                    .secret_id(id)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(classify)
+            }),
+        ));
     }
     let ses = state.ses.clone();
     probes.push(match resources.mail_from.clone() {

@@ -6,8 +6,11 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use std::sync::Arc;
+
 use identity::{
-    Admin, IdentityState, RequireRole, pagination,
+    Admin, IdentityState, RequireRole,
+    pagination::{self, CursorKey},
     store::users::{AdminChanges, User},
 };
 use serde::Deserialize;
@@ -15,6 +18,7 @@ use shared::{
     ApiError, ErrorCode, Routes,
     error::FieldError,
     extract::{Json as JsonBody, Query},
+    secrets::LazySecret,
 };
 
 use crate::{
@@ -45,6 +49,7 @@ struct ListParams {
 
 async fn list(
     State(identity): State<IdentityState>,
+    State(cursor_key): State<Arc<LazySecret<CursorKey>>>,
     _admin: RequireRole<Admin>,
     Query(params): Query<ListParams>,
 ) -> Result<Response, ApiError> {
@@ -56,7 +61,8 @@ async fn list(
             "value_error.range",
         ));
     }
-    let key = identity.cursor_key.as_bytes();
+    let cursor_key = cursor_key.get().await?;
+    let key = cursor_key.as_bytes();
     let start = params
         .cursor
         .as_deref()

@@ -1,9 +1,11 @@
 //! The users function's state: the core and identity, each reachable through `FromRef`. No
 //! mailer, no password hashing: this function never sends mail or checks a password.
 
+use std::sync::Arc;
+
 use axum::extract::FromRef;
-use identity::IdentityState;
-use shared::{AppState, Env};
+use identity::{IdentityState, pagination::CursorKey};
+use shared::{AppState, Env, secrets::LazySecret};
 
 /// What the users handlers need; each part is reachable through `FromRef`.
 #[derive(Debug, Clone, FromRef)]
@@ -12,10 +14,18 @@ pub struct State {
     pub app: AppState,
     /// Token verification and the identity tables.
     pub identity: IdentityState,
+    /// The key that signs the admin listing's cursors, read on first use.
+    pub cursor_key: Arc<LazySecret<CursorKey>>,
 }
 
-/// Builds the state: the key ring from Secrets Manager. No mailer, no password hashing.
+/// Builds the state without a network call: the public keys and the cursor key are read on
+/// first use. No mailer, no password hashing.
 pub async fn init(app: AppState, env: Env) -> anyhow::Result<State> {
-    let identity = IdentityState::init(&app, &env).await?;
-    Ok(State { app, identity })
+    let identity = IdentityState::from_env(&app, &env)?;
+    let cursor_key = Arc::new(CursorKey::from_env(&app, &env)?);
+    Ok(State {
+        app,
+        identity,
+        cursor_key,
+    })
 }

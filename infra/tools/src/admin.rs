@@ -23,7 +23,7 @@ async fn main() -> anyhow::Result<()> {
 
     let env = Env::process();
     let app = AppState::from_env(&env, "admin", env!("CARGO_PKG_VERSION")).await?;
-    let identity = IdentityState::init(&app, &env).await?;
+    let identity = IdentityState::from_env(&app, &env)?;
     let users = &identity.store.users;
 
     if let Some(user) = users.find_by_login(email.as_str()).await? {
