@@ -3,6 +3,8 @@
 use std::fmt;
 
 use secrecy::{ExposeSecret, SecretString};
+use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 use shared::error::{ApiError, FieldError};
 
@@ -100,14 +102,57 @@ checked_tuple!(A a, B b, C c);
 checked_tuple!(A a, B b, C c, D d);
 checked_tuple!(A a, B b, C c, D d, E e);
 
-/// An email address, trimmed and lower-cased: emails are unique case-insensitively.
+/// Compatibility-normalized (NFKC): fullwidth letters, ligatures, the Kelvin sign, … become the
+/// plain characters they stand for, so look-alike spellings of one identity meet at its guard.
+fn nfkc(s: &str) -> String {
+    s.nfkc().collect()
+}
+
+/// A bidirectional control: the embeddings and overrides (LRE, RLE, PDF, LRO, RLO:
+/// U+202A–U+202E), the isolates (LRI, RLI, FSI, PDI: U+2066–U+2069) and the marks (LRM U+200E,
+/// RLM U+200F, ALM U+061C). All are format characters too; listed as the rule names them.
+fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+    )
+}
+
+/// Invisible or direction-changing: a format character (general category Cf: zero-width
+/// space and joiners, soft hyphen, word joiner, BOM, tag characters, …) or a bidi control.
+fn is_invisible_or_bidi(c: char) -> bool {
+    c.general_category() == GeneralCategory::Format || is_bidi_control(c)
+}
+
+/// Longest accepted address (RFC 5321's path limit less the angle brackets).
+const MAX_EMAIL_LEN: usize = 254;
+
+/// An email address, normalized so that one mailbox has one spelling, which is both the key of
+/// its uniqueness guard (`EMAIL#<address>`) and where mail goes.
+///
+/// Policy (look-alike identities):
+/// - The input is trimmed, then NFKC-normalized. A control, whitespace, format (Cf) or bidi
+///   control character anywhere, before or after normalization, refuses the address.
+/// - **Local part: ASCII only after NFKC.** A fullwidth `ｊａｎｅ` becomes `jane` and so is the
+///   same account as `jane` (the guard refuses the second signup); a local part still non-ASCII
+///   after NFKC (Cyrillic `jаne`, …) is refused: SMTPUTF8 mailboxes are rare and look-alikes are
+///   the risk. It is then lower-cased.
+/// - **Domain: converted to its IDNA ASCII form** (UTS 46, strict: STD3 characters, hyphen and
+///   DNS length rules) and stored that way, so `exаmple.com` with a Cyrillic `а` is kept as
+///   `xn--exmple-4nf.com`, visibly not `example.com`; a domain IDNA refuses is refused.
+/// - Case folding: ASCII lower-casing is all the folding needed. The local part is ASCII by the
+///   time it is lower-cased, and on ASCII lower-casing and full case folding agree; the
+///   non-ASCII characters that full folding would turn into ASCII either already are ASCII after
+///   NFKC (Kelvin sign `K`, long `ſ`) or are refused with the rest of the non-ASCII local parts
+///   (`ß`, which folds to `ss`: `straße@` is refused, not merged with `strasse@`). UTS 46 maps
+///   the domain through its own case fold.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Email(String);
 
 impl Email {
-    /// Accepts `local@domain.tld`, at most 254 characters, no whitespace or control characters.
+    /// Accepts `local@domain.tld` as described on [`Email`], at most 254 characters once
+    /// normalized.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let email = raw.trim().to_lowercase();
         let bad = || {
             Invalid::new(
                 "email",
@@ -115,27 +160,37 @@ impl Email {
                 "value_error.email",
             )
         };
-        if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        let refused = |c: char| c.is_whitespace() || c.is_control() || is_invisible_or_bidi(c);
+        let raw = raw.trim();
+        // Cheap bound before normalizing: a valid address is at most 254 characters, and no
+        // honest spelling of one needs more than 4 bytes of input for each.
+        if raw.len() > 4 * MAX_EMAIL_LEN || raw.chars().any(refused) {
+            return Err(bad());
+        }
+        let email = nfkc(raw);
+        if email.chars().any(refused) {
             return Err(bad());
         }
         let (local, domain) = email.rsplit_once('@').ok_or_else(bad)?;
-        if local.is_empty()
-            || local.len() > 64
-            || local.contains('@')
-            || !domain.contains('.')
+        if local.is_empty() || local.len() > 64 || local.contains('@') || !local.is_ascii() {
+            return Err(bad());
+        }
+        let domain = idna::domain_to_ascii_strict(domain).map_err(|_| bad())?;
+        if !domain.contains('.')
             || domain.starts_with('.')
             || domain.ends_with('.')
             || domain.contains("..")
-            || !domain
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '-' || c == '.')
         {
+            return Err(bad());
+        }
+        let email = format!("{}@{domain}", local.to_ascii_lowercase());
+        if email.len() > MAX_EMAIL_LEN {
             return Err(bad());
         }
         Ok(Self(email))
     }
 
-    /// The normalized address.
+    /// The normalized address (ASCII: lower-cased local part, IDNA ASCII domain).
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -148,14 +203,21 @@ impl fmt::Display for Email {
 }
 
 /// A username: 3–50 of `[A-Za-z0-9_.-]`. Case is kept for display; uniqueness ignores it.
+///
+/// Policy (look-alike identities): the input is NFKC-normalized first, so a fullwidth
+/// `ｊａｎｅ＿ｄｏｅ` becomes `jane_doe` and is the same account as the ASCII spelling (the guard
+/// refuses the second signup, and either spelling logs in). Whatever is still not in the ASCII
+/// set after that is refused: Cyrillic look-alikes, and format (Cf) and bidi characters such as
+/// RLO or a zero-width space.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Username(String);
 
 impl Username {
-    /// Applies the contract's rule.
+    /// Applies the contract's rule to the NFKC form.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let name = raw.trim();
-        if !(3..=50).contains(&name.len()) {
+        let normalized = nfkc(raw);
+        let name = normalized.trim();
+        if !(3..=50).contains(&name.chars().count()) {
             return Err(Invalid::new(
                 "username",
                 "username must be 3 to 50 characters",
@@ -186,14 +248,16 @@ impl Username {
     }
 }
 
-/// A first or last name: 1–50 characters after trimming, no control characters.
+/// A first or last name: 1–50 characters after NFKC and trimming; any script, but no control,
+/// format (Cf) or bidi control characters, which could hide text or reorder what is displayed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonName(String);
 
 impl PersonName {
     /// `field` is the body field it came from, for the 422 location.
     pub fn parse(raw: &str, field: &'static str) -> Result<Self, Invalid> {
-        let name = raw.trim();
+        let normalized = nfkc(raw);
+        let name = normalized.trim();
         let count = name.chars().count();
         if !(1..=50).contains(&count) {
             return Err(Invalid::new(
@@ -202,10 +266,18 @@ impl PersonName {
                 "value_error.length",
             ));
         }
-        if name.chars().any(char::is_control) {
+        let mut both = raw.trim().chars().chain(name.chars());
+        if both.clone().any(char::is_control) {
             return Err(Invalid::new(
                 field,
                 "must not contain control characters",
+                "value_error",
+            ));
+        }
+        if both.any(is_invisible_or_bidi) {
+            return Err(Invalid::new(
+                field,
+                "must not contain invisible or direction-changing characters",
                 "value_error",
             ));
         }
@@ -265,6 +337,7 @@ impl NewPassword {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::users::guards;
 
     #[test]
     fn emails_are_lowercased_and_trimmed() {
@@ -290,6 +363,122 @@ mod tests {
     }
 
     #[test]
+    fn a_fullwidth_local_part_normalizes_to_the_ascii_address() {
+        assert_eq!(
+            Email::parse("ｊａｎｅ@example.com").unwrap().as_str(),
+            "jane@example.com"
+        );
+    }
+
+    #[test]
+    fn a_fullwidth_local_part_and_the_ascii_one_share_one_guard_key() {
+        let fullwidth = Email::parse("ＪＡＮＥ＠ｅｘａｍｐｌｅ．ｃｏｍ").unwrap();
+        let ascii = Email::parse("jane@example.com").unwrap();
+        assert_eq!(fullwidth, ascii);
+        assert_eq!(
+            guards::email_key(fullwidth.as_str()),
+            guards::email_key(ascii.as_str())
+        );
+    }
+
+    #[test]
+    fn a_cyrillic_letter_in_the_domain_is_stored_as_punycode() {
+        // U+0430 CYRILLIC SMALL LETTER A in place of the Latin `a`.
+        assert_eq!(
+            Email::parse("jane@ex\u{0430}mple.com").unwrap().as_str(),
+            "jane@xn--exmple-4nf.com"
+        );
+    }
+
+    #[test]
+    fn the_cyrillic_domain_and_the_ascii_domain_have_different_guard_keys() {
+        let cyrillic = Email::parse("jane@ex\u{0430}mple.com").unwrap();
+        let ascii = Email::parse("jane@example.com").unwrap();
+        assert_ne!(cyrillic, ascii);
+        assert_ne!(
+            guards::email_key(cyrillic.as_str()),
+            guards::email_key(ascii.as_str())
+        );
+    }
+
+    #[test]
+    fn a_unicode_domain_and_its_punycode_spelling_are_one_address() {
+        assert_eq!(
+            Email::parse("Jane@EX\u{0410}MPLE.com").unwrap(),
+            Email::parse("jane@xn--exmple-4nf.com").unwrap()
+        );
+        assert_eq!(
+            Email::parse("jane@b\u{00FC}cher.de").unwrap().as_str(),
+            "jane@xn--bcher-kva.de"
+        );
+    }
+
+    #[test]
+    fn a_local_part_still_non_ascii_after_nfkc_is_refused() {
+        for bad in [
+            "j\u{0430}ne@example.com",
+            "j\u{00E9}r\u{00F4}me@example.com",
+            "stra\u{00DF}e@example.com",
+        ] {
+            let err = Email::parse(bad).unwrap_err();
+            assert_eq!(err.kind, "value_error.email", "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_kelvin_sign_and_long_s_fold_to_their_ascii_letters() {
+        assert_eq!(
+            Email::parse("\u{212A}ate\u{017F}@example.com")
+                .unwrap()
+                .as_str(),
+            "kates@example.com"
+        );
+    }
+
+    #[test]
+    fn format_and_bidi_characters_in_emails_are_refused() {
+        for bad in [
+            "jane\u{200B}@example.com",
+            "jane\u{202E}@example.com",
+            "jane@exa\u{200B}mple.com",
+            "jane@example.com\u{202E}",
+            "\u{2066}jane@example.com",
+            "jane\u{200D}@example.com",
+            "ja\u{00AD}ne@example.com",
+            "jane\u{FEFF}@example.com",
+            "jane\u{200F}@example.com",
+            "jane\u{061C}@example.com",
+        ] {
+            let err = Email::parse(bad).unwrap_err();
+            assert_eq!(err.field, "email", "{bad:?}");
+            assert_eq!(err.kind, "value_error.email", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_domain_idna_refuses_is_refused() {
+        for bad in [
+            "jane@exa_mple.com",
+            "jane@-example.com",
+            "jane@example-.com",
+            "jane@xn--zz.com",
+            "jane@[127.0.0.1]",
+            &format!("jane@{}.com", "a".repeat(64)),
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_address_too_long_once_normalized_is_refused() {
+        let domain = format!("{}.com", "a".repeat(60));
+        let local = "b".repeat(64);
+        let long = format!("{local}@{}.{domain}.{domain}.{domain}", "c".repeat(60));
+        assert!(long.len() > 254);
+        assert!(Email::parse(&long).is_err());
+    }
+
+    #[test]
     fn usernames_follow_the_contract() {
         assert!(Username::parse("ab").is_err());
         assert!(Username::parse(&"a".repeat(51)).is_err());
@@ -298,6 +487,87 @@ mod tests {
             Username::parse("Jane_Doe-1.x").unwrap().key(),
             "jane_doe-1.x"
         );
+    }
+
+    #[test]
+    fn a_fullwidth_username_maps_to_its_ascii_form() {
+        let fullwidth = Username::parse("Ｊａｎｅ＿Ｄｏｅ").unwrap();
+        assert_eq!(fullwidth.as_str(), "Jane_Doe");
+        assert_eq!(fullwidth.key(), Username::parse("jane_doe").unwrap().key());
+    }
+
+    #[test]
+    fn usernames_with_rlo_zwsp_or_cyrillic_letters_are_refused() {
+        for bad in [
+            "jane\u{202E}doe",
+            "jane\u{200B}doe",
+            "jane_doe\u{200B}",
+            "\u{2067}jane_doe",
+            "j\u{0430}ne_doe",
+        ] {
+            let err = Username::parse(bad).unwrap_err();
+            assert_eq!(err.kind, "value_error.pattern", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn names_keep_their_script_and_are_nfkc_normalized() {
+        for name in ["José", "Zoë", "Ólafur", "Дмитрий", "李", "محمد"] {
+            assert_eq!(
+                PersonName::parse(name, "first_name").unwrap().as_str(),
+                name
+            );
+        }
+        assert_eq!(
+            PersonName::parse("Ｊａｎｅ", "first_name")
+                .unwrap()
+                .as_str(),
+            "Jane"
+        );
+        // A decomposed é (e + U+0301) is stored composed.
+        assert_eq!(
+            PersonName::parse("Jose\u{0301}", "first_name")
+                .unwrap()
+                .as_str(),
+            "José"
+        );
+    }
+
+    #[test]
+    fn names_with_format_or_bidi_characters_are_refused() {
+        for bad in [
+            "Jane\u{202E}",
+            "\u{202E}enaJ",
+            "Ja\u{200B}ne",
+            "Jane\u{2066}Doe\u{2069}",
+            "Jane\u{200E}",
+            "Ja\u{00AD}ne",
+            "Jane\u{FEFF}",
+        ] {
+            let err = PersonName::parse(bad, "last_name").unwrap_err();
+            assert_eq!(err.field, "last_name", "{bad:?}");
+            assert_eq!(err.kind, "value_error", "{bad:?}");
+            assert_eq!(
+                err.msg, "must not contain invisible or direction-changing characters",
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn names_with_control_characters_are_refused_but_surrounding_space_is_trimmed() {
+        assert_eq!(
+            PersonName::parse("Ja\u{0007}ne", "first_name")
+                .unwrap_err()
+                .msg,
+            "must not contain control characters"
+        );
+        assert_eq!(
+            PersonName::parse(" Jane\n", "first_name").unwrap().as_str(),
+            "Jane"
+        );
+        assert!(PersonName::parse("  ", "first_name").is_err());
+        assert!(PersonName::parse(&"é".repeat(51), "first_name").is_err());
     }
 
     #[test]

@@ -81,6 +81,43 @@ where
     }
 }
 
+/// The client's IP address as API Gateway saw it: `requestContext.identity.sourceIp` (REST),
+/// `requestContext.http.sourceIp` (HTTP APIs, `cargo lambda watch`), else the TCP peer when
+/// served as plain HTTP with connect info. Never a header the client can set
+/// (`X-Forwarded-For`). `None` when nothing says (in-process tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientIp(pub Option<String>);
+
+impl ClientIp {
+    /// The address, or `unknown` (one shared bucket for requests that carry none).
+    pub fn or_unknown(&self) -> &str {
+        self.0.as_deref().unwrap_or("unknown")
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        use lambda_http::request::RequestContext;
+        let gateway = match parts.extensions.get::<RequestContext>() {
+            Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.source_ip.clone(),
+            Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+            _ => None,
+        };
+        let peer = || {
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.ip().to_string())
+        };
+        Ok(Self(gateway.filter(|ip| !ip.is_empty()).or_else(peer)))
+    }
+}
+
 /// Query string: a wrong value is a 422 located at `["query", name]`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Query<T>(pub T);

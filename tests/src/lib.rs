@@ -108,6 +108,8 @@ pub struct Identity {
     pub identity: IdentityState,
     /// What only auth has (the token signer, for issuing tokens directly).
     pub auth_context: auth::AuthContext,
+    /// The auth router itself, for requests that must look like API Gateway's (a `sourceIp`).
+    pub auth_router: Router,
     /// HTTP client.
     pub http: Client,
 }
@@ -152,6 +154,7 @@ impl Identity {
         Self {
             identity: users_state.identity.clone(),
             auth_context: auth_state.auth.clone(),
+            auth_router: auth::router(auth_state.clone()),
             auth: spawn_http(auth::router(auth_state)).await,
             users: spawn_http(users::router(users_state)).await,
             app,
@@ -276,6 +279,47 @@ impl Identity {
             .await
             .expect("promote");
         account
+    }
+}
+
+/// A request as API Gateway (REST, v1) hands it to a function, from client `source_ip`: the
+/// only way a client's address reaches our code (never a header it sets).
+pub fn gateway_request(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+    source_ip: &str,
+) -> http::Request<lambda_http::Body> {
+    let headers: serde_json::Map<String, serde_json::Value> = headers
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
+        .collect();
+    let event = serde_json::json!({
+        "resource": path, "path": path, "httpMethod": method, "headers": headers,
+        "multiValueHeaders": {}, "queryStringParameters": null,
+        "multiValueQueryStringParameters": null, "pathParameters": null, "stageVariables": null,
+        "requestContext": {
+            "resourcePath": path, "httpMethod": method, "path": format!("/v1{path}"),
+            "stage": "v1", "requestId": format!("e2e-{}", unique()), "accountId": "123456789012",
+            "apiId": "abc123def4", "protocol": "HTTP/1.1", "requestTimeEpoch": 0,
+            "identity": { "sourceIp": source_ip, "userAgent": "e2e" }
+        },
+        "body": body, "isBase64Encoded": false
+    });
+    lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway event")
+}
+
+/// Sends `request` to `router` and reads the whole reply.
+pub async fn call(router: &Router, request: http::Request<lambda_http::Body>) -> Reply {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let response = router.clone().oneshot(request).await.expect("router");
+    let (parts, body) = response.into_parts();
+    Reply {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body: body.collect().await.expect("read body").to_bytes(),
     }
 }
 
@@ -457,6 +501,19 @@ pub async fn mail_to(address: &str) -> Vec<serde_json::Value> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The mails to `address` once there are at least `count` (polling for up to 5 s): `forgot`
+/// and `resend` answer at their response floor, and a slow send may finish just after it.
+pub async fn mail_at_least(address: &str, count: usize) -> Vec<serde_json::Value> {
+    for _ in 0..50 {
+        let mails = mail_to(address).await;
+        if mails.len() >= count {
+            return mails;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    mail_to(address).await
 }
 
 /// The `token=` value of the first link in a mail body.

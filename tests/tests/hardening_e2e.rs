@@ -48,6 +48,7 @@ async fn a_reset_link_mailed_before_the_account_was_disabled_never_works() {
     let admin = id.admin().await;
     let victim = id.signup().await;
     assert_eq!(forgot(&id, &victim.email).await.status, 202);
+    e2e::mail_at_least(&victim.email, 2).await;
     let link = latest_token(&victim.email).await;
 
     let disabled = patch_user(&id, &admin.access, &victim.id, json!({"disabled": true})).await;
@@ -101,6 +102,7 @@ async fn a_reset_link_of_a_deleted_account_never_works() {
     let id = Identity::start().await;
     let account = id.signup().await;
     forgot(&id, &account.email).await;
+    e2e::mail_at_least(&account.email, 2).await;
     let link = latest_token(&account.email).await;
 
     let deleted = id
@@ -119,6 +121,7 @@ async fn a_reset_mail_that_fails_to_send_leaves_the_previous_link_working() {
     let id = Identity::start().await;
     let account = id.signup().await;
     forgot(&id, &account.email).await;
+    e2e::mail_at_least(&account.email, 2).await;
     let first_link = latest_token(&account.email).await;
     // The same tables, but SES refuses every send (an unverified sender), as a timeout would.
     let failing = Identity::start_with(&[("MAIL_FROM", "unverified@nowhere.example")]).await;
@@ -454,4 +457,115 @@ async fn after_the_grace_window_a_replayed_refresh_token_revokes_the_session() {
 
     assert_eq!(replay.status, 401);
     assert_eq!(next.status, 401, "reuse revoked the whole session");
+}
+
+// ---------------------------------------------------------------- lockout
+
+/// A JSON login as API Gateway would deliver it from `ip`.
+async fn login_from(id: &Identity, ip: &str, username: &str, password: &str) -> Reply {
+    let body = json!({ "username": username, "password": password }).to_string();
+    let request = e2e::gateway_request(
+        "POST",
+        "/api/v1/auth/login",
+        &[("content-type", "application/json")],
+        &body,
+        ip,
+    );
+    e2e::call(&id.auth_router, request).await
+}
+
+#[tokio::test]
+async fn a_strangers_wrong_guesses_never_lock_the_owner_out() {
+    let id =
+        Identity::start_with(&[("LOGIN_MAX_FAILURES", "3"), ("LOGIN_BACKOFF_SECS", "0")]).await;
+    let owner = id.signup().await;
+
+    let mut stranger = Vec::new();
+    for _ in 0..5 {
+        stranger.push(
+            login_from(&id, "198.51.100.7", &owner.username, "a wrong guess")
+                .await
+                .status,
+        );
+    }
+    let from_home = login_from(&id, "203.0.113.9", &owner.username, &owner.password).await;
+
+    assert_eq!(stranger, [401, 401, 401, 429, 429]);
+    assert_eq!(from_home.status, 200, "{:?}", from_home.json());
+}
+
+#[tokio::test]
+async fn a_locked_username_does_not_reveal_its_email() {
+    let id =
+        Identity::start_with(&[("LOGIN_MAX_FAILURES", "3"), ("LOGIN_BACKOFF_SECS", "0")]).await;
+    let owner = id.signup().await;
+    let ip = "198.51.100.8";
+    for _ in 0..4 {
+        login_from(&id, ip, &owner.username, "a wrong guess").await;
+    }
+
+    let by_email = login_from(&id, ip, &owner.email, "a wrong guess").await;
+    let unrelated = login_from(&id, ip, &format!("{}@example.com", unique()), "x").await;
+
+    assert_eq!(
+        login_from(&id, ip, &owner.username, "a wrong guess")
+            .await
+            .status,
+        429
+    );
+    assert_eq!(by_email.status, 401, "the email answers like any other");
+    assert_eq!(unrelated.status, 401);
+}
+
+#[tokio::test]
+async fn wrong_guesses_from_one_client_wait_progressively_longer() {
+    let id =
+        Identity::start_with(&[("LOGIN_MAX_FAILURES", "10"), ("LOGIN_BACKOFF_SECS", "1")]).await;
+    let owner = id.signup().await;
+    let ip = "198.51.100.9";
+
+    let first = login_from(&id, ip, &owner.username, "wrong").await;
+    let second = login_from(&id, ip, &owner.username, "wrong").await;
+    let too_soon = login_from(&id, ip, &owner.username, &owner.password).await;
+    let elsewhere = login_from(&id, "203.0.113.10", &owner.username, &owner.password).await;
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let after_waiting = login_from(&id, ip, &owner.username, &owner.password).await;
+
+    assert_eq!([first.status, second.status], [401, 401]);
+    assert_eq!(too_soon.status, 429, "{:?}", too_soon.json());
+    assert!(
+        too_soon
+            .header("retry-after")
+            .parse::<u64>()
+            .is_ok_and(|s| (1..=2).contains(&s)),
+        "{}",
+        too_soon.header("retry-after")
+    );
+    assert_eq!(elsewhere.status, 200, "other clients are not delayed: {:?}", elsewhere.json());
+    assert_eq!(after_waiting.status, 200);
+}
+
+#[tokio::test]
+async fn many_clients_guessing_one_account_hit_the_account_ceiling() {
+    let id = Identity::start_with(&[
+        ("LOGIN_MAX_FAILURES", "3"),
+        ("LOGIN_ACCOUNT_MAX_ATTEMPTS", "6"),
+        ("LOGIN_BACKOFF_SECS", "0"),
+    ])
+    .await;
+    let owner = id.signup().await;
+
+    let mut statuses = Vec::new();
+    for client in 0..4 {
+        for _ in 0..2 {
+            let ip = format!("198.51.100.{}", 20 + client);
+            statuses.push(
+                login_from(&id, &ip, &owner.username, "stuffed")
+                    .await
+                    .status,
+            );
+        }
+    }
+
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 401, 429, 429]);
 }

@@ -227,9 +227,11 @@ async fn align_to_window(window_secs: u64, needed_secs: u64) {
 
 #[tokio::test]
 async fn repeated_failures_lock_the_account_with_429_and_it_recovers() {
+    // The window's wall alone (the progressive delay has tests of its own).
     let id = Identity::start_with(&[
         ("LOGIN_MAX_FAILURES", "3"),
         ("LOGIN_FAILURE_WINDOW_SECS", "6"),
+        ("LOGIN_BACKOFF_SECS", "0"),
     ])
     .await;
     let account = id.signup().await;
@@ -262,6 +264,7 @@ async fn parallel_guesses_cannot_get_past_the_lockout() {
     let id = Identity::start_with(&[
         ("LOGIN_MAX_FAILURES", "3"),
         ("LOGIN_FAILURE_WINDOW_SECS", "60"),
+        ("LOGIN_BACKOFF_SECS", "0"),
     ])
     .await;
     let account = id.signup().await;

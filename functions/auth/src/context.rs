@@ -38,8 +38,15 @@ pub struct AuthSettings {
     /// `PUBLIC_APP_URL`: base of the links in mails (never the request's Host header). Required
     /// when `APP_ENV=deployed`; `http://localhost:3000` locally.
     pub public_app_url: String,
-    /// `LOGIN_MAX_FAILURES` (5) per `LOGIN_FAILURE_WINDOW_SECS` (900), per account.
+    /// `LOGIN_MAX_FAILURES` (5) guesses per `LOGIN_FAILURE_WINDOW_SECS` (900) per identifier
+    /// as typed and client IP: a stranger's guesses cannot lock the owner out.
     pub login_window: Window,
+    /// `LOGIN_ACCOUNT_MAX_ATTEMPTS` (100) per window per account, across all clients: the
+    /// ceiling against credential stuffing from many addresses.
+    pub account_window: Window,
+    /// `LOGIN_BACKOFF_SECS` (1; 0 turns it off): after the second wrong guess from one client,
+    /// the next waits this long, then twice as long after each further one.
+    pub login_backoff_secs: i64,
     /// `REQUIRE_VERIFIED_EMAIL` (false): unverified accounts cannot log in (403).
     pub require_verified_email: bool,
     /// `RESET_MAILS_PER_HOUR` (3) per address.
@@ -67,6 +74,7 @@ impl AuthSettings {
                 ));
             }
         };
+        let window_secs = env.num("LOGIN_FAILURE_WINDOW_SECS", 900, 1, 86_400)?;
         let per_hour = |var: &'static str, default: i64| -> Result<Window, ConfigError> {
             Ok(Window {
                 max: env.num(var, default, 1, 1_000)?,
@@ -81,8 +89,13 @@ impl AuthSettings {
             public_app_url,
             login_window: Window {
                 max: env.num("LOGIN_MAX_FAILURES", 5, 1, 1_000)?,
-                window_secs: env.num("LOGIN_FAILURE_WINDOW_SECS", 900, 1, 86_400)?,
+                window_secs,
             },
+            account_window: Window {
+                max: env.num("LOGIN_ACCOUNT_MAX_ATTEMPTS", 100, 1, 100_000)?,
+                window_secs,
+            },
+            login_backoff_secs: env.num("LOGIN_BACKOFF_SECS", 1, 0, 3_600)?,
             require_verified_email: env.bool("REQUIRE_VERIFIED_EMAIL", false)?,
             reset_mails: per_hour("RESET_MAILS_PER_HOUR", 3)?,
             verify_mails: per_hour("VERIFY_MAILS_PER_HOUR", 3)?,
@@ -202,48 +215,28 @@ impl AuthContext {
     }
 }
 
-/// Counter scope for password guesses: logins, and the current-password check of a change.
-const LOGIN_SCOPE: &str = "login";
-
 impl AuthContext {
-    /// Reserves one password guess for `subject` before it is checked, so parallel guesses
-    /// cannot all pass a stale count; 429 with `Retry-After` once the window is full.
-    pub async fn reserve_guess(&self, subject: &str, now: i64) -> Result<(), shared::ApiError> {
-        match self
-            .counters
-            .reserve(LOGIN_SCOPE, subject, self.settings.login_window, now)
-            .await?
-        {
-            Some(retry_after_secs) => Err(shared::ApiError::RateLimited { retry_after_secs }),
-            None => Ok(()),
-        }
-    }
-
-    /// A right password clears the window of `subject`.
-    pub async fn clear_guesses(&self, subject: &str, now: i64) -> Result<(), shared::ApiError> {
-        self.counters
-            .reset(LOGIN_SCOPE, subject, self.settings.login_window, now)
-            .await?;
-        Ok(())
-    }
-}
-
-impl AuthContext {
-    /// Runs `work`, bounded by the response floor, and answers no sooner than the floor
-    /// whatever happened: the timing of `forgot` and `resend` must not tell accounts apart. A
-    /// failure or an unfinished run is logged, never shown (the user can ask again).
+    /// Runs `work` and answers no sooner than the response floor, and no later, whatever
+    /// happened: the timing of `forgot` and `resend` must not tell accounts apart. The work runs
+    /// as a task of its own, so answering at the floor never cancels it half-way (a mail sent
+    /// and its link not recorded); a slow run finishes after the answer. Failures are logged,
+    /// never shown (the user can ask again).
     pub async fn padded(
         &self,
-        what: &str,
-        work: impl Future<Output = Result<(), shared::ApiError>>,
+        what: &'static str,
+        work: impl Future<Output = Result<(), shared::ApiError>> + Send + 'static,
     ) {
         let started = Instant::now();
         let floor = self.settings.response_floor;
-        // Boxed: the work (SDK calls, a mail render) makes a large future.
-        match tokio::time::timeout(floor, Box::pin(work)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => tracing::warn!(error = %err, "{what} not processed"),
-            Err(_) => tracing::warn!("{what} exceeded the response floor; dropped"),
+        let task = tokio::spawn(async move {
+            if let Err(err) = work.await {
+                tracing::warn!(error = %err, "{what} not processed");
+            }
+        });
+        if tokio::time::timeout(floor, task).await.is_err() {
+            tracing::warn!(
+                "{what} still running at the response floor; it finishes after the answer"
+            );
         }
         if let Some(rest) = floor.checked_sub(started.elapsed()) {
             tokio::time::sleep(rest).await;

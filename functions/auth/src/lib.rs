@@ -6,6 +6,7 @@
 
 mod context;
 mod cookies;
+mod guesses;
 mod password;
 mod session;
 mod state;

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use shared::{
     ApiError, ErrorCode, Routes,
     clock::{now_rfc3339, now_s},
-    extract::Json as JsonBody,
+    extract::{ClientIp, Json as JsonBody},
 };
 
 use crate::{
@@ -49,19 +49,17 @@ async fn forgot(
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     let email = Email::parse(&body.email)?;
     // Even a failing store must not change the answer: that would tell accounts apart.
-    auth.padded(
-        "password reset request",
-        forgot_work(&identity, &auth, &email),
-    )
-    .await;
+    let work = forgot_work(identity, auth.clone(), email);
+    auth.padded("password reset request", work).await;
     Ok(Message::accepted(FORGOT_MESSAGE))
 }
 
 async fn forgot_work(
-    identity: &IdentityState,
-    auth: &AuthContext,
-    email: &Email,
+    identity: IdentityState,
+    auth: AuthContext,
+    email: Email,
 ) -> Result<(), ApiError> {
+    let (identity, auth, email) = (&identity, &auth, &email);
     let now = now_s();
     // Counted for every address, known or not, so throttling reveals nothing either.
     if auth
@@ -93,15 +91,13 @@ async fn forgot_work(
         expires_in: human_duration(identity.settings.ttl(TokenKind::PasswordReset)),
         changed_at: "",
     };
-    // Sent first, recorded after: a send that fails or times out leaves the previous link
-    // working, instead of voiding it with nothing to replace it. Single use still holds: only
-    // the recorded jti resets, once.
+    // Allowed beside the previous link before sending; the only one once sent. A send that
+    // fails or times out leaves the previous link working instead of voiding it with nothing to
+    // replace it. Single use holds throughout: a reset consumes its jti and clears them all.
+    let users = &identity.store.users;
+    users.allow_reset_jti(&user.id, &issued.claims.jti).await?;
     if mail_user(auth, &user, MailKind::PasswordReset, &ctx).await {
-        identity
-            .store
-            .users
-            .set_reset_jti(&user.id, &issued.claims.jti)
-            .await?;
+        users.only_reset_jti(&user.id, &issued.claims.jti).await?;
     }
     Ok(())
 }
@@ -173,12 +169,14 @@ async fn change(
     State(identity): State<IdentityState>,
     State(auth): State<AuthContext>,
     user: AuthUser,
+    client: ClientIp,
     JsonBody(body): JsonBody<ChangeBody>,
 ) -> Result<Json<Changed>, ApiError> {
     let u = &user.user;
-    // The current-password check is a password guess like a login: same counter, same limit.
-    let now = now_s();
-    auth.reserve_guess(&u.id, now).await?;
+    // The current-password check is a password guess like a login, with the same limits.
+    let guess = auth
+        .guess(&format!("change:{}", u.id), &client, &u.id)
+        .await?;
     let mut v = Validator::default();
     let password = v.check(NewPassword::parse(
         &body.new_password,
@@ -190,9 +188,10 @@ async fn change(
         .verify(&body.current_password, Some(u.password_hash.clone()))
         .await?;
     if verified == Verified::No {
+        auth.wrong_guess(&guess).await?;
         return Err(ErrorCode::InvalidCredentials.into());
     }
-    auth.clear_guesses(&u.id, now).await?;
+    auth.right_guess(&guess).await?;
     let (password,) = v.finish_with((password,))?;
     let hash = auth.passwords.hash(password.secret()).await?;
     let changed = identity

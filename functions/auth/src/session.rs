@@ -23,7 +23,7 @@ use shared::{
     ApiError, ErrorCode, Routes,
     clock::{now_ms, now_rfc3339, now_s},
     dynamo::StoreError,
-    extract::{JsonOrForm, OptionalJson},
+    extract::{ClientIp, JsonOrForm, OptionalJson},
 };
 
 use crate::{
@@ -134,6 +134,7 @@ struct LoginBody {
 async fn login(
     State(identity): State<IdentityState>,
     State(auth): State<AuthContext>,
+    client: ClientIp,
     JsonOrForm(body): JsonOrForm<LoginBody>,
 ) -> Result<Response, ApiError> {
     if body.grant_type.as_deref().is_some_and(|g| g != "password") {
@@ -145,25 +146,27 @@ async fn login(
     }
     // Longer than any username or email: never an account, and kept out of lookups.
     let identifier = body.username.trim().to_lowercase();
-    let user = if identifier.len() <= 254 {
+    let user = if identifier.chars().count() <= 254 {
         identity.store.users.find_by_login(&identifier).await?
     } else {
         None
     };
-    // Counted per account; unknown names get their own counter so both behave the same.
-    let subject = user
+    // Unknown names get an account counter of their own, so both behave the same.
+    let account = user
         .as_ref()
         .map_or_else(|| format!("name:{identifier}"), |u| u.id.clone());
-    let now = now_s();
-    auth.reserve_guess(&subject, now).await?;
+    let guess = auth.guess(&identifier, &client, &account).await?;
 
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let verified = auth.passwords.verify(&body.password, stored).await?;
     let (mut user, rehash) = match (user, verified) {
         (Some(user), Verified::Yes { rehash }) if user.is_active() => (user, rehash),
-        _ => return Err(ErrorCode::InvalidCredentials.into()),
+        _ => {
+            auth.wrong_guess(&guess).await?;
+            return Err(ErrorCode::InvalidCredentials.into());
+        }
     };
-    auth.clear_guesses(&subject, now).await?;
+    auth.right_guess(&guess).await?;
     if auth.settings.require_verified_email && !user.email_verified {
         // Only after the password proved who is asking, so this reveals nothing to strangers.
         return Err(ErrorCode::EmailNotVerified.into());

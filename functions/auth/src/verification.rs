@@ -167,8 +167,8 @@ async fn resend(
         }
     };
     // Unknown, verified and unverified addresses must answer alike: the work is padded.
-    auth.padded("verification resend", resend_work(&identity, &auth, target))
-        .await;
+    let work = resend_work(identity, auth.clone(), target);
+    auth.padded("verification resend", work).await;
     Ok(Message::accepted(message))
 }
 
@@ -181,10 +181,11 @@ enum Target {
 }
 
 async fn resend_work(
-    identity: &IdentityState,
-    auth: &AuthContext,
+    identity: IdentityState,
+    auth: AuthContext,
     target: Target,
 ) -> Result<(), ApiError> {
+    let (identity, auth) = (&identity, &auth);
     let user = match target {
         Target::User(user) => Some(*user),
         Target::Address(email) => identity.store.users.find_by_login(email.as_str()).await?,

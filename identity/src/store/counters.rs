@@ -1,13 +1,33 @@
-//! Fixed-window counters in DynamoDB: login attempts per account (brute-force lockout) and
-//! mails per address. Windows expire on their own, so nobody is locked out for good.
+//! Fixed-window counters in DynamoDB: password guesses (per identifier and client, and per
+//! account), with a progressive delay between failed guesses, and mails per address. Windows
+//! expire on their own, so nobody is locked out for good.
 //!
 //! An attempt is *reserved* with one conditional `ADD` before the work it guards, so concurrent
 //! requests cannot all slip under the limit. Subjects are stored hashed: a "username" field
 //! often holds a mistyped password, and keys stay short whatever the client sent.
 
-use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::{
+    Client,
+    operation::update_item::UpdateItemError,
+    types::{ReturnValue, ReturnValuesOnConditionCheckFailure},
+};
 use sha2::{Digest, Sha256};
-use shared::dynamo::{StoreError, n, s};
+use shared::dynamo::{self, StoreError, n, opt_n, s};
+
+/// What reserving an attempt found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// Counted; `count` attempts so far in this window, this one included.
+    Allowed {
+        /// Attempts in the window so far.
+        count: i64,
+    },
+    /// Not counted: the window is full, or a delay runs.
+    Refused {
+        /// Seconds until the client may try again.
+        retry_after_secs: u64,
+    },
+}
 
 /// A fixed window: `max` events per `window_secs`.
 #[derive(Debug, Clone, Copy)]
@@ -53,6 +73,21 @@ impl Counters {
         window: Window,
         now: i64,
     ) -> Result<Option<u64>, StoreError> {
+        Ok(match self.attempt(scope, subject, window, now).await? {
+            Attempt::Allowed { .. } => None,
+            Attempt::Refused { retry_after_secs } => Some(retry_after_secs),
+        })
+    }
+
+    /// Like [`Counters::reserve`], and also refused while a delay set by
+    /// [`Counters::hold_off`] runs; says how many attempts the window has counted so far.
+    pub async fn attempt(
+        &self,
+        scope: &str,
+        subject: &str,
+        window: Window,
+        now: i64,
+    ) -> Result<Attempt, StoreError> {
         let (pk, ends) = Self::key(scope, subject, window, now);
         let result = self
             .client
@@ -60,20 +95,70 @@ impl Counters {
             .table_name(&self.table)
             .key("pk", s(pk))
             .update_expression("ADD #c :one SET expires_at = :ends")
-            .condition_expression("attribute_not_exists(#c) OR #c < :max")
+            .condition_expression(
+                "(attribute_not_exists(#c) OR #c < :max) AND \
+                 (attribute_not_exists(not_before) OR not_before <= :now)",
+            )
             .expression_attribute_names("#c", "count")
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":ends", n(ends))
             .expression_attribute_values(":max", n(window.max))
+            .expression_attribute_values(":now", n(now))
+            .return_values(ReturnValue::UpdatedNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        match result.map_err(StoreError::from) {
-            Ok(_) => Ok(None),
-            Err(StoreError::ConditionFailed) => {
-                Ok(Some(u64::try_from(ends - now).unwrap_or(0).max(1)))
+        let err = match result {
+            Ok(out) => {
+                let count = out
+                    .attributes()
+                    .map(|item| opt_n(item, "count"))
+                    .transpose()?
+                    .flatten()
+                    .unwrap_or(1);
+                return Ok(Attempt::Allowed { count });
             }
-            Err(err) => Err(err),
-        }
+            Err(err) => err,
+        };
+        let old = match err.as_service_error() {
+            Some(UpdateItemError::ConditionalCheckFailedException(e)) => e.item.clone(),
+            _ => return Err(err.into()),
+        };
+        // The window is full until it ends; a running delay until it runs out. Without the old
+        // item (a store that does not return it), the window's end is the safe answer.
+        let until = match old {
+            Some(item) if opt_n(&item, "count")?.unwrap_or(0) < window.max => {
+                opt_n(&item, "not_before")?.unwrap_or(ends)
+            }
+            _ => ends,
+        };
+        Ok(Attempt::Refused {
+            retry_after_secs: u64::try_from(until - now).unwrap_or(0).max(1),
+        })
+    }
+
+    /// Refuses further attempts of the current window until `until` (epoch seconds): the
+    /// progressive delay after a failed guess.
+    pub async fn hold_off(
+        &self,
+        scope: &str,
+        subject: &str,
+        window: Window,
+        now: i64,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        let (pk, _) = Self::key(scope, subject, window, now);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .update_expression("SET not_before = :until")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":until", n(until))
+            .send()
+            .await;
+        dynamo::applied(result.map_err(StoreError::from)).map(drop)
     }
 
     /// Clears the current window (a successful login).

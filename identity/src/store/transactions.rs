@@ -139,7 +139,7 @@ impl IdentityStore {
             .users
             .password_update(user_id, new_hash, now_ms())
             // A disabled or deleted account takes no reset, whatever link is presented.
-            .condition_expression("reset_jti = :j AND deleted = :f AND disabled = :f")
+            .condition_expression("contains(reset_jtis, :j) AND deleted = :f AND disabled = :f")
             .expression_attribute_values(":j", s(jti))
             .expression_attribute_values(":f", b(false))
             .build()?;

@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::{
     Client,
-    types::{ConditionCheck, TransactWriteItem, Update, builders::UpdateBuilder},
+    types::{AttributeValue, ConditionCheck, TransactWriteItem, Update, builders::UpdateBuilder},
 };
 use shared::{
     clock::{now_ms, now_rfc3339},
@@ -78,14 +78,13 @@ impl Users {
     ///
     /// Always two reads, found or not, so response time does not tell accounts apart.
     pub async fn find_by_login(&self, identifier: &str) -> Result<Option<User>, StoreError> {
-        let guard = if identifier.contains('@') {
-            Email::parse(identifier)
-                .map(|email| guards::email_key(email.as_str()))
-                .ok()
-        } else {
-            Username::parse(identifier)
+        // Whatever parses as an email is one (after NFKC: a fullwidth `＠` counts), since a
+        // username cannot hold an `@`.
+        let guard = match Email::parse(identifier) {
+            Ok(email) => Some(guards::email_key(email.as_str())),
+            Err(_) => Username::parse(identifier)
                 .map(|name| guards::username_key(&name.key()))
-                .ok()
+                .ok(),
         };
         let guard = guard.unwrap_or_else(|| "NONE#".to_owned());
         let held = dynamo::get(&self.client, &self.table, guard).await?;
@@ -221,18 +220,37 @@ impl Users {
         dynamo::applied(result.map_err(StoreError::from)).map(drop)
     }
 
-    /// Records `jti` as the only reset token that may be used: issuing a new one voids the older.
-    pub async fn set_reset_jti(&self, id: &str, jti: &str) -> Result<(), StoreError> {
+    /// Allows reset token `jti` beside the ones already pending: recorded *before* its link is
+    /// sent, so the link works the moment it arrives, and a send that fails or times out leaves
+    /// the previous link working (nobody holds the new one).
+    pub async fn allow_reset_jti(&self, id: &str, jti: &str) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(user_key(id)))
-            .update_expression("SET reset_jti = :j")
+            .update_expression("ADD reset_jtis :j")
             .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":j", s(jti))
+            .expression_attribute_values(":j", AttributeValue::Ss(vec![jti.to_owned()]))
             .send()
             .await?;
         Ok(())
+    }
+
+    /// Once `jti`'s link was sent, it is the only one that resets: older links stop working.
+    /// Only while `jti` is still pending: a reset, change or disable meanwhile is not undone.
+    pub async fn only_reset_jti(&self, id: &str, jti: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(user_key(id)))
+            .update_expression("SET reset_jtis = :only")
+            .condition_expression("contains(reset_jtis, :j)")
+            .expression_attribute_values(":only", AttributeValue::Ss(vec![jti.to_owned()]))
+            .expression_attribute_values(":j", s(jti))
+            .send()
+            .await;
+        dynamo::applied(result.map_err(StoreError::from)).map(drop)
     }
 
     /// The update every password replacement shares: new hash, every session cut off at
@@ -242,7 +260,7 @@ impl Users {
             .table_name(&self.table)
             .key("pk", s(user_key(id)))
             .update_expression(
-                "SET password_hash = :h, tokens_valid_after_ms = :ms, updated_at = :now REMOVE reset_jti",
+                "SET password_hash = :h, tokens_valid_after_ms = :ms, updated_at = :now REMOVE reset_jtis",
             )
             .expression_attribute_values(":h", s(hash))
             .expression_attribute_values(":ms", n(now_ms))
@@ -286,7 +304,7 @@ impl Users {
             // Ends every session and voids every pending reset or verification link.
             .update_expression(
                 "SET deleted = :t, deleted_at = :now, updated_at = :now, tokens_valid_after_ms = :ms, \
-                 action_tokens_valid_after_ms = :ms REMOVE reset_jti",
+                 action_tokens_valid_after_ms = :ms REMOVE reset_jtis",
             )
             .condition_expression("attribute_exists(pk) AND deleted = :f")
             .expression_attribute_values(":t", b(true))
@@ -353,7 +371,7 @@ impl Users {
             }
         }
         let remove = if changes.disabled == Some(true) {
-            " REMOVE reset_jti"
+            " REMOVE reset_jtis"
         } else {
             ""
         };
