@@ -1,0 +1,81 @@
+//! The operational settings of `template.yaml` that no request can observe locally: access logs
+//! with the request id, a retention for every log group, reserved concurrency for `auth` (so an
+//! argon2 flood cannot starve the other functions). cfn-lint checks the syntax; this checks that
+//! they are there, for every function, and stay there.
+
+use serde_yaml::Value;
+
+fn template() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+    serde_yaml::from_str(&std::fs::read_to_string(path).expect("template.yaml"))
+        .expect("template.yaml parses")
+}
+
+fn resources(t: &Value) -> Vec<(String, Value)> {
+    t["Resources"]
+        .as_mapping()
+        .expect("Resources")
+        .iter()
+        .map(|(k, v)| (k.as_str().unwrap_or_default().to_owned(), v.clone()))
+        .collect()
+}
+
+/// The text of a scalar or of a tagged scalar (`!Sub "..."`).
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Tagged(t) => text(&t.value),
+        _ => String::new(),
+    }
+}
+
+#[test]
+fn the_stage_writes_access_logs_with_the_request_id() {
+    let t = template();
+    let api = &t["Resources"]["Api"]["Properties"];
+    let format = text(&api["AccessLogSetting"]["Format"]);
+    assert!(format.contains("$context.requestId"), "{format}");
+    assert!(format.contains("$context.identity.sourceIp"), "{format}");
+    let destination = &api["AccessLogSetting"]["DestinationArn"];
+    assert!(!destination.is_null(), "an access log destination");
+}
+
+#[test]
+fn every_function_and_the_access_log_have_a_log_group_with_a_retention() {
+    let t = template();
+    let all = resources(&t);
+    let groups: Vec<String> = all
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Logs::LogGroup")
+        .map(|(_, r)| {
+            assert!(
+                !r["Properties"]["RetentionInDays"].is_null(),
+                "log group without a retention: {r:?}"
+            );
+            text(&r["Properties"]["LogGroupName"])
+        })
+        .collect();
+    for (name, _) in all
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+    {
+        let expected = format!("/aws/lambda/${{{name}}}");
+        assert!(
+            groups.contains(&expected),
+            "{name} has no log group {expected} with a retention: {groups:?}"
+        );
+    }
+    assert!(groups.iter().any(|g| g.contains("/aws/apigateway/")));
+}
+
+#[test]
+fn auth_has_reserved_concurrency_from_a_parameter() {
+    let t = template();
+    let reserved = &t["Resources"]["AuthFunction"]["Properties"]["ReservedConcurrentExecutions"];
+    let rendered = format!("{reserved:?}");
+    assert!(
+        rendered.contains("AuthReservedConcurrency"),
+        "AuthFunction's ReservedConcurrentExecutions comes from the parameter: {rendered}"
+    );
+    assert!(!t["Parameters"]["AuthReservedConcurrency"].is_null());
+}
