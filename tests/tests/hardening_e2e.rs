@@ -541,7 +541,12 @@ async fn wrong_guesses_from_one_client_wait_progressively_longer() {
         "{}",
         too_soon.header("retry-after")
     );
-    assert_eq!(elsewhere.status, 200, "other clients are not delayed: {:?}", elsewhere.json());
+    assert_eq!(
+        elsewhere.status,
+        200,
+        "other clients are not delayed: {:?}",
+        elsewhere.json()
+    );
     assert_eq!(after_waiting.status, 200);
 }
 

@@ -3,6 +3,8 @@
 //! argon2 flood cannot starve the other functions). cfn-lint checks the syntax; this checks that
 //! they are there, for every function, and stay there.
 
+#![allow(clippy::expect_used)] // Helpers outside #[test] fns: an unreadable template must fail loudly.
+
 use serde_yaml::Value;
 
 fn template() -> Value {
