@@ -78,7 +78,16 @@ fn main() {
     });
 
     println!("access token check, mean of {RUNS} (best of 5 rounds):");
-    println!("  HS256 (before: shared secret)       {:>7.1} µs", hs256.as_secs_f64() * 1e6);
-    println!("  Ed25519 (now: public keys only)     {:>7.1} µs", ed25519.as_secs_f64() * 1e6);
-    println!("  Ed25519 signing (auth, per token)   {:>7.1} µs", sign.as_secs_f64() * 1e6);
+    println!(
+        "  HS256 (before: shared secret)       {:>7.1} µs",
+        hs256.as_secs_f64() * 1e6
+    );
+    println!(
+        "  Ed25519 (now: public keys only)     {:>7.1} µs",
+        ed25519.as_secs_f64() * 1e6
+    );
+    println!(
+        "  Ed25519 signing (auth, per token)   {:>7.1} µs",
+        sign.as_secs_f64() * 1e6
+    );
 }
