@@ -106,6 +106,22 @@ pub async fn authenticate(identity: &IdentityState, token: &str) -> Result<AuthU
     })
 }
 
+/// The rate limiter's view of a request: the user and tier of a valid access token (signature
+/// and claims checked, no database call), so authenticated requests are limited per user.
+impl shared::ratelimit::ResolveCaller for IdentityState {
+    fn caller<'a>(
+        &'a self,
+        parts: &'a Parts,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = shared::ratelimit::Caller> + Send + 'a>>
+    {
+        Box::pin(async move {
+            let token = bearer(parts).ok().flatten()?;
+            let claims = self.verify(TokenKind::Access, token).await.ok()?.ok()?;
+            Some((claims.sub, claims.tier.unwrap_or_else(|| "free".to_owned())))
+        })
+    }
+}
+
 impl<S> FromRequestParts<S> for AuthUser
 where
     IdentityState: FromRef<S>,

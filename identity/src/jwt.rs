@@ -58,6 +58,11 @@ pub struct Claims {
     /// Session id (access and refresh tokens).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// The user's tier when the access token was issued: the rate limiter reads it without a
+    /// database call, so a tier change reaches the limit with the next token (at most
+    /// `ACCESS_TOKEN_TTL_SECS` later).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
 }
 
 /// Why a token was refused. Callers answer 401 (or 400 for action tokens) whatever the reason;
@@ -242,12 +247,34 @@ impl Signer {
         self.settings.ttl(kind)
     }
 
+    /// Issues an access token for `sub` in session `sid`, carrying the user's `tier`.
+    pub fn issue_access(
+        &self,
+        sub: &str,
+        sid: &str,
+        tier: &str,
+        now: i64,
+    ) -> anyhow::Result<Issued> {
+        self.sign(TokenKind::Access, sub, Some(sid), Some(tier), now)
+    }
+
     /// Issues a `kind` token for `sub`, issued at `now` (seconds since the epoch).
     pub fn issue(
         &self,
         kind: TokenKind,
         sub: &str,
         sid: Option<&str>,
+        now: i64,
+    ) -> anyhow::Result<Issued> {
+        self.sign(kind, sub, sid, None, now)
+    }
+
+    fn sign(
+        &self,
+        kind: TokenKind,
+        sub: &str,
+        sid: Option<&str>,
+        tier: Option<&str>,
         now: i64,
     ) -> anyhow::Result<Issued> {
         let ttl = i64::try_from(self.ttl(kind).as_secs()).unwrap_or(i64::MAX / 2);
@@ -259,6 +286,7 @@ impl Signer {
             iat: now,
             exp: now.saturating_add(ttl),
             sid: sid.map(str::to_owned),
+            tier: tier.map(str::to_owned),
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.typ = Some(kind.typ().to_owned());

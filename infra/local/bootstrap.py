@@ -208,7 +208,13 @@ def main() -> int:
     resources = template["Resources"]
     mail_from = os.environ.get("MAIL_FROM", "no-reply@example.com")
     cors = os.environ.get("CORS_ALLOWED_ORIGINS", "http://localhost:3000,http://127.0.0.1:3000")
+    # The template's own defaults, then the local values below.
     params = {
+        name: str(spec["Default"])
+        for name, spec in template.get("Parameters", {}).items()
+        if "Default" in spec
+    }
+    params |= {
         "MailFrom": mail_from,
         "CorsAllowedOrigins": cors,
         "StageName": "v1",
@@ -246,6 +252,9 @@ def main() -> int:
             print(f"cannot resolve {key} for local use", file=sys.stderr)
             return 1
         env[key] = resolved
+        # `RATE_LIMIT_STRICT=1000 make dev`: a limit set in the shell wins over the template's.
+        if key.startswith("RATE_LIMIT_") and os.environ.get(key):
+            env[key] = os.environ[key]
     # Local differences from a deployed stage.
     env["APP_ENV"] = "local"
     env.pop("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", None)

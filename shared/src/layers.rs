@@ -1,7 +1,7 @@
 //! The middleware stack every function's router gets: request id, tracing, error envelope,
 //! CORS, body limit, panic catching, and 404/405 fallbacks.
 
-use std::{any::Any, time::Instant};
+use std::{any::Any, sync::Arc, time::Instant};
 
 use axum::{
     Router,
@@ -22,6 +22,7 @@ use crate::{
     clock::now_rfc3339,
     config::{Config, CorsOrigins},
     error::{ApiError, Envelope, ErrorBody, ErrorCode},
+    ratelimit::{self, RateLimiter},
 };
 
 /// `X-Request-ID`.
@@ -32,14 +33,16 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub struct RequestId(pub String);
 
 /// Wraps a function's routes with the shared stack. Call it last, on the finished router.
-pub fn apply(router: Router, config: &Config) -> Router {
+pub fn apply(router: Router, config: &Config, limiter: Arc<RateLimiter>) -> Router {
     router
         .fallback(|| async { ErrorCode::NotFound })
         .method_not_allowed_fallback(|| async { ErrorCode::MethodNotAllowed })
-        // Innermost first: the limit sees the body before handlers, panics become 500s, then
-        // CORS, then the envelope (which needs the request id set by the outermost layer).
+        // Innermost first: the limit sees the body before handlers, panics become 500s, then the
+        // rate limiter, then CORS (so a 429 is readable cross-origin and a preflight is never
+        // counted), then the envelope (which needs the request id set by the outermost layer).
         .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn_with_state(limiter, ratelimit::limit))
         .layer(cors(config))
         .layer(middleware::from_fn(envelope))
         .layer(middleware::from_fn(request_id_and_trace))
@@ -199,9 +202,11 @@ fn cors(config: &Config) -> CorsLayer {
             X_REQUEST_ID.clone(),
             header::RETRY_AFTER,
             header::LINK,
-            HeaderName::from_static("x-ratelimit-limit"),
-            HeaderName::from_static("x-ratelimit-remaining"),
-            HeaderName::from_static("x-ratelimit-reset"),
+            HeaderName::from_static(ratelimit::X_RATELIMIT_LIMIT),
+            HeaderName::from_static(ratelimit::X_RATELIMIT_REMAINING),
+            HeaderName::from_static(ratelimit::X_RATELIMIT_RESET),
+            HeaderName::from_static(ratelimit::RATELIMIT_POLICY),
+            HeaderName::from_static(ratelimit::RATELIMIT),
         ])
         .max_age(std::time::Duration::from_secs(600));
     // Config already refused `*` with credentials; tower-http would panic on it anyway.
@@ -240,7 +245,17 @@ mod tests {
                 }),
             )
             .route("/echo", post(|Json(b): Json<Named>| async move { b.name }));
-        apply(routes, config)
+        apply(routes, config, exempt())
+    }
+
+    /// A limiter that limits nothing (these tests are about the other layers).
+    fn exempt() -> Arc<RateLimiter> {
+        let client = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::Config::builder()
+                .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+                .build(),
+        );
+        Arc::new(RateLimiter::exempt(client))
     }
 
     async fn send(router: Router, req: Request) -> (u16, http::HeaderMap, serde_json::Value) {
@@ -373,7 +388,7 @@ mod tests {
             "/cached",
             get(|| async { ([(header::CACHE_CONTROL, "max-age=60")], "cached") }),
         );
-        let app = apply(routes, &config(&[]));
+        let app = apply(routes, &config(&[]), exempt());
         for (path, cache) in [
             ("/ok", "no-store"),
             ("/missing", "no-store"),

@@ -51,11 +51,30 @@ fn require_emulator_env() {
     );
 }
 
+/// Rate limits high enough that tests sharing one client address and one minute never meet
+/// them, and a limiter timeout long enough that a busy emulator never makes it fail open; the
+/// rate-limit tests set their own.
+const UNLIMITED: [(&str, &str); 7] = [
+    ("RATE_LIMIT_TIMEOUT_MS", "10000"),
+    ("RATE_LIMIT_STRICT", "1000000"),
+    ("RATE_LIMIT_DEFAULT", "1000000"),
+    ("RATE_LIMIT_USER", "1000000"),
+    ("RATE_LIMIT_TIER_FREE", "1000000"),
+    ("RATE_LIMIT_TIER_PRO", "1000000"),
+    ("RATE_LIMIT_TIER_ENTERPRISE", "1000000"),
+];
+
 /// The test environment with `overrides` on top. Panics with instructions when the emulator env
 /// is missing.
 pub fn emulator_env(overrides: &[(&str, &str)]) -> Env {
     require_emulator_env();
-    Env::with_overrides(overrides)
+    let mut all: Vec<(&str, &str)> = overrides.to_vec();
+    all.extend(
+        UNLIMITED
+            .iter()
+            .filter(|(k, _)| !overrides.iter().any(|(o, _)| o == k)),
+    );
+    Env::with_overrides(&all)
 }
 
 /// A configuration whose AWS endpoint is a closed loopback port: every dependency is down.
@@ -110,6 +129,8 @@ pub struct Identity {
     pub auth_context: auth::AuthContext,
     /// The auth router itself, for requests that must look like API Gateway's (a `sourceIp`).
     pub auth_router: Router,
+    /// The users router itself, likewise.
+    pub users_router: Router,
     /// HTTP client.
     pub http: Client,
 }
@@ -156,6 +177,7 @@ impl Identity {
             auth_context: auth_state.auth.clone(),
             auth_router: auth::router(auth_state.clone()),
             auth: spawn_http(auth::router(auth_state)).await,
+            users_router: users::router(users_state.clone()),
             users: spawn_http(users::router(users_state)).await,
             app,
             http: Client::new(),

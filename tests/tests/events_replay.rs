@@ -3,7 +3,9 @@
 //! response against the sidecar `<case>.expect.json`:
 //! `{"status": 200, "headers": {"x-request-id": "..."}, "body_contains": ["..."]}`.
 //!
-//! One test per event file: adding a file adds a test; a file without a sidecar fails.
+//! One test per event file: adding a file adds a test; a file without a sidecar fails. A sidecar's
+//! `"env": {"VAR": "value"}` sets variables for its event only (the harness otherwise lifts the
+//! rate limits, so that events sharing a client address never meet them).
 //!
 //! Events that need an account declare `"setup": "user"` (or `"admin"`) in the sidecar; the
 //! harness signs one up and substitutes `{{ACCESS_TOKEN}}`, `{{REFRESH_TOKEN}}`, `{{USERNAME}}`,
@@ -103,7 +105,17 @@ fn replay(function: &str, event: &Path) -> Result<(), Failed> {
         }
         let request = lambda_http::request::from_str(&text)
             .map_err(|e| format!("{} is not a valid API Gateway event: {e}", event.display()))?;
-        let env = e2e::emulator_env(&[]);
+        // A sidecar may set variables for its event (e.g. a rate limit whose headers it shows).
+        let vars: Vec<(String, String)> = expect["env"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let env = e2e::emulator_env(&vars);
         let app = e2e::emulator_state().await;
         let response = e2e::router_for(function, app, env)
             .await

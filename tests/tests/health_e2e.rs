@@ -1,5 +1,7 @@
 //! Health endpoints over real HTTP, against the emulator `make test` starts.
 
+#![allow(clippy::expect_used)] // Set-up helpers outside #[test] fns: a failed set-up must stop the test.
+
 use std::time::{Duration, Instant};
 
 use e2e::Client;
@@ -11,10 +13,18 @@ async fn get(url: &str) -> (u16, http::HeaderMap, Value) {
     (reply.status, reply.headers, body)
 }
 
+/// The health router over `app`, built as its `main` builds it.
+async fn health_router(app: shared::AppState) -> axum::Router {
+    let state = health::init(app, e2e::emulator_env(&[]))
+        .await
+        .expect("health state");
+    health::router(state)
+}
+
 #[tokio::test]
 async fn readiness_is_ok_when_every_dependency_answers() {
     // Arrange
-    let base = e2e::spawn_http(health::router(e2e::emulator_state().await)).await;
+    let base = e2e::spawn_http(health_router(e2e::emulator_state().await).await).await;
 
     // Act
     let (status, _, body) = get(&format!("{base}/health/readiness")).await;
@@ -48,7 +58,7 @@ async fn readiness_is_503_naming_each_failed_check_when_the_emulator_is_down() {
     // Arrange
     let state = shared::AppState::init(e2e::dead_emulator_config()).await;
     let budget = state.config.readiness_timeout;
-    let base = e2e::spawn_http(health::router(state)).await;
+    let base = e2e::spawn_http(health_router(state).await).await;
 
     // Act
     let started = Instant::now();
@@ -74,7 +84,7 @@ async fn readiness_is_503_naming_each_failed_check_when_the_emulator_is_down() {
 
 #[tokio::test]
 async fn health_reports_the_crate_version() {
-    let base = e2e::spawn_http(health::router(e2e::emulator_state().await)).await;
+    let base = e2e::spawn_http(health_router(e2e::emulator_state().await).await).await;
 
     let (status, _, body) = get(&format!("{base}/health")).await;
 
@@ -86,7 +96,7 @@ async fn health_reports_the_crate_version() {
 
 #[tokio::test]
 async fn unknown_route_is_a_404_envelope_with_a_request_id() {
-    let base = e2e::spawn_http(health::router(e2e::emulator_state().await)).await;
+    let base = e2e::spawn_http(health_router(e2e::emulator_state().await).await).await;
 
     let (status, headers, body) = get(&format!("{base}/nope")).await;
 
@@ -99,7 +109,7 @@ async fn unknown_route_is_a_404_envelope_with_a_request_id() {
 
 #[tokio::test]
 async fn wrong_method_is_a_405_envelope() {
-    let base = e2e::spawn_http(health::router(e2e::emulator_state().await)).await;
+    let base = e2e::spawn_http(health_router(e2e::emulator_state().await).await).await;
 
     let reply = Client::new()
         .send(
@@ -116,7 +126,7 @@ async fn wrong_method_is_a_405_envelope() {
 
 #[tokio::test]
 async fn a_sane_request_id_is_echoed_and_an_unsafe_one_replaced() {
-    let base = e2e::spawn_http(health::router(e2e::emulator_state().await)).await;
+    let base = e2e::spawn_http(health_router(e2e::emulator_state().await).await).await;
     let client = Client::new();
     let long_id = "x".repeat(300);
 

@@ -324,7 +324,8 @@ async fn me_needs_a_token() {
 
 #[tokio::test]
 async fn an_authenticated_request_costs_one_dynamodb_call() {
-    let id = Identity::start().await;
+    // The authentication alone (the rate limiter, which adds one write, is off here).
+    let id = Identity::start_with(&[("RATE_LIMIT_ENABLED", "false")]).await;
     let account = id.signup().await;
     let before = id.app.dynamo_calls.get();
 
@@ -335,6 +336,23 @@ async fn an_authenticated_request_costs_one_dynamodb_call() {
         id.app.dynamo_calls.get() - before,
         1,
         "one BatchGetItem: blacklist, session, user"
+    );
+}
+
+#[tokio::test]
+async fn with_the_rate_limiter_an_authenticated_request_costs_one_read_and_one_write() {
+    let id = Identity::start().await;
+    let account = id.signup().await;
+    let before = id.app.dynamo_calls.get();
+
+    let reply = id.me(&account.access).await;
+
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        id.app.dynamo_calls.get() - before,
+        2,
+        "the BatchGetItem of the auth check and the limiter's UpdateItem; the tier comes from \
+         the token, not from a read"
     );
 }
 

@@ -1936,7 +1936,9 @@ async fn the_check_catches_a_handler_that_panics_on_its_input() {
             },
         ),
     );
-    let router = shared::layers::apply(routes, &e2e::dead_emulator_config());
+    let app = shared::AppState::init(e2e::dead_emulator_config()).await;
+    let limiter = std::sync::Arc::new(shared::ratelimit::RateLimiter::exempt(app.dynamo.clone()));
+    let router = shared::layers::apply(routes, &app.config, limiter);
     for (path, caught) in [
         ("/echo/long-enough", false),
         ("/echo/ab", true),

@@ -368,7 +368,7 @@ fn pair(
     refresh_token: String,
     now: i64,
 ) -> Result<TokenPair, ApiError> {
-    let access = signer.issue(TokenKind::Access, &user.id, Some(sid), now)?;
+    let access = signer.issue_access(&user.id, sid, &user.tier, now)?;
     Ok(TokenPair {
         access_token: access.token,
         refresh_token,

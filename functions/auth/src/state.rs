@@ -1,9 +1,14 @@
 //! The auth function's state: the core, identity, and what only auth has. Each part is reachable
 //! through `FromRef`, so a handler names exactly what it uses.
 
+use std::sync::Arc;
+
 use axum::extract::FromRef;
 use identity::IdentityState;
-use shared::{AppState, Env};
+use shared::{
+    AppState, Env,
+    ratelimit::{Anonymous, Class, RateLimiter},
+};
 
 use crate::context::AuthContext;
 
@@ -16,6 +21,9 @@ pub struct State {
     pub identity: IdentityState,
     /// What only this function has: password hashing, counters, mail, its settings.
     pub auth: AuthContext,
+    /// Every auth route is `strict`, per client IP (signup, login and the mail flows are what
+    /// attackers script).
+    pub limiter: Arc<RateLimiter>,
 }
 
 /// Builds the state without a network call: the signing ring is read on first use (see
@@ -23,9 +31,11 @@ pub struct State {
 pub async fn init(app: AppState, env: Env) -> anyhow::Result<State> {
     let auth = AuthContext::from_env(&app, &env)?;
     let identity = IdentityState::with_signer(&app, &env, auth.signer_source())?;
+    let limiter = Arc::new(RateLimiter::from_env(&app, &env, Class::Strict, Anonymous)?);
     Ok(State {
         app,
         identity,
         auth,
+        limiter,
     })
 }

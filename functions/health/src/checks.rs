@@ -19,7 +19,7 @@ use shared::{AppState, Routes, Table, clock::now_rfc3339};
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The three probes.
-pub fn routes() -> Routes<AppState> {
+pub fn routes() -> Routes<crate::State> {
     Routes::new()
         .get("/health", health)
         .get("/health/liveness", liveness)

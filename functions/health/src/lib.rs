@@ -2,19 +2,13 @@
 //! `shared`: no identity, no password hashing, no mail. The contract is `docs/api.md`.
 
 pub mod checks;
+mod state;
 
 use axum::Router;
-use shared::{AppState, Env, Routes};
+use shared::Routes;
 
 pub use checks::VERSION;
-
-/// This function needs nothing beyond the core state.
-pub type State = AppState;
-
-/// Nothing to add to the core state.
-pub async fn init(app: AppState, _env: Env) -> anyhow::Result<State> {
-    Ok(app)
-}
+pub use state::{State, init};
 
 /// Every route of this function.
 pub fn routes() -> Routes<State> {
@@ -23,6 +17,6 @@ pub fn routes() -> Routes<State> {
 
 /// The function's router, with the shared layer stack applied.
 pub fn router(state: State) -> Router {
-    let config = state.config.clone();
-    shared::layers::apply(routes().into_router().with_state(state), &config)
+    let (config, limiter) = (state.app.config.clone(), state.limiter.clone());
+    shared::layers::apply(routes().into_router().with_state(state), &config, limiter)
 }

@@ -20,6 +20,6 @@ pub fn routes() -> Routes<State> {
 
 /// The function's router, with the shared layer stack applied.
 pub fn router(state: State) -> Router {
-    let config = state.app.config.clone();
-    shared::layers::apply(routes().into_router().with_state(state), &config)
+    let (config, limiter) = (state.app.config.clone(), state.limiter.clone());
+    shared::layers::apply(routes().into_router().with_state(state), &config, limiter)
 }

@@ -5,7 +5,11 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use identity::{IdentityState, pagination::CursorKey};
-use shared::{AppState, Env, secrets::LazySecret};
+use shared::{
+    AppState, Env,
+    ratelimit::{Class, RateLimiter},
+    secrets::LazySecret,
+};
 
 /// What the users handlers need; each part is reachable through `FromRef`.
 #[derive(Debug, Clone, FromRef)]
@@ -16,6 +20,8 @@ pub struct State {
     pub identity: IdentityState,
     /// The key that signs the admin listing's cursors, read on first use.
     pub cursor_key: Arc<LazySecret<CursorKey>>,
+    /// Per user (by the access token's tier) when authenticated, `default` per IP otherwise.
+    pub limiter: Arc<RateLimiter>,
 }
 
 /// Builds the state without a network call: the public keys and the cursor key are read on
@@ -23,9 +29,16 @@ pub struct State {
 pub async fn init(app: AppState, env: Env) -> anyhow::Result<State> {
     let identity = IdentityState::from_env(&app, &env)?;
     let cursor_key = Arc::new(CursorKey::from_env(&app, &env)?);
+    let limiter = Arc::new(RateLimiter::from_env(
+        &app,
+        &env,
+        Class::Default,
+        identity.clone(),
+    )?);
     Ok(State {
         app,
         identity,
         cursor_key,
+        limiter,
     })
 }

@@ -1,0 +1,475 @@
+//! The application rate limiter: one tower layer every function applies, its state in DynamoDB
+//! (on Lambda every sandbox has its own memory, so an in-memory limiter limits nothing).
+//!
+//! - **Algorithm**: a fixed window per policy and subject, one conditional `UpdateItem` per
+//!   request: `ADD count :1` with `SET expires_at = if_not_exists(...)` under the condition
+//!   `attribute_not_exists(count) OR count < :limit`; `UPDATED_NEW` gives the remaining count and
+//!   `ALL_OLD` on a failed condition gives the denial's headers without a second read. Key:
+//!   `RL#<policy>#<subject>#<window start>`, TTL at the window's end.
+//! - **Policies**: `strict` per client IP on auth routes, `default` per IP on other anonymous
+//!   routes, `user` per user (by tier) on authenticated ones; health is exempt. The client IP is
+//!   API Gateway's `sourceIp` ([`crate::extract::ClientIp`]), never `X-Forwarded-For`.
+//! - **Headers** on every limited response: `X-RateLimit-Limit`, `X-RateLimit-Remaining`,
+//!   `X-RateLimit-Reset` (Unix seconds), and the IETF draft's `RateLimit-Policy` and `RateLimit`.
+//!   A 429 is the `RATE_LIMITED` envelope with `Retry-After`.
+//! - **Fail-open**: when the table errors or does not answer within `RATE_LIMIT_TIMEOUT_MS`, the
+//!   request passes without headers and a warning is logged (`RATE_LIMIT_FAIL_OPEN`, default
+//!   true): a limiter must never take the API down.
+
+use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
+
+use aws_sdk_dynamodb::{
+    Client,
+    operation::update_item::UpdateItemError,
+    types::{ReturnValue, ReturnValuesOnConditionCheckFailure},
+};
+use axum::{
+    extract::{FromRequestParts, Request, State},
+    http::{HeaderMap, HeaderName, HeaderValue, request::Parts},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+
+use crate::{
+    clock::now_s,
+    config::{ConfigError, Env},
+    dynamo::{n, opt_n, s},
+    error::ApiError,
+    extract::ClientIp,
+};
+
+/// A named quota: `quota` requests per `window_secs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// Its name in keys and in the IETF headers (`strict`, `default`, `user-pro`...).
+    pub name: String,
+    /// Requests per window.
+    pub quota: i64,
+    /// Window length in seconds.
+    pub window_secs: i64,
+}
+
+/// Per-user quotas by tier (`free`, `pro`, `enterprise`).
+#[derive(Debug, Clone)]
+pub struct Tiers {
+    /// `RATE_LIMIT_USER` (300): users without a known tier, and the `free` tier's default.
+    pub user: i64,
+    /// `RATE_LIMIT_TIER_FREE` (the user default).
+    pub free: i64,
+    /// `RATE_LIMIT_TIER_PRO` (1000).
+    pub pro: i64,
+    /// `RATE_LIMIT_TIER_ENTERPRISE` (5000).
+    pub enterprise: i64,
+}
+
+/// The limiter's settings, from the environment of every function.
+#[derive(Debug, Clone)]
+pub struct RateLimitSettings {
+    /// `RATE_LIMIT_ENABLED` (true).
+    pub enabled: bool,
+    /// `RATE_LIMIT_WINDOW` (60 s).
+    pub window_secs: i64,
+    /// `RATE_LIMIT_STRICT` (10 per IP): auth routes.
+    pub strict: i64,
+    /// `RATE_LIMIT_DEFAULT` (100 per IP): other anonymous routes.
+    pub default: i64,
+    /// `RATE_LIMIT_LENIENT` (1000 per IP): public routes that are cheap to serve.
+    pub lenient: i64,
+    /// Per-user quotas.
+    pub tiers: Tiers,
+    /// `RATE_LIMIT_FAIL_OPEN` (true): pass requests when the table fails.
+    pub fail_open: bool,
+    /// `RATE_LIMIT_TIMEOUT_MS` (150): how long the limiter may take before it fails.
+    pub timeout: Duration,
+}
+
+impl RateLimitSettings {
+    /// Reads the `RATE_LIMIT_*` variables.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let quota = |var: &'static str, default: i64| env.num(var, default, 1, 10_000_000);
+        let user = quota("RATE_LIMIT_USER", 300)?;
+        Ok(Self {
+            enabled: env.bool("RATE_LIMIT_ENABLED", true)?,
+            window_secs: env.num("RATE_LIMIT_WINDOW", 60, 1, 86_400)?,
+            strict: quota("RATE_LIMIT_STRICT", 10)?,
+            default: quota("RATE_LIMIT_DEFAULT", 100)?,
+            lenient: quota("RATE_LIMIT_LENIENT", 1_000)?,
+            tiers: Tiers {
+                user,
+                free: quota("RATE_LIMIT_TIER_FREE", user)?,
+                pro: quota("RATE_LIMIT_TIER_PRO", 1_000)?,
+                enterprise: quota("RATE_LIMIT_TIER_ENTERPRISE", 5_000)?,
+            },
+            fail_open: env.bool("RATE_LIMIT_FAIL_OPEN", true)?,
+            timeout: env.millis("RATE_LIMIT_TIMEOUT_MS", 150)?,
+        })
+    }
+
+    fn policy(&self, name: impl Into<String>, quota: i64) -> Policy {
+        Policy {
+            name: name.into(),
+            quota,
+            window_secs: self.window_secs,
+        }
+    }
+
+    /// The per-user policy for `tier` (unknown tiers get the user default).
+    pub fn for_tier(&self, tier: &str) -> Policy {
+        let t = &self.tiers;
+        let (name, quota) = match tier {
+            "free" => ("user-free", t.free),
+            "pro" => ("user-pro", t.pro),
+            "enterprise" => ("user-enterprise", t.enterprise),
+            _ => ("user", t.user),
+        };
+        self.policy(name, quota)
+    }
+}
+
+/// Which policy a function's routes fall under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Not limited (health probes).
+    Exempt,
+    /// `strict` per IP (auth: signup, login, mail flows).
+    Strict,
+    /// Per user when authenticated, `default` per IP otherwise.
+    Default,
+    /// `lenient` per IP (cheap public routes).
+    Lenient,
+}
+
+/// Who is asking, as far as the limiter can tell without a database call: a function that
+/// authenticates resolves a verified bearer token to its user and tier.
+pub type Caller = Option<(String, String)>;
+
+/// Resolves the caller of a request (a verified access token's `sub` and `tier`), if any.
+pub trait ResolveCaller: Send + Sync + 'static {
+    /// `Some((user id, tier))` for a valid bearer token, `None` otherwise.
+    fn caller<'a>(&'a self, parts: &'a Parts) -> Pin<Box<dyn Future<Output = Caller> + Send + 'a>>;
+}
+
+/// No caller: functions that authenticate nobody.
+#[derive(Debug, Clone, Copy)]
+pub struct Anonymous;
+
+impl ResolveCaller for Anonymous {
+    fn caller<'a>(&'a self, _: &'a Parts) -> Pin<Box<dyn Future<Output = Caller> + Send + 'a>> {
+        Box::pin(async { None })
+    }
+}
+
+/// The limiter: settings, the table, and how to tell who is asking.
+pub struct RateLimiter {
+    settings: RateLimitSettings,
+    client: Client,
+    table: String,
+    class: Class,
+    resolve: Box<dyn ResolveCaller>,
+}
+
+impl std::fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("settings", &self.settings)
+            .field("table", &self.table)
+            .field("class", &self.class)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One counted request: the numbers every header is made from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Usage {
+    /// The policy counted against.
+    pub policy: Policy,
+    /// Requests left in the window after this one (0 when refused).
+    pub remaining: i64,
+    /// Unix seconds when the window resets.
+    pub reset_at: i64,
+    /// Seconds until then (at least 1).
+    pub reset_in: i64,
+    /// Whether this request was refused.
+    pub refused: bool,
+}
+
+impl RateLimiter {
+    /// The limiter of a function whose routes fall under `class`, from `RATE_LIMIT_*` and
+    /// `RATE_LIMITS_TABLE` (not needed when exempt); `resolve` tells users apart.
+    pub fn from_env(
+        app: &crate::AppState,
+        env: &Env,
+        class: Class,
+        resolve: impl ResolveCaller,
+    ) -> Result<Self, ConfigError> {
+        let table = match class {
+            Class::Exempt => String::new(),
+            _ => app
+                .config
+                .require_table(crate::Table::RateLimits)?
+                .to_owned(),
+        };
+        Ok(Self::new(
+            RateLimitSettings::from_env(env)?,
+            app.dynamo.clone(),
+            table,
+            class,
+            resolve,
+        ))
+    }
+
+    /// A limiter that limits nothing (routers built for tests of the other layers).
+    pub fn exempt(client: Client) -> Self {
+        Self::new(
+            RateLimitSettings {
+                enabled: false,
+                window_secs: 60,
+                strict: 1,
+                default: 1,
+                lenient: 1,
+                tiers: Tiers {
+                    user: 1,
+                    free: 1,
+                    pro: 1,
+                    enterprise: 1,
+                },
+                fail_open: true,
+                timeout: Duration::from_millis(1),
+            },
+            client,
+            String::new(),
+            Class::Exempt,
+            Anonymous,
+        )
+    }
+
+    /// A limiter for a function whose routes fall under `class`; `resolve` tells users apart.
+    pub fn new(
+        settings: RateLimitSettings,
+        client: Client,
+        table: String,
+        class: Class,
+        resolve: impl ResolveCaller,
+    ) -> Self {
+        Self {
+            settings,
+            client,
+            table,
+            class,
+            resolve: Box::new(resolve),
+        }
+    }
+
+    /// Counts one request of `subject` against `policy`.
+    pub async fn count(&self, policy: &Policy, subject: &str, now: i64) -> Result<Usage, ApiError> {
+        let window = policy.window_secs.max(1);
+        let start = now - now.rem_euclid(window);
+        let reset_at = start + window;
+        let pk = format!("RL#{}#{subject}#{start}", policy.name);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .update_expression("ADD #c :one SET expires_at = if_not_exists(expires_at, :reset)")
+            .condition_expression("attribute_not_exists(#c) OR #c < :limit")
+            .expression_attribute_names("#c", "count")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":reset", n(reset_at))
+            .expression_attribute_values(":limit", n(policy.quota))
+            .return_values(ReturnValue::UpdatedNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let usage = |count: i64, refused: bool| Usage {
+            policy: policy.clone(),
+            remaining: (policy.quota - count).max(0),
+            reset_at,
+            reset_in: (reset_at - now).max(1),
+            refused,
+        };
+        match result {
+            Ok(out) => {
+                let count = out
+                    .attributes()
+                    .map(|item| opt_n(item, "count"))
+                    .transpose()?
+                    .flatten()
+                    .unwrap_or(1);
+                Ok(usage(count, false))
+            }
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => {
+                    Ok(usage(policy.quota, true))
+                }
+                _ => Err(err.into()),
+            },
+        }
+    }
+
+    /// The policy and subject for a request.
+    async fn classify(&self, parts: &Parts) -> Option<(Policy, String)> {
+        let s = &self.settings;
+        let ip = || {
+            let ip = parts
+                .extensions
+                .get::<ClientIp>()
+                .cloned()
+                .unwrap_or(ClientIp(None));
+            ip.or_unknown().to_owned()
+        };
+        match self.class {
+            Class::Exempt => None,
+            Class::Strict => Some((s.policy("strict", s.strict), ip())),
+            Class::Lenient => Some((s.policy("lenient", s.lenient), ip())),
+            Class::Default => match self.resolve.caller(parts).await {
+                Some((user, tier)) => Some((s.for_tier(&tier), user)),
+                None => Some((s.policy("default", s.default), ip())),
+            },
+        }
+    }
+}
+
+/// The middleware: counts the request (or lets it pass, fail-open), refuses it with 429 past
+/// the quota, and adds the headers to the response.
+pub async fn limit(State(limiter): State<Arc<RateLimiter>>, req: Request, next: Next) -> Response {
+    if !limiter.settings.enabled {
+        return next.run(req).await;
+    }
+    let (mut parts, body) = req.into_parts();
+    let ip = ClientIp::from_request_parts(&mut parts, &())
+        .await
+        .unwrap_or(ClientIp(None));
+    parts.extensions.insert(ip);
+    let Some((policy, subject)) = limiter.classify(&parts).await else {
+        return next.run(Request::from_parts(parts, body)).await;
+    };
+    let counted = tokio::time::timeout(
+        limiter.settings.timeout,
+        limiter.count(&policy, &subject, now_s()),
+    )
+    .await;
+    let usage = match counted {
+        Ok(Ok(usage)) => usage,
+        Ok(Err(err)) if limiter.settings.fail_open => {
+            tracing::warn!(error = %err, policy = %policy.name, "rate limiter failed; request passes");
+            return next.run(Request::from_parts(parts, body)).await;
+        }
+        Err(_) if limiter.settings.fail_open => {
+            tracing::warn!(policy = %policy.name, "rate limiter timed out; request passes");
+            return next.run(Request::from_parts(parts, body)).await;
+        }
+        Ok(Err(err)) => return err.into_response(),
+        Err(_) => {
+            return ApiError::Unavailable(anyhow::anyhow!("rate limiter timed out"))
+                .into_response();
+        }
+    };
+    let mut response = if usage.refused {
+        ApiError::RateLimited {
+            retry_after_secs: u64::try_from(usage.reset_in).unwrap_or(1),
+        }
+        .into_response()
+    } else {
+        next.run(Request::from_parts(parts, body)).await
+    };
+    set_headers(response.headers_mut(), &usage);
+    response
+}
+
+/// The rate-limit headers for `usage`.
+pub fn set_headers(headers: &mut HeaderMap, usage: &Usage) {
+    let p = &usage.policy;
+    let pairs = [
+        (X_RATELIMIT_LIMIT, p.quota.to_string()),
+        (X_RATELIMIT_REMAINING, usage.remaining.to_string()),
+        (X_RATELIMIT_RESET, usage.reset_at.to_string()),
+        (
+            RATELIMIT_POLICY,
+            format!("\"{}\";q={};w={}", p.name, p.quota, p.window_secs),
+        ),
+        (
+            RATELIMIT,
+            format!("\"{}\";r={};t={}", p.name, usage.remaining, usage.reset_in),
+        ),
+    ];
+    for (name, value) in pairs {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+}
+
+/// `X-RateLimit-Limit`.
+pub const X_RATELIMIT_LIMIT: &str = "x-ratelimit-limit";
+/// `X-RateLimit-Remaining`.
+pub const X_RATELIMIT_REMAINING: &str = "x-ratelimit-remaining";
+/// `X-RateLimit-Reset`.
+pub const X_RATELIMIT_RESET: &str = "x-ratelimit-reset";
+/// `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers).
+pub const RATELIMIT_POLICY: &str = "ratelimit-policy";
+/// `RateLimit` (draft-ietf-httpapi-ratelimit-headers).
+pub const RATELIMIT: &str = "ratelimit";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage(remaining: i64, refused: bool) -> Usage {
+        Usage {
+            policy: Policy {
+                name: "strict".to_owned(),
+                quota: 10,
+                window_secs: 60,
+            },
+            remaining,
+            reset_at: 1_700_000_040,
+            reset_in: 40,
+            refused,
+        }
+    }
+
+    #[test]
+    fn the_headers_carry_the_contract_fields_and_the_ietf_structured_fields() {
+        let mut headers = HeaderMap::new();
+        set_headers(&mut headers, &usage(7, false));
+        assert_eq!(headers["x-ratelimit-limit"], "10");
+        assert_eq!(headers["x-ratelimit-remaining"], "7");
+        assert_eq!(headers["x-ratelimit-reset"], "1700000040");
+        // Structured fields (RFC 8941): a string item with integer parameters.
+        assert_eq!(headers["ratelimit-policy"], "\"strict\";q=10;w=60");
+        assert_eq!(headers["ratelimit"], "\"strict\";r=7;t=40");
+    }
+
+    #[test]
+    fn a_refused_request_reports_nothing_remaining() {
+        let mut headers = HeaderMap::new();
+        set_headers(&mut headers, &usage(0, true));
+        assert_eq!(headers["x-ratelimit-remaining"], "0");
+        assert_eq!(headers["ratelimit"], "\"strict\";r=0;t=40");
+    }
+
+    #[test]
+    fn tiers_pick_their_quota_and_unknown_tiers_the_user_default() {
+        let settings = RateLimitSettings::from_env(&Env::from_pairs(&[
+            ("RATE_LIMIT_USER", "300"),
+            ("RATE_LIMIT_TIER_PRO", "1200"),
+        ]))
+        .unwrap();
+        assert_eq!(settings.for_tier("pro").quota, 1200);
+        assert_eq!(settings.for_tier("pro").name, "user-pro");
+        assert_eq!(settings.for_tier("free").quota, 300);
+        assert_eq!(settings.for_tier("platinum").quota, 300);
+        assert_eq!(settings.for_tier("enterprise").quota, 5_000);
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let s = RateLimitSettings::from_env(&Env::from_pairs(&[])).unwrap();
+        assert!(s.enabled && s.fail_open);
+        assert_eq!(
+            (s.strict, s.default, s.tiers.user, s.window_secs),
+            (10, 100, 300, 60)
+        );
+    }
+}
