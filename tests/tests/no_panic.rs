@@ -1,11 +1,9 @@
 //! No client input can make a function answer 500: a seeded property test over every route.
 //!
-//! Release builds use `panic = "abort"`: a panic in a deployed Lambda kills the sandbox, and the
-//! client gets a bare 502 from API Gateway. The project keeps abort, so it has to show that no
-//! request path panics on client input: the extractors and handlers must turn *anything* a client
-//! sends into a 4xx envelope. In test builds panics unwind and the shared layer stack's
-//! `CatchPanicLayer` turns a handler panic into a 500 envelope, so "no panic" is observable here
-//! as "no 500 from any request".
+//! A panic is a bug whatever the build does with it (release builds unwind, and the shared layer
+//! stack's `CatchPanicLayer` answers it as a 500 envelope while the sandbox lives on): the
+//! extractors and handlers must turn *anything* a client sends into a 4xx envelope. So "no
+//! panic" is observable here as "no 500 from any request".
 //!
 //! The test builds every function's router the way its `main` does and sends it `NO_PANIC_CASES`
 //! (default 600) generated requests: real routes with their `{param}`s filled with hostile
