@@ -197,6 +197,8 @@ fn cors(config: &Config) -> CorsLayer {
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
             X_REQUEST_ID.clone(),
+            // Sent by clients when the stage requires API keys (template: RequireApiKey).
+            HeaderName::from_static("x-api-key"),
         ])
         .expose_headers([
             X_REQUEST_ID.clone(),
