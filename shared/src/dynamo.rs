@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::{
     Client,
-    operation::transact_write_items::TransactWriteItemsError,
+    operation::{transact_write_items::TransactWriteItemsError, update_item::UpdateItemError},
     types::{AttributeValue, TransactWriteItem},
 };
 
@@ -129,6 +129,61 @@ pub async fn transact(client: &Client, items: Vec<TransactWriteItem>) -> Result<
         )));
     }
     Err(err.into())
+}
+
+/// How counting one more in a window went.
+#[derive(Debug)]
+pub enum Counted {
+    /// Counted: `count` so far in this window, this one included.
+    Added(i64),
+    /// Not counted: the limit (or the extra condition) refused it. The item as it was, when the
+    /// store returns it.
+    Refused(Option<Item>),
+}
+
+/// Counts one more on the window item `pk` in one conditional `UpdateItem`: `ADD count :1`
+/// (setting `expires_at`, the TTL, once) unless `count` reached `limit` or `extra` (a condition
+/// and its values) fails. The one primitive behind the rate limiter and the identity counters.
+pub async fn count_one(
+    client: &Client,
+    table: &str,
+    pk: String,
+    limit: i64,
+    expires_at: i64,
+    extra: Option<(&str, &[(&str, AttributeValue)])>,
+) -> Result<Counted, StoreError> {
+    let mut condition = "(attribute_not_exists(#c) OR #c < :limit)".to_owned();
+    let mut request = client
+        .update_item()
+        .table_name(table)
+        .key("pk", s(pk))
+        .update_expression("ADD #c :one SET expires_at = if_not_exists(expires_at, :expires)")
+        .expression_attribute_names("#c", "count")
+        .expression_attribute_values(":one", n(1))
+        .expression_attribute_values(":expires", n(expires_at))
+        .expression_attribute_values(":limit", n(limit))
+        .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+        .return_values_on_condition_check_failure(
+            aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+        );
+    if let Some((extra, values)) = extra {
+        condition = format!("{condition} AND ({extra})");
+        for (name, value) in values {
+            request = request.expression_attribute_values(*name, value.clone());
+        }
+    }
+    match request.condition_expression(condition).send().await {
+        Ok(out) => {
+            let count = out.attributes().map(|i| opt_n(i, "count")).transpose()?;
+            Ok(Counted::Added(count.flatten().unwrap_or(1)))
+        }
+        Err(err) => match err.as_service_error() {
+            Some(UpdateItemError::ConditionalCheckFailedException(e)) => {
+                Ok(Counted::Refused(e.item.clone()))
+            }
+            _ => Err(err.into()),
+        },
+    }
 }
 
 /// `S` attribute.

@@ -18,11 +18,7 @@
 
 use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
-use aws_sdk_dynamodb::{
-    Client,
-    operation::update_item::UpdateItemError,
-    types::{ReturnValue, ReturnValuesOnConditionCheckFailure},
-};
+use aws_sdk_dynamodb::Client;
 use axum::{
     extract::{FromRequestParts, Request, State},
     http::{HeaderMap, HeaderName, HeaderValue, request::Parts},
@@ -33,7 +29,7 @@ use axum::{
 use crate::{
     clock::now_s,
     config::{ConfigError, Env},
-    dynamo::{n, opt_n, s},
+    dynamo::{self, Counted},
     error::ApiError,
     extract::ClientIp,
 };
@@ -266,21 +262,8 @@ impl RateLimiter {
         let start = now - now.rem_euclid(window);
         let reset_at = start + window;
         let pk = format!("RL#{}#{subject}#{start}", policy.name);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .update_expression("ADD #c :one SET expires_at = if_not_exists(expires_at, :reset)")
-            .condition_expression("attribute_not_exists(#c) OR #c < :limit")
-            .expression_attribute_names("#c", "count")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":reset", n(reset_at))
-            .expression_attribute_values(":limit", n(policy.quota))
-            .return_values(ReturnValue::UpdatedNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
+        let counted =
+            dynamo::count_one(&self.client, &self.table, pk, policy.quota, reset_at, None).await?;
         let usage = |count: i64, refused: bool| Usage {
             policy: policy.clone(),
             remaining: (policy.quota - count).max(0),
@@ -288,23 +271,10 @@ impl RateLimiter {
             reset_in: (reset_at - now).max(1),
             refused,
         };
-        match result {
-            Ok(out) => {
-                let count = out
-                    .attributes()
-                    .map(|item| opt_n(item, "count"))
-                    .transpose()?
-                    .flatten()
-                    .unwrap_or(1);
-                Ok(usage(count, false))
-            }
-            Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(_)) => {
-                    Ok(usage(policy.quota, true))
-                }
-                _ => Err(err.into()),
-            },
-        }
+        Ok(match counted {
+            Counted::Added(count) => usage(count, false),
+            Counted::Refused(_) => usage(policy.quota, true),
+        })
     }
 
     /// The policy and subject for a request.

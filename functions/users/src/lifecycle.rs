@@ -19,24 +19,36 @@ fn removes_admin(user: &User, changes: &AdminChanges) -> bool {
     is_admin && !stays_admin
 }
 
-/// The other active admin a change that takes `user`'s admin powers away is conditioned on;
-/// 409 `LAST_ADMIN` when there is none.
-async fn guard_for(identity: &IdentityState, user: &User) -> Result<String, ApiError> {
-    identity
-        .store
-        .users
-        .another_active_admin(&user.id)
-        .await?
-        .ok_or_else(|| ErrorCode::LastAdmin.into())
+/// When `needed` (the change takes an active admin's powers away), the other active admin it
+/// is conditioned on; 409 `LAST_ADMIN` when there is none.
+async fn guard_for(
+    identity: &IdentityState,
+    user: &User,
+    needed: bool,
+) -> Result<Option<String>, ApiError> {
+    if !needed {
+        return Ok(None);
+    }
+    let other = identity.store.users.another_active_admin(&user.id).await?;
+    other.map(Some).ok_or_else(|| ErrorCode::LastAdmin.into())
 }
 
-/// After a conditional write failed: the user is gone (404), or the admin it was conditioned
-/// on stopped being one meanwhile (409 `LAST_ADMIN`).
-async fn explain(identity: &IdentityState, id: &str, guarded: bool) -> ApiError {
-    match identity.store.users.get(id).await {
-        Ok(Some(user)) if !user.deleted && guarded => ErrorCode::LastAdmin.into(),
-        Ok(_) => ErrorCode::NotFound.into(),
-        Err(err) => err.into(),
+/// The outcome of a guarded write: a failed condition means the user is gone (404), or the
+/// admin it was conditioned on stopped being one meanwhile (409 `LAST_ADMIN`).
+async fn settle<T>(
+    identity: &IdentityState,
+    user: &User,
+    guarded: bool,
+    result: Result<T, StoreError>,
+) -> Result<T, ApiError> {
+    match result {
+        Ok(value) => Ok(value),
+        Err(StoreError::ConditionFailed) => Err(match identity.store.users.get(&user.id).await {
+            Ok(Some(current)) if !current.deleted && guarded => ErrorCode::LastAdmin.into(),
+            Ok(_) => ErrorCode::NotFound.into(),
+            Err(err) => err.into(),
+        }),
+        Err(err) => Err(err.into()),
     }
 }
 
@@ -46,43 +58,25 @@ pub async fn update(
     user: &User,
     changes: &AdminChanges,
 ) -> Result<User, ApiError> {
-    let guard = if removes_admin(user, changes) {
-        Some(guard_for(identity, user).await?)
-    } else {
-        None
-    };
-    match identity
-        .store
-        .users
+    let guard = guard_for(identity, user, removes_admin(user, changes)).await?;
+    let users = &identity.store.users;
+    let result = users
         .admin_update(&user.id, changes, guard.as_deref())
-        .await
-    {
-        Ok(updated) => Ok(updated),
-        Err(StoreError::ConditionFailed) => Err(explain(identity, &user.id, guard.is_some()).await),
-        Err(err) => Err(err.into()),
-    }
+        .await;
+    settle(identity, user, guard.is_some(), result).await
 }
 
 /// Soft-deletes `user` (releasing its names, voiding its links), guarded when it is an active
 /// admin, and ends its sessions.
 pub async fn end_everything(identity: &IdentityState, user: &User) -> Result<(), ApiError> {
-    let guard = if user.has_role("admin") && user.is_active() {
-        Some(guard_for(identity, user).await?)
-    } else {
-        None
-    };
-    match identity
+    let is_admin = user.has_role("admin") && user.is_active();
+    let guard = guard_for(identity, user, is_admin).await?;
+    let result = identity
         .store
         .users
         .soft_delete(user, guard.as_deref())
-        .await
-    {
-        Ok(()) => {}
-        Err(StoreError::ConditionFailed) => {
-            return Err(explain(identity, &user.id, guard.is_some()).await);
-        }
-        Err(err) => return Err(err.into()),
-    }
+        .await;
+    settle(identity, user, guard.is_some(), result).await?;
     identity.store.sessions.revoke_all(&user.id, None).await?;
     Ok(())
 }

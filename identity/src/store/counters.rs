@@ -6,13 +6,9 @@
 //! requests cannot all slip under the limit. Subjects are stored hashed: a "username" field
 //! often holds a mistyped password, and keys stay short whatever the client sent.
 
-use aws_sdk_dynamodb::{
-    Client,
-    operation::update_item::UpdateItemError,
-    types::{ReturnValue, ReturnValuesOnConditionCheckFailure},
-};
+use aws_sdk_dynamodb::Client;
 use sha2::{Digest, Sha256};
-use shared::dynamo::{self, StoreError, n, opt_n, s};
+use shared::dynamo::{self, Counted, StoreError, n, opt_n, s};
 
 /// What reserving an attempt found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,40 +85,22 @@ impl Counters {
         now: i64,
     ) -> Result<Attempt, StoreError> {
         let (pk, ends) = Self::key(scope, subject, window, now);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .update_expression("ADD #c :one SET expires_at = :ends")
-            .condition_expression(
-                "(attribute_not_exists(#c) OR #c < :max) AND \
-                 (attribute_not_exists(not_before) OR not_before <= :now)",
-            )
-            .expression_attribute_names("#c", "count")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":ends", n(ends))
-            .expression_attribute_values(":max", n(window.max))
-            .expression_attribute_values(":now", n(now))
-            .return_values(ReturnValue::UpdatedNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        let err = match result {
-            Ok(out) => {
-                let count = out
-                    .attributes()
-                    .map(|item| opt_n(item, "count"))
-                    .transpose()?
-                    .flatten()
-                    .unwrap_or(1);
-                return Ok(Attempt::Allowed { count });
-            }
-            Err(err) => err,
-        };
-        let old = match err.as_service_error() {
-            Some(UpdateItemError::ConditionalCheckFailedException(e)) => e.item.clone(),
-            _ => return Err(err.into()),
+        let not_delayed = (
+            "attribute_not_exists(not_before) OR not_before <= :now",
+            &[(":now", n(now))][..],
+        );
+        let old = match dynamo::count_one(
+            &self.client,
+            &self.table,
+            pk,
+            window.max,
+            ends,
+            Some(not_delayed),
+        )
+        .await?
+        {
+            Counted::Added(count) => return Ok(Attempt::Allowed { count }),
+            Counted::Refused(old) => old,
         };
         // The window is full until it ends; a running delay until it runs out. Without the old
         // item (a store that does not return it), the window's end is the safe answer.
