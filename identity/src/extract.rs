@@ -71,13 +71,32 @@ pub fn bearer(parts: &Parts) -> Result<Option<&str>, ErrorCode> {
 
 /// Verifies an access token and loads its user, session and blacklist entry in one round trip.
 pub async fn authenticate(identity: &IdentityState, token: &str) -> Result<AuthUser, ApiError> {
-    let claims = identity
-        .verify(TokenKind::Access, token)
-        .await?
-        .map_err(|reason| {
-            tracing::info!(%reason, "access token refused");
-            ErrorCode::InvalidToken
-        })?;
+    authenticate_verified(identity, token, None).await
+}
+
+/// An access token the rate limiter already verified in this request (signature and claims):
+/// the extractor reuses its claims instead of checking the signature twice (~40 µs each).
+#[derive(Debug, Clone)]
+struct VerifiedAccess {
+    token: String,
+    claims: Claims,
+}
+
+async fn authenticate_verified(
+    identity: &IdentityState,
+    token: &str,
+    verified: Option<&VerifiedAccess>,
+) -> Result<AuthUser, ApiError> {
+    let claims = match verified.filter(|v| v.token == token) {
+        Some(v) => v.claims.clone(),
+        None => identity
+            .verify(TokenKind::Access, token)
+            .await?
+            .map_err(|reason| {
+                tracing::info!(%reason, "access token refused");
+                ErrorCode::InvalidToken
+            })?,
+    };
     let session_id = claims.sid.clone().ok_or(ErrorCode::InvalidToken)?;
     let found = identity
         .store
@@ -111,13 +130,18 @@ pub async fn authenticate(identity: &IdentityState, token: &str) -> Result<AuthU
 impl shared::ratelimit::ResolveCaller for IdentityState {
     fn caller<'a>(
         &'a self,
-        parts: &'a Parts,
+        parts: &'a mut Parts,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = shared::ratelimit::Caller> + Send + 'a>>
     {
         Box::pin(async move {
-            let token = bearer(parts).ok().flatten()?;
-            let claims = self.verify(TokenKind::Access, token).await.ok()?.ok()?;
-            Some((claims.sub, claims.tier.unwrap_or_else(|| "free".to_owned())))
+            let token = bearer(parts).ok().flatten()?.to_owned();
+            let claims = self.verify(TokenKind::Access, &token).await.ok()?.ok()?;
+            let caller = (
+                claims.sub.clone(),
+                claims.tier.clone().unwrap_or_else(|| "free".to_owned()),
+            );
+            parts.extensions.insert(VerifiedAccess { token, claims });
+            Some(caller)
         })
     }
 }
@@ -131,7 +155,8 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let token = bearer(parts)?.ok_or(ErrorCode::NotAuthenticated)?;
-        authenticate(&IdentityState::from_ref(state), token).await
+        let verified = parts.extensions.get::<VerifiedAccess>();
+        authenticate_verified(&IdentityState::from_ref(state), token, verified).await
     }
 }
 
@@ -146,7 +171,12 @@ where
         match bearer(parts)? {
             None => Ok(Self(None)),
             Some(token) => Ok(Self(Some(
-                authenticate(&IdentityState::from_ref(state), token).await?,
+                authenticate_verified(
+                    &IdentityState::from_ref(state),
+                    token,
+                    parts.extensions.get::<VerifiedAccess>(),
+                )
+                .await?,
             ))),
         }
     }

@@ -141,8 +141,12 @@ pub type Caller = Option<(String, String)>;
 
 /// Resolves the caller of a request (a verified access token's `sub` and `tier`), if any.
 pub trait ResolveCaller: Send + Sync + 'static {
-    /// `Some((user id, tier))` for a valid bearer token, `None` otherwise.
-    fn caller<'a>(&'a self, parts: &'a Parts) -> Pin<Box<dyn Future<Output = Caller> + Send + 'a>>;
+    /// `Some((user id, tier))` for a valid bearer token, `None` otherwise. It may leave what it
+    /// verified in the request's extensions, so the handler's extractor does not verify again.
+    fn caller<'a>(
+        &'a self,
+        parts: &'a mut Parts,
+    ) -> Pin<Box<dyn Future<Output = Caller> + Send + 'a>>;
 }
 
 /// No caller: functions that authenticate nobody.
@@ -150,7 +154,7 @@ pub trait ResolveCaller: Send + Sync + 'static {
 pub struct Anonymous;
 
 impl ResolveCaller for Anonymous {
-    fn caller<'a>(&'a self, _: &'a Parts) -> Pin<Box<dyn Future<Output = Caller> + Send + 'a>> {
+    fn caller<'a>(&'a self, _: &'a mut Parts) -> Pin<Box<dyn Future<Output = Caller> + Send + 'a>> {
         Box::pin(async { None })
     }
 }
@@ -278,23 +282,20 @@ impl RateLimiter {
     }
 
     /// The policy and subject for a request.
-    async fn classify(&self, parts: &Parts) -> Option<(Policy, String)> {
+    async fn classify(&self, parts: &mut Parts) -> Option<(Policy, String)> {
         let s = &self.settings;
-        let ip = || {
-            let ip = parts
-                .extensions
-                .get::<ClientIp>()
-                .cloned()
-                .unwrap_or(ClientIp(None));
-            ip.or_unknown().to_owned()
-        };
+        let ip = parts
+            .extensions
+            .get::<ClientIp>()
+            .map_or("unknown", ClientIp::or_unknown)
+            .to_owned();
         match self.class {
             Class::Exempt => None,
-            Class::Strict => Some((s.policy("strict", s.strict), ip())),
-            Class::Lenient => Some((s.policy("lenient", s.lenient), ip())),
+            Class::Strict => Some((s.policy("strict", s.strict), ip)),
+            Class::Lenient => Some((s.policy("lenient", s.lenient), ip)),
             Class::Default => match self.resolve.caller(parts).await {
                 Some((user, tier)) => Some((s.for_tier(&tier), user)),
-                None => Some((s.policy("default", s.default), ip())),
+                None => Some((s.policy("default", s.default), ip)),
             },
         }
     }
@@ -311,7 +312,7 @@ pub async fn limit(State(limiter): State<Arc<RateLimiter>>, req: Request, next: 
         .await
         .unwrap_or(ClientIp(None));
     parts.extensions.insert(ip);
-    let Some((policy, subject)) = limiter.classify(&parts).await else {
+    let Some((policy, subject)) = limiter.classify(&mut parts).await else {
         return next.run(Request::from_parts(parts, body)).await;
     };
     let counted = tokio::time::timeout(
