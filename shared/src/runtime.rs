@@ -40,7 +40,9 @@ pub async fn run(router: Router, local_addr: Option<String>) -> Result<(), lambd
 async fn serve_http(router: Router, addr: &str) -> Result<(), lambda_http::Error> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "serving plain HTTP");
-    axum::serve(listener, router)
+    // With connect info, the rate limiter sees each client's address (`ClientIp`).
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(async {
             // If the signal handler cannot be installed, run until killed.
             if tokio::signal::ctrl_c().await.is_err() {
