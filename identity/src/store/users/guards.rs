@@ -36,3 +36,16 @@ pub fn release(table: &str, pk: String, user_id: &str) -> Result<TransactWriteIt
         .build()?;
     Ok(TransactWriteItem::builder().delete(delete).build())
 }
+
+/// Both guards of `user` (its email and its username), taken or released together: signup
+/// takes both, deletion releases both.
+pub fn both(
+    table: &str,
+    user: &super::item::User,
+    op: fn(&str, String, &str) -> Result<TransactWriteItem, StoreError>,
+) -> Result<[TransactWriteItem; 2], StoreError> {
+    Ok([
+        op(table, email_key(&user.email), &user.id)?,
+        op(table, username_key(&user.username_key), &user.id)?,
+    ])
+}

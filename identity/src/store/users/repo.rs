@@ -3,6 +3,9 @@
 
 use aws_sdk_dynamodb::{
     Client,
+    operation::{
+        query::builders::QueryFluentBuilder, update_item::builders::UpdateItemFluentBuilder,
+    },
     types::{AttributeValue, ConditionCheck, TransactWriteItem, Update, builders::UpdateBuilder},
 };
 use shared::{
@@ -68,6 +71,24 @@ impl Users {
         &self.table
     }
 
+    /// A `Query` over every user (the `gsi1` listing index, oldest first).
+    fn query_users(&self) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :u")
+            .expression_attribute_values(":u", s("USER"))
+    }
+
+    /// An `UpdateItem` on user `id`.
+    fn update_user(&self, id: &str) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(user_key(id)))
+    }
+
     /// The user with `id`, deleted ones included (callers decide).
     pub async fn get(&self, id: &str) -> Result<Option<User>, StoreError> {
         let item = dynamo::get(&self.client, &self.table, user_key(id)).await?;
@@ -106,15 +127,8 @@ impl Users {
             .set_item(Some(Item::from(&user)))
             .condition_expression("attribute_not_exists(pk)")
             .build()?;
-        let items = vec![
-            TransactWriteItem::builder().put(put_user).build(),
-            guards::take(&self.table, guards::email_key(&user.email), &user.id)?,
-            guards::take(
-                &self.table,
-                guards::username_key(&user.username_key),
-                &user.id,
-            )?,
-        ];
+        let mut items = vec![TransactWriteItem::builder().put(put_user).build()];
+        items.extend(guards::both(&self.table, &user, guards::take)?);
         dynamo::transact(&self.client, items).await?;
         Ok(user)
     }
@@ -189,10 +203,7 @@ impl Users {
         new: &str,
     ) -> Result<bool, StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(user_key(id)))
+            .update_user(id)
             .update_expression("SET password_hash = :h")
             .condition_expression("password_hash = :old")
             .expression_attribute_values(":h", s(new))
@@ -206,10 +217,7 @@ impl Users {
     /// times. Never moves the cut-off backwards (a later one in place is not an error).
     pub async fn invalidate_tokens(&self, id: &str, at_ms: i64) -> Result<(), StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(user_key(id)))
+            .update_user(id)
             .update_expression("SET tokens_valid_after_ms = :t")
             .condition_expression(
                 "attribute_exists(pk) AND (attribute_not_exists(tokens_valid_after_ms) OR tokens_valid_after_ms < :t)",
@@ -240,10 +248,7 @@ impl Users {
     /// Only while `jti` is still pending: a reset, change or disable meanwhile is not undone.
     pub async fn only_reset_jti(&self, id: &str, jti: &str) -> Result<(), StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(user_key(id)))
+            .update_user(id)
             .update_expression("SET reset_jtis = :only")
             .condition_expression("contains(reset_jtis, :j)")
             .expression_attribute_values(":only", AttributeValue::Ss(vec![jti.to_owned()]))
@@ -312,15 +317,8 @@ impl Users {
             .expression_attribute_values(":now", s(now))
             .expression_attribute_values(":ms", n(now_ms()))
             .build()?;
-        let mut items = vec![
-            TransactWriteItem::builder().update(update).build(),
-            guards::release(&self.table, guards::email_key(&user.email), &user.id)?,
-            guards::release(
-                &self.table,
-                guards::username_key(&user.username_key),
-                &user.id,
-            )?,
-        ];
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        items.extend(guards::both(&self.table, user, guards::release)?);
         if let Some(admin) = guard {
             items.push(self.admin_check(admin)?);
         }
@@ -394,16 +392,11 @@ impl Users {
         let mut start = None;
         loop {
             let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name("gsi1")
-                .key_condition_expression("gsi1pk = :u")
+                .query_users()
                 .filter_expression(
                     "contains(#roles, :admin) AND disabled = :f AND deleted = :f AND id <> :me",
                 )
                 .expression_attribute_names("#roles", "roles")
-                .expression_attribute_values(":u", s("USER"))
                 .expression_attribute_values(":admin", s("admin"))
                 .expression_attribute_values(":f", b(false))
                 .expression_attribute_values(":me", s(except))
@@ -435,13 +428,8 @@ impl Users {
     /// One page of live users, oldest first, starting after `start`.
     pub async fn list(&self, limit: i32, start: Option<Item>) -> Result<Page, StoreError> {
         let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("gsi1")
-            .key_condition_expression("gsi1pk = :u")
+            .query_users()
             .filter_expression("deleted = :f")
-            .expression_attribute_values(":u", s("USER"))
             .expression_attribute_values(":f", b(false))
             .limit(limit)
             .set_exclusive_start_key(start)
