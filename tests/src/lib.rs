@@ -345,6 +345,17 @@ pub async fn call(router: &Router, request: http::Request<lambda_http::Body>) ->
     }
 }
 
+/// Sleeps into a fresh fixed window of `window_secs` when fewer than `needed_secs` remain in the
+/// current one, so a test's requests all land in one window.
+pub async fn align_to_window(window_secs: u64, needed_secs: u64) {
+    let now = time::OffsetDateTime::now_utc();
+    let into = u64::try_from(now.unix_timestamp()).unwrap_or_default() % window_secs;
+    let left_ms = (window_secs - into) * 1_000 - u64::from(now.millisecond());
+    if left_ms < needed_secs * 1_000 {
+        tokio::time::sleep(std::time::Duration::from_millis(left_ms + 50)).await;
+    }
+}
+
 /// Serves `router` over real HTTP on a free loopback port; returns its base URL.
 pub async fn spawn_http(router: Router) -> String {
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))

@@ -1,7 +1,5 @@
 //! Identity end to end: the auth and users functions over real HTTP, against the emulator.
 
-use std::time::Duration;
-
 use base64::Engine as _;
 use e2e::{Identity, unique};
 use http::Method;
@@ -214,17 +212,6 @@ async fn wrong_password_and_unknown_user_give_the_same_401() {
     assert_eq!(wrong.header("www-authenticate"), "Bearer");
 }
 
-/// Sleeps into a fresh fixed window of `window_secs` when fewer than `needed_secs` remain in the
-/// current one, so a test's requests all land in one window.
-async fn align_to_window(window_secs: u64, needed_secs: u64) {
-    let now = time::OffsetDateTime::now_utc();
-    let into = u64::try_from(now.unix_timestamp()).unwrap_or_default() % window_secs;
-    let left_ms = (window_secs - into) * 1_000 - u64::from(now.millisecond());
-    if left_ms < needed_secs * 1_000 {
-        tokio::time::sleep(Duration::from_millis(left_ms + 50)).await;
-    }
-}
-
 #[tokio::test]
 async fn repeated_failures_lock_the_account_with_429_and_it_recovers() {
     // The window's wall alone (the progressive delay has tests of its own).
@@ -235,7 +222,7 @@ async fn repeated_failures_lock_the_account_with_429_and_it_recovers() {
     ])
     .await;
     let account = id.signup().await;
-    align_to_window(6, 5).await;
+    e2e::align_to_window(6, 5).await;
 
     for _ in 0..3 {
         assert_eq!(
@@ -246,7 +233,7 @@ async fn repeated_failures_lock_the_account_with_429_and_it_recovers() {
         );
     }
     let locked = id.login(&account.username, &account.password).await;
-    align_to_window(6, 6).await;
+    e2e::align_to_window(6, 6).await;
     let recovered = id.login(&account.username, &account.password).await;
 
     assert_eq!(locked.status, 429, "{}", detail(&locked));
@@ -268,7 +255,7 @@ async fn parallel_guesses_cannot_get_past_the_lockout() {
     ])
     .await;
     let account = id.signup().await;
-    align_to_window(60, 20).await;
+    e2e::align_to_window(60, 20).await;
 
     let statuses = futures::future::join_all(
         (0..20)

@@ -8,7 +8,6 @@
 use std::{
     io::Write,
     sync::{Arc, Mutex},
-    time::Duration,
 };
 
 use e2e::{Identity, Reply, call, gateway_request, unique};
@@ -17,16 +16,6 @@ use serde_json::json;
 /// A client address no other test uses.
 fn client() -> String {
     format!("2001:db8::{}", &unique()[..4])
-}
-
-/// Sleeps into a fresh fixed window of `window_secs` when fewer than `needed_secs` remain.
-async fn align_to_window(window_secs: u64, needed_secs: u64) {
-    let now = time::OffsetDateTime::now_utc();
-    let into = u64::try_from(now.unix_timestamp()).unwrap_or_default() % window_secs;
-    let left_ms = (window_secs - into) * 1_000 - u64::from(now.millisecond());
-    if left_ms < needed_secs * 1_000 {
-        tokio::time::sleep(Duration::from_millis(left_ms + 50)).await;
-    }
 }
 
 async fn signup_from(id: &Identity, ip: &str) -> Reply {
@@ -58,7 +47,7 @@ async fn me_from(id: &Identity, ip: &str, access: Option<&str>) -> Reply {
 async fn the_eleventh_signup_from_one_ip_is_429_with_every_header_and_other_ips_are_unaffected() {
     let id =
         Identity::start_with(&[("RATE_LIMIT_STRICT", "10"), ("RATE_LIMIT_WINDOW", "60")]).await;
-    align_to_window(60, 30).await;
+    e2e::align_to_window(60, 30).await;
     let ip = client();
 
     let mut replies = Vec::new();
@@ -102,7 +91,7 @@ async fn per_user_limits_follow_the_tier_and_a_tier_change_applies_with_the_next
         ("RATE_LIMIT_WINDOW", "60"),
     ])
     .await;
-    align_to_window(60, 40).await;
+    e2e::align_to_window(60, 40).await;
     let admin = id.admin().await;
     let user = id.signup().await; // its own GET /me is the first request of its window
     let ip = client();
@@ -153,7 +142,7 @@ async fn fifty_parallel_requests_against_a_limit_of_ten_let_exactly_ten_through(
     // write that timed out would (rightly) fail open instead of being counted.
     let id =
         Identity::start_with(&[("RATE_LIMIT_DEFAULT", "10"), ("RATE_LIMIT_WINDOW", "60")]).await;
-    align_to_window(60, 30).await;
+    e2e::align_to_window(60, 30).await;
     let ip = client();
 
     let replies = futures::future::join_all((0..50).map(|_| me_from(&id, &ip, None))).await;
@@ -166,7 +155,7 @@ async fn fifty_parallel_requests_against_a_limit_of_ten_let_exactly_ten_through(
 #[tokio::test]
 async fn a_new_window_starts_a_new_count() {
     let id = Identity::start_with(&[("RATE_LIMIT_DEFAULT", "2"), ("RATE_LIMIT_WINDOW", "2")]).await;
-    align_to_window(2, 2).await;
+    e2e::align_to_window(2, 2).await;
     let ip = client();
 
     let first = [
@@ -174,7 +163,7 @@ async fn a_new_window_starts_a_new_count() {
         me_from(&id, &ip, None).await.status,
         me_from(&id, &ip, None).await.status,
     ];
-    align_to_window(2, 2).await;
+    e2e::align_to_window(2, 2).await;
     let next = me_from(&id, &ip, None).await;
 
     assert_eq!(first, [401, 401, 429]);
