@@ -323,7 +323,7 @@ pub async fn limit(State(limiter): State<Arc<RateLimiter>>, req: Request, next: 
     let usage = match counted {
         Ok(Ok(usage)) => usage,
         Ok(Err(err)) if limiter.settings.fail_open => {
-            tracing::warn!(error = %err, policy = %policy.name, "rate limiter failed; request passes");
+            tracing::warn!(error = ?err, policy = %policy.name, "rate limiter failed; request passes");
             return next.run(Request::from_parts(parts, body)).await;
         }
         Err(_) if limiter.settings.fail_open => {

@@ -230,7 +230,7 @@ impl AuthContext {
         let floor = self.settings.response_floor;
         let task = tokio::spawn(async move {
             if let Err(err) = work.await {
-                tracing::warn!(error = %err, "{what} not processed");
+                tracing::warn!(error = ?err, "{what} not processed");
             }
         });
         if tokio::time::timeout(floor, task).await.is_err() {

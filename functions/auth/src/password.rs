@@ -211,7 +211,7 @@ async fn change(
     {
         Ok(ended) => ended,
         Err(err) => {
-            tracing::warn!(error = %err, "could not mark old sessions revoked");
+            tracing::warn!(error = ?err, "could not mark old sessions revoked");
             0
         }
     };

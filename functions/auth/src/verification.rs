@@ -68,7 +68,7 @@ pub async fn mail_user(
             return false;
         }
         Err(err) => {
-            tracing::warn!(user_id = %user.id, ?kind, error = %err, "mail counter unavailable; not sent");
+            tracing::warn!(user_id = %user.id, ?kind, error = ?err, "mail counter unavailable; not sent");
             return false;
         }
     }
@@ -103,7 +103,7 @@ pub async fn send(identity: &IdentityState, auth: &AuthContext, user: &User) {
     {
         Ok(issued) => issued,
         Err(err) => {
-            tracing::error!(error = %err, "could not issue a verification token");
+            tracing::error!(error = %format!("{err:#}"), "could not issue a verification token");
             return;
         }
     };
