@@ -82,6 +82,20 @@ struct VerifiedAccess {
     claims: Claims,
 }
 
+/// The request's bearer token, if it has one, authenticated (reusing the rate limiter's check).
+async fn authenticate_request(
+    parts: &Parts,
+    identity: &IdentityState,
+) -> Result<Option<AuthUser>, ApiError> {
+    let Some(token) = bearer(parts)? else {
+        return Ok(None);
+    };
+    let verified = parts.extensions.get::<VerifiedAccess>();
+    authenticate_verified(identity, token, verified)
+        .await
+        .map(Some)
+}
+
 async fn authenticate_verified(
     identity: &IdentityState,
     token: &str,
@@ -154,9 +168,9 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let token = bearer(parts)?.ok_or(ErrorCode::NotAuthenticated)?;
-        let verified = parts.extensions.get::<VerifiedAccess>();
-        authenticate_verified(&IdentityState::from_ref(state), token, verified).await
+        authenticate_request(parts, &IdentityState::from_ref(state))
+            .await?
+            .ok_or_else(|| ErrorCode::NotAuthenticated.into())
     }
 }
 
@@ -168,17 +182,9 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        match bearer(parts)? {
-            None => Ok(Self(None)),
-            Some(token) => Ok(Self(Some(
-                authenticate_verified(
-                    &IdentityState::from_ref(state),
-                    token,
-                    parts.extensions.get::<VerifiedAccess>(),
-                )
-                .await?,
-            ))),
-        }
+        authenticate_request(parts, &IdentityState::from_ref(state))
+            .await
+            .map(Self)
     }
 }
 
