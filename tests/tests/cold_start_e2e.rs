@@ -132,3 +132,63 @@ async fn a_function_started_while_secrets_manager_is_down_answers_503_then_recov
 
     assert_eq!(up.status, 200, "{:?}", up.json());
 }
+
+/// How a rotated key ring reaches a running function: an unknown `kid` asks for the keys again,
+/// and the secret is read again only when the cached copy is older than asked (so a stream of
+/// forged `kid`s cannot make every request call Secrets Manager).
+#[tokio::test]
+async fn a_cached_secret_is_read_again_only_when_older_than_asked() {
+    use secrecy::ExposeSecret as _;
+    let app = e2e::emulator_state().await;
+    let id = format!("e2e/refresh-{}", unique());
+    let put = |value: &'static str| {
+        let secrets = app.secrets.clone();
+        let id = id.clone();
+        async move {
+            secrets
+                .put_secret_value()
+                .secret_id(id)
+                .secret_string(value)
+                .send()
+                .await
+                .expect("write the secret");
+        }
+    };
+    app.secrets
+        .create_secret()
+        .name(&id)
+        .secret_string("v1")
+        .send()
+        .await
+        .expect("create the secret");
+    let secret = shared::secrets::LazySecret::new(app.secrets.clone(), id.clone(), |s| {
+        Ok(s.expose_secret().to_owned())
+    });
+    assert_eq!(*secret.get().await.expect("first read"), "v1");
+
+    put("v2").await;
+    assert_eq!(
+        *secret.get().await.expect("cached"),
+        "v1",
+        "get keeps the cache"
+    );
+    assert_eq!(
+        *secret
+            .refresh(Duration::from_secs(30))
+            .await
+            .expect("young"),
+        "v1",
+        "a copy younger than asked is not read again"
+    );
+
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    assert_eq!(
+        *secret
+            .refresh(Duration::from_millis(50))
+            .await
+            .expect("old"),
+        "v2",
+        "an older copy is read again"
+    );
+    assert_eq!(*secret.get().await.expect("cached"), "v2", "and cached");
+}
