@@ -1,4 +1,5 @@
-//! The wall clock, in the three forms the API and the stores use.
+//! The wall clock, in the three forms the API and the stores use, and the fixed windows counted
+//! against it.
 
 /// Now, in seconds since the epoch (token claims, TTL attributes).
 pub fn now_s() -> i64 {
@@ -20,9 +21,29 @@ pub fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
+/// The fixed window of `len_secs` (at least 1) that holds `now`: its start and its end, in
+/// epoch seconds. The rate limiter and the identity counters key and expire their items by it.
+pub fn fixed_window(now: i64, len_secs: i64) -> (i64, i64) {
+    let len = len_secs.max(1);
+    let start = now - now.rem_euclid(len);
+    (start, start + len)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fixed_window_starts_on_a_multiple_of_its_length_and_holds_now() {
+        assert_eq!(fixed_window(125, 60), (120, 180));
+        assert_eq!(fixed_window(120, 60), (120, 180));
+        assert_eq!(fixed_window(-1, 60), (-60, 0));
+        assert_eq!(
+            fixed_window(7, 0),
+            (7, 8),
+            "a zero length counts as one second"
+        );
+    }
 
     #[test]
     fn the_three_clocks_agree() {

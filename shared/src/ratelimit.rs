@@ -27,7 +27,7 @@ use axum::{
 };
 
 use crate::{
-    clock::now_s,
+    clock::{fixed_window, now_s},
     config::{ConfigError, Env},
     dynamo::{self, Counted},
     error::ApiError,
@@ -262,9 +262,7 @@ impl RateLimiter {
 
     /// Counts one request of `subject` against `policy`.
     pub async fn count(&self, policy: &Policy, subject: &str, now: i64) -> Result<Usage, ApiError> {
-        let window = policy.window_secs.max(1);
-        let start = now - now.rem_euclid(window);
-        let reset_at = start + window;
+        let (start, reset_at) = fixed_window(now, policy.window_secs);
         let pk = format!("RL#{}#{subject}#{start}", policy.name);
         let counted =
             dynamo::count_one(&self.client, &self.table, pk, policy.quota, reset_at, None).await?;

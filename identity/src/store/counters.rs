@@ -8,7 +8,10 @@
 
 use aws_sdk_dynamodb::Client;
 use sha2::{Digest, Sha256};
-use shared::dynamo::{self, Counted, StoreError, n, opt_n, s};
+use shared::{
+    clock::fixed_window,
+    dynamo::{self, Counted, StoreError, n, opt_n, s},
+};
 
 /// What reserving an attempt found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,16 +51,13 @@ impl Counters {
     }
 
     fn key(scope: &str, subject: &str, window: Window, now: i64) -> (String, i64) {
-        let start = now - now.rem_euclid(window.window_secs.max(1));
+        let (start, end) = fixed_window(now, window.window_secs);
         let digest: String = Sha256::digest(subject.as_bytes())
             .iter()
             .take(16)
             .map(|b| format!("{b:02x}"))
             .collect();
-        (
-            format!("{scope}#{digest}#{start}"),
-            start + window.window_secs,
-        )
+        (format!("{scope}#{digest}#{start}"), end)
     }
 
     /// Counts one attempt if the window has room. `Some(seconds until the window ends)` when it
