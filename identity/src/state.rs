@@ -102,7 +102,7 @@ impl Identity {
     ) -> Result<Result<Claims, TokenError>, ApiError> {
         let checked = self.verifier().await?.verify(kind, token);
         // Only a token that names a key we do not hold (a rotated ring) reads the keys again;
-        // the common path parses the token once.
+        // the common path checks the token once and never looks up its `kid` separately.
         if checked == Err(TokenError::UnknownKey) && Verifier::kid_of(token).is_some() {
             return Ok(self.reload().await?.verify(kind, token));
         }
