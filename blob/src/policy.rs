@@ -51,6 +51,9 @@ pub struct PostPolicy<'a> {
     pub region: &'a str,
     /// The signing time (`x-amz-date`); passed in so tests are deterministic.
     pub now: OffsetDateTime,
+    /// Object tags the form must set (S3's `tagging` field, a `<Tagging>` XML document), e.g.
+    /// the tag a lifecycle rule expires never-verified uploads by. `None` for no tags.
+    pub tagging: Option<&'a str>,
 }
 
 /// A signed form: the browser POSTs `multipart/form-data` to `url` with every field of
@@ -123,6 +126,9 @@ pub fn presign(
     ]);
     // Temporary credentials (always on Lambda) are only valid with their token, which must
     // then be both signed and sent.
+    if let Some(tagging) = policy.tagging {
+        fields.insert("tagging".to_owned(), tagging.to_owned());
+    }
     if let Some(token) = credentials.session_token() {
         fields.insert("x-amz-security-token".to_owned(), token.to_owned());
     }
@@ -193,6 +199,7 @@ mod tests {
             expires_at: datetime!(2025-03-04 05:21:07.123 UTC),
             region: "eu-west-1",
             now: datetime!(2025-03-04 05:06:07.890 UTC),
+            tagging: None,
         }
     }
 
@@ -324,6 +331,25 @@ mod tests {
             Some("FwoGZXIvYXdzE+/=")
         );
         assert_eq!(post.fields["x-amz-security-token"], "FwoGZXIvYXdzE+/=");
+    }
+
+    #[test]
+    fn tags_are_both_a_condition_and_a_field_when_asked_for() {
+        let tagging = "<Tagging><TagSet><Tag><Key>upload-state</Key><Value>pending</Value></Tag></TagSet></Tagging>";
+        let post = presign(
+            &PostPolicy {
+                tagging: Some(tagging),
+                ..policy()
+            },
+            &credentials(None),
+            None,
+        )
+        .unwrap();
+        assert_eq!(exact(&post, "tagging").as_deref(), Some(tagging));
+        assert_eq!(post.fields["tagging"], tagging);
+        let untagged = presign(&policy(), &credentials(None), None).unwrap();
+        assert_eq!(exact(&untagged, "tagging"), None);
+        assert!(!untagged.fields.contains_key("tagging"));
     }
 
     #[test]

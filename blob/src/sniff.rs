@@ -33,6 +33,28 @@ pub const DEFAULT_ALLOWED: &[&str] = &[
 /// further; their files start with `PK`/zeros, never with one of our signatures.)
 pub const SNIFF_BYTES: usize = 512;
 
+/// Types infer knows but [`SNIFF_BYTES`] leading bytes cannot prove: its text matchers guess
+/// from content (HTML, XML, shell scripts are what a forged "image" is), the Office formats are
+/// told apart inside a zip or OLE container further into the file, and an ISO image's
+/// signature sits at byte 32 769.
+const UNPROVABLE: &[&str] = &[
+    "application/msword",
+    "application/vnd.ms-excel",
+    "application/vnd.ms-powerpoint",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/x-iso9660-image",
+];
+
+/// Whether [`matches()`] can ever accept a file declared as `mime` (lowercase, no parameters):
+/// a type infer recognises by magic bytes within [`SNIFF_BYTES`], and not a text type.
+/// Configuration uses it to refuse an allow-list entry no upload could ever satisfy.
+#[must_use]
+pub fn provable(mime: &str) -> bool {
+    infer::is_mime_supported(mime) && !mime.starts_with("text/") && !UNPROVABLE.contains(&mime)
+}
+
 /// The MIME type the leading bytes `head` prove, or `None` if they prove nothing.
 ///
 /// `head` is the start of the file (ideally [`SNIFF_BYTES`] long; shorter files are fine). For
@@ -112,6 +134,25 @@ mod tests {
             sniff(b"RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00"),
             Some("image/webp")
         );
+    }
+
+    #[test]
+    fn the_default_types_are_provable_and_text_office_and_unknown_types_are_not() {
+        for allowed in DEFAULT_ALLOWED {
+            assert!(provable(allowed), "{allowed}");
+        }
+        assert!(provable("image/avif"));
+        for mime in [
+            "text/html",
+            "text/xml",
+            "text/x-shellscript",
+            "application/msword",
+            "application/x-iso9660-image",
+            "application/x-unknown",
+            "image/PNG",
+        ] {
+            assert!(!provable(mime), "{mime}");
+        }
     }
 
     #[test]

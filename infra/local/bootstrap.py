@@ -120,7 +120,47 @@ def ensure_bucket(s3, name: str, props: dict, cors_origins: list[str]) -> None:
         )
     if rules:
         s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": rules})
+    # The rest of the template's bucket settings, as declared (the emulator stores them; it
+    # does not enforce them, nor run lifecycle rules).
+    if "PublicAccessBlockConfiguration" in props:
+        s3.put_public_access_block(
+            Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+        )
+    if "BucketEncryption" in props:
+        s3.put_bucket_encryption(
+            Bucket=name,
+            # CloudFormation says ServerSideEncryptionByDefault; the S3 API, Apply...
+            ServerSideEncryptionConfiguration={
+                "Rules": [
+                    {"ApplyServerSideEncryptionByDefault": r["ServerSideEncryptionByDefault"]}
+                    for r in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+                ]
+            },
+        )
+    lifecycle = [lifecycle_rule(r) for r in props.get("LifecycleConfiguration", {}).get("Rules", [])]
+    if lifecycle:
+        s3.put_bucket_lifecycle_configuration(
+            Bucket=name, LifecycleConfiguration={"Rules": lifecycle}
+        )
     print(f"  bucket {name:<32} {state}")
+
+
+def lifecycle_rule(rule: dict) -> dict:
+    """A CloudFormation lifecycle rule in the S3 API's shape."""
+    out = {"ID": rule["Id"], "Status": rule["Status"]}
+    tags = [{"Key": t["Key"], "Value": t["Value"]} for t in rule.get("TagFilters", [])]
+    prefix = rule.get("Prefix", "")
+    if len(tags) == 1 and not prefix:
+        out["Filter"] = {"Tag": tags[0]}
+    elif tags:
+        out["Filter"] = {"And": {"Prefix": prefix, "Tags": tags}}
+    else:
+        out["Filter"] = {"Prefix": prefix}
+    if "ExpirationInDays" in rule:
+        out["Expiration"] = {"Days": rule["ExpirationInDays"]}
+    if "AbortIncompleteMultipartUpload" in rule:
+        out["AbortIncompleteMultipartUpload"] = rule["AbortIncompleteMultipartUpload"]
+    return out
 
 
 def local_secret_value(logical_id: str, props: dict) -> str:

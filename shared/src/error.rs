@@ -103,15 +103,27 @@ error_codes! {
     LastAdmin = "LAST_ADMIN", 409, "The last active admin cannot be demoted, disabled or deleted";
     /// A password change raced a reset or a logout; nothing was changed.
     PasswordChanged = "PASSWORD_CHANGED", 409, "The account changed meanwhile; log in again";
+    /// Uploads: the user's file count or byte quota would be exceeded; delete files first.
+    UploadQuotaExceeded = "UPLOAD_QUOTA_EXCEEDED", 409, "Upload quota reached; delete files to upload more";
+    /// Uploads: `complete` before the file reached storage; upload it with the form, then retry.
+    UploadNotReceived = "UPLOAD_NOT_RECEIVED", 409, "The file has not been uploaded yet";
     /// Any other conflict with the stored state.
     Conflict = "CONFLICT", 409, "Conflict";
     /// A body over `MAX_BODY_BYTES`.
     PayloadTooLarge = "PAYLOAD_TOO_LARGE", 413, "Request body too large";
+    /// Uploads: a declared size over `UPLOAD_MAX_BYTES`.
+    UploadTooLarge = "UPLOAD_TOO_LARGE", 413, "The file is larger than uploads allow";
     /// A body whose `Content-Type` the route does not take.
     UnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE", 415,
         "Unsupported Content-Type: send application/json (signup and login also take application/x-www-form-urlencoded)";
+    /// Uploads: a declared content type outside `UPLOAD_ALLOWED_TYPES`.
+    UploadTypeNotAllowed = "UPLOAD_TYPE_NOT_ALLOWED", 415, "This file type is not accepted for uploads";
     /// A well-formed body or query that breaks a rule; `detail` is the field list.
     ValidationError = "VALIDATION_ERROR", 422, "Validation failed";
+    /// Uploads: the stored file's magic bytes are not its declared type; the file was removed.
+    UploadContentMismatch = "UPLOAD_CONTENT_MISMATCH", 422, "The file's content does not match its declared type; it was removed";
+    /// Uploads: the stored file is empty or larger than declared; the file was removed.
+    UploadSizeMismatch = "UPLOAD_SIZE_MISMATCH", 422, "The file's size does not match its declared size; it was removed";
     /// Too many requests; `Retry-After` says for how long.
     RateLimited = "RATE_LIMITED", 429, "Too many requests";
     /// A bug on our side; the cause is only in the logs.

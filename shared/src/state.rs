@@ -26,6 +26,10 @@ pub struct AppState {
     pub secrets: aws_sdk_secretsmanager::Client,
     /// DynamoDB operations started by this sandbox (measurements, tests).
     pub dynamo_calls: CallCounter,
+    /// The SDK configuration the clients were built from: its credentials provider and region
+    /// are what presigned POST forms are signed with (the clients' own configs do not expose
+    /// their credentials).
+    pub sdk: aws_config::SdkConfig,
 }
 
 /// Counts DynamoDB operations; an atomic increment per call, cheap enough to keep in production.
@@ -85,6 +89,7 @@ impl AppState {
             ses: aws_sdk_sesv2::Client::new(&sdk),
             secrets: aws_sdk_secretsmanager::Client::new(&sdk),
             config: Arc::new(config),
+            sdk,
         }
     }
 

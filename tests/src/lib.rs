@@ -11,6 +11,8 @@ use axum::Router;
 use identity::IdentityState;
 use shared::{AppState, Config, Env};
 
+pub mod upload_api;
+
 /// Every route group under `functions/`, by directory name, wired into the harness: its router
 /// (`router_for`) and its route table (`routes_for`, read by the consistency test). Adding a
 /// group is one name here; `tests/tests/consistency.rs` fails, naming this file, if one is missing.
@@ -40,7 +42,7 @@ macro_rules! functions {
     };
 }
 
-functions!(health, auth, users);
+functions!(health, auth, users, uploads);
 
 /// Panics with instructions when the emulator env is missing.
 fn require_emulator_env() {

@@ -1,0 +1,128 @@
+//! `GET /api/v1/uploads` (the caller's, newest first, signed cursors) and `GET /{id}` (the
+//! record, with a short-lived download URL once it is ready).
+
+use std::sync::Arc;
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::{HeaderValue, header},
+    response::{IntoResponse, Response},
+};
+use identity::{
+    AuthUser,
+    pagination::{self, CursorKey},
+};
+use serde::Deserialize;
+use shared::{ApiError, ErrorCode, Routes, dynamo::Item, extract::Query, secrets::LazySecret};
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+
+use crate::{
+    body::{Download, UploadBody, UploadPage},
+    record::{Status, UPLOAD_PREFIX, partition},
+    state::UploadsContext,
+};
+
+/// Default and maximum page sizes (as the users listing).
+const DEFAULT_LIMIT: i32 = 20;
+const MAX_LIMIT: i32 = 100;
+
+/// `GET /` and `GET /{id}`.
+pub fn routes() -> Routes<crate::state::State> {
+    Routes::new()
+        .get("/api/v1/uploads", list)
+        .get("/api/v1/uploads/{id}", get_upload)
+}
+
+#[derive(Deserialize)]
+struct ListParams {
+    limit: Option<i32>,
+    cursor: Option<String>,
+}
+
+async fn list(
+    State(ctx): State<Arc<UploadsContext>>,
+    State(cursor_key): State<Arc<LazySecret<CursorKey>>>,
+    user: AuthUser,
+    Query(params): Query<ListParams>,
+) -> Result<Response, ApiError> {
+    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::invalid_field(
+            &["query", "limit"],
+            format!("limit must be between 1 and {MAX_LIMIT}"),
+            "value_error.range",
+        ));
+    }
+    let cursor_key = cursor_key.get().await?;
+    let key = cursor_key.as_bytes();
+    let start = params
+        .cursor
+        .as_deref()
+        .map(|c| pagination::decode(c, key))
+        .transpose()?
+        .map(|start| own_position(start, &user.user.id))
+        .transpose()?;
+    let page = ctx.store.list(&user.user.id, limit, start).await?;
+    let next_cursor = page
+        .next
+        .as_ref()
+        .map(|k| pagination::encode(k, key))
+        .transpose()?;
+    // A query-only reference resolves against the URL the client called (as the users listing).
+    let link = next_cursor
+        .as_ref()
+        .map(|c| format!("<?limit={limit}&cursor={c}>; rel=\"next\""));
+    let body = UploadPage {
+        items: page.items.iter().map(UploadBody::from).collect(),
+        next_cursor,
+    };
+    let mut response = Json(body).into_response();
+    if let Some(value) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        response.headers_mut().insert(header::LINK, value);
+    }
+    Ok(response)
+}
+
+/// A signed cursor is ours, but it may come from another listing (the users one, or another
+/// user's): only a position in the caller's own uploads is accepted.
+fn own_position(start: Item, owner_id: &str) -> Result<Item, ApiError> {
+    let text = |name: &str| start.get(name).and_then(|v| v.as_s().ok());
+    let ours = start.len() == 2
+        && text("pk").is_some_and(|pk| *pk == partition(owner_id))
+        && text("sk").is_some_and(|sk| sk.starts_with(UPLOAD_PREFIX));
+    if ours {
+        Ok(start)
+    } else {
+        Err(ErrorCode::InvalidCursor.into())
+    }
+}
+
+async fn get_upload(
+    State(ctx): State<Arc<UploadsContext>>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<UploadBody>, ApiError> {
+    let upload = ctx.load(&user.user.id, &id).await?;
+    let mut body = UploadBody::from(&upload);
+    if upload.status == Status::Ready {
+        let ttl = ctx.settings.download_url_ttl;
+        let expires_at = (OffsetDateTime::now_utc() + ttl)
+            .replace_nanosecond(0)
+            .map_err(anyhow::Error::from)?;
+        let url = ctx
+            .objects
+            .download_url(
+                &upload.object_key(),
+                &upload.filename,
+                &upload.content_type,
+                ttl,
+            )
+            .await?;
+        body.download = Some(Download {
+            url,
+            expires_at: expires_at.format(&Rfc3339).map_err(anyhow::Error::from)?,
+        });
+    }
+    Ok(Json(body))
+}

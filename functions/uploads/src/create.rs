@@ -1,0 +1,126 @@
+//! `POST /api/v1/uploads`: checks what the client declares, reserves it in the quota, and signs
+//! the form that lets the browser send exactly that to S3.
+
+use std::sync::Arc;
+
+use axum::{Json, extract::State, http::StatusCode};
+use blob::filename::DisplayName;
+use identity::AuthUser;
+use serde::Deserialize;
+use shared::{ApiError, ErrorCode, Routes, error::FieldError, extract::Json as JsonBody};
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+
+use crate::{
+    body::{CreatedUpload, UploadForm},
+    record::{Status, Upload, object_key},
+    state::UploadsContext,
+    store::{Created, Quota},
+};
+
+/// `POST /`.
+pub fn routes() -> Routes<crate::state::State> {
+    Routes::new().post("/api/v1/uploads", create)
+}
+
+/// What the client says it will upload. Nothing else is accepted.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateUpload {
+    filename: String,
+    content_type: String,
+    size: u64,
+}
+
+async fn create(
+    State(ctx): State<Arc<UploadsContext>>,
+    user: AuthUser,
+    JsonBody(body): JsonBody<CreateUpload>,
+) -> Result<(StatusCode, Json<CreatedUpload>), ApiError> {
+    let settings = &ctx.settings;
+    // Shape first (422), then the rules a valid request can still break (415, 413).
+    let mut errors = Vec::new();
+    let filename = DisplayName::parse(&body.filename)
+        .map_err(|msg| errors.push(FieldError::new(&["body", "filename"], msg, "value_error")))
+        .ok();
+    if body.size == 0 {
+        errors.push(FieldError::new(
+            &["body", "size"],
+            "size must be at least 1 byte",
+            "value_error.range",
+        ));
+    }
+    let content_type = body.content_type.trim();
+    if content_type.is_empty() {
+        errors.push(FieldError::new(
+            &["body", "content_type"],
+            "content_type must not be empty",
+            "value_error",
+        ));
+    }
+    let Some(filename) = filename.filter(|_| errors.is_empty()) else {
+        return Err(ApiError::Validation(errors));
+    };
+    let content_type = settings
+        .allowed(content_type)
+        .ok_or(ErrorCode::UploadTypeNotAllowed)?
+        .to_owned();
+    if body.size > settings.max_bytes {
+        return Err(ErrorCode::UploadTooLarge.into());
+    }
+    // At most S3's 5 GiB POST limit (settings), so it fits an i64.
+    let size = i64::try_from(body.size).map_err(|_| ErrorCode::UploadTooLarge)?;
+
+    let now = OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or(OffsetDateTime::now_utc());
+    let form_expires = now + settings.upload_url_ttl;
+    let id = uuid::Uuid::now_v7().to_string();
+    let record = Upload {
+        owner_id: user.user.id.clone(),
+        filename,
+        content_type,
+        declared_size: size,
+        status: Status::Pending,
+        size: None,
+        etag: None,
+        counted_bytes: size,
+        created_at: rfc3339(now)?,
+        updated_at: rfc3339(now)?,
+        upload_expires_at: rfc3339(form_expires)?,
+        expires_at: Some((form_expires + settings.pending_grace).unix_timestamp()),
+        id,
+    };
+    let quota = Quota {
+        files: settings.quota_files,
+        bytes: settings.quota_bytes,
+    };
+    if ctx.store.create(&record, quota).await? == Created::OverQuota {
+        return Err(ErrorCode::UploadQuotaExceeded.into());
+    }
+    let post = ctx
+        .objects
+        .presign_post(
+            &object_key(&record.owner_id, &record.id),
+            &record.content_type,
+            body.size,
+            now,
+            form_expires,
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedUpload {
+            id: record.id,
+            upload: UploadForm {
+                method: "POST",
+                url: post.url,
+                fields: post.fields,
+            },
+            expires_at: record.upload_expires_at,
+        }),
+    ))
+}
+
+fn rfc3339(at: OffsetDateTime) -> Result<String, ApiError> {
+    Ok(at.format(&Rfc3339).map_err(anyhow::Error::from)?)
+}

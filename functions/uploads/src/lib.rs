@@ -1,0 +1,37 @@
+//! Uploads Lambda: files go from the browser straight to S3 with a presigned POST ([`create`]),
+//! are verified by their magic bytes ([`complete`]), listed and downloaded through short-lived
+//! URLs ([`browse`]) and deleted ([`remove`]). The contract is `docs/api.md`. This file only
+//! merges the routes (the state is in `state.rs`).
+
+mod body;
+mod browse;
+mod complete;
+mod create;
+mod objects;
+mod record;
+mod remove;
+mod settings;
+mod state;
+mod store;
+
+use axum::Router;
+use shared::Routes;
+
+pub use objects::PENDING_TAGGING;
+pub use settings::UploadSettings;
+pub use state::{State, UploadsContext, init};
+pub use store::{Created, Quota, Uploads};
+
+/// Every route of this function.
+pub fn routes() -> Routes<State> {
+    create::routes()
+        .merge(complete::routes())
+        .merge(browse::routes())
+        .merge(remove::routes())
+}
+
+/// The function's router, with the shared layer stack applied.
+pub fn router(state: State) -> Router {
+    let (config, limiter) = (state.app.config.clone(), state.limiter.clone());
+    shared::layers::apply(routes().into_router().with_state(state), &config, limiter)
+}
