@@ -26,6 +26,7 @@ PROBE_EVENT = {
     "health": ROOT / "events/health/liveness.json",
     "auth": ROOT / "events/auth/signup-malformed-json.json",
     "users": ROOT / "events/users/me-without-token.json",
+    "uploads": ROOT / "events/uploads/list-without-token.json",
 }
 
 

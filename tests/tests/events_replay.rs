@@ -11,6 +11,10 @@
 //! harness signs one up and substitutes `{{ACCESS_TOKEN}}`, `{{REFRESH_TOKEN}}`, `{{USERNAME}}`,
 //! `{{EMAIL}}`, `{{PASSWORD}}` and `{{USER_ID}}` in the event. `{{UNIQUE}}` is always replaced by
 //! a fresh suffix, so signup events can be replayed against the same emulator.
+//!
+//! Upload events add `"upload": "created" | "posted-png" | "posted-html" | "ready"` to a setup:
+//! the harness takes an upload of that account that far (created; its form posted with a PNG or
+//! an HTML page declared as PNG; completed) and substitutes `{{UPLOAD_ID}}`.
 
 use std::path::{Path, PathBuf};
 
@@ -86,12 +90,25 @@ fn replay(function: &str, event: &Path) -> Result<(), Failed> {
         let mut text = std::fs::read_to_string(event).map_err(|e| e.to_string())?;
         text = text.replace("{{UNIQUE}}", &e2e::unique());
         if let Some(role) = expect["setup"].as_str() {
-            let identity = e2e::Identity::start().await;
+            let uploads = e2e::upload_api::UploadsApi::start().await;
+            let identity = &uploads.identity;
             let account = match role {
                 "admin" => identity.admin().await,
                 "user" => identity.signup().await,
                 other => return Err(format!("unknown setup {other:?}")),
             };
+            if let Some(stage) = expect["upload"].as_str() {
+                use e2e::upload_api::{HTML, PNG, Stage};
+                let stage = match stage {
+                    "created" => Stage::Created,
+                    "posted-png" => Stage::Posted(PNG),
+                    "posted-html" => Stage::Posted(HTML),
+                    "ready" => Stage::Ready,
+                    other => return Err(format!("unknown upload stage {other:?}")),
+                };
+                let id = uploads.arrange(&account, stage).await;
+                text = text.replace("{{UPLOAD_ID}}", &id);
+            }
             for (placeholder, value) in [
                 ("{{ACCESS_TOKEN}}", &account.access),
                 ("{{REFRESH_TOKEN}}", &account.refresh),
