@@ -77,6 +77,31 @@ access="$(json_field access_token)"; refresh="$(json_field refresh_token)"
 check "users/me 200" test "$(status_of "$API/users/me" -H "Authorization: Bearer $access")" = 200
 check "refresh 200" test "$(status_of -X POST "$API/auth/refresh" -H 'Content-Type: application/json' -d "{\"refresh_token\":\"$refresh\"}")" = 200
 access="$(json_field access_token)"
+
+# The README's uploads walkthrough: create, the form posted to the emulator's S3 with curl -F,
+# complete, download, delete. The two function calls print their latency through watch.
+printf '\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89' > "$RUN_DIR/cat.png"
+ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+started=$(date +%s%N)
+code="$(status_of -X POST "$API/uploads" -H "Authorization: Bearer $access" -H 'Content-Type: application/json' \
+  -d "{\"filename\":\"cat.png\",\"content_type\":\"image/png\",\"size\":$(wc -c < "$RUN_DIR/cat.png")}")"
+check "upload create 201 ($(ms_since "$started") ms)" test "$code" = 201
+upload_id="$(json_field id)"
+mapfile -t form < <("$VENV/bin/python" -c 'import json,sys
+c = json.load(open(sys.argv[1]))
+print(c["upload"]["url"])
+for k, v in c["upload"]["fields"].items(): print("--form-string"); print(f"{k}={v}")' "$RUN_DIR/body")
+check "upload form post 204" test "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "${form[@]:1}" \
+  -F "file=@$RUN_DIR/cat.png" "${form[0]}")" = 204
+started=$(date +%s%N)
+code="$(status_of -X POST "$API/uploads/$upload_id/complete" -H "Authorization: Bearer $access")"
+check "upload complete 200 ($(ms_since "$started") ms)" test "$code" = 200
+check "upload is ready" body_has '"status":"ready"'
+status_of "$API/uploads/$upload_id" -H "Authorization: Bearer $access" >/dev/null
+download="$("$VENV/bin/python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["download"]["url"])' "$RUN_DIR/body")"
+check "download is the same bytes" bash -c "curl -s --max-time 10 '$download' | cmp -s - '$RUN_DIR/cat.png'"
+check "upload delete 204" test "$(status_of -X DELETE "$API/uploads/$upload_id" -H "Authorization: Bearer $access")" = 204
+
 check "logout 200" test "$(status_of -X POST "$API/auth/logout" -H "Authorization: Bearer $access")" = 200
 check "revoked token 401" test "$(status_of "$API/users/me" -H "Authorization: Bearer $access")" = 401
 
