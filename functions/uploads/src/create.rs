@@ -94,9 +94,8 @@ async fn create(
         files: settings.quota_files,
         bytes: settings.quota_bytes,
     };
-    if ctx.store.create(&record, quota).await? == Created::OverQuota {
-        return Err(ErrorCode::UploadQuotaExceeded.into());
-    }
+    // Signed before the record is stored: a signing failure then leaves nothing behind, while a
+    // store failure leaves a form the client never received.
     let post = ctx
         .objects
         .presign_post(
@@ -107,6 +106,9 @@ async fn create(
             form_expires,
         )
         .await?;
+    if ctx.store.create(&record, quota).await? == Created::OverQuota {
+        return Err(ErrorCode::UploadQuotaExceeded.into());
+    }
     Ok((
         StatusCode::CREATED,
         Json(CreatedUpload {
