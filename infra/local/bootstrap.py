@@ -178,8 +178,21 @@ def local_secret_value(logical_id: str, props: dict) -> str:
         # 256 random bits, base64url without padding (43 characters).
         template[key] = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
     if logical_id == "WebhookSecretsSecret":
-        # Known local values so webhook events and tests can be signed reproducibly.
-        template = {"github": "local-github-webhook-secret", "stripe": "whsec_local_stripe_secret"}
+        # Known local values so webhook events and tests can be signed reproducibly: the RSA
+        # source verifies with the public half of infra/local/webhook-rsa-local.pem, a key made
+        # for local signing only (never deploy it).
+        private = serialization.load_pem_private_key(
+            (ROOT / "infra/local/webhook-rsa-local.pem").read_bytes(), password=None
+        )
+        public = private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode()
+        template = {
+            "github": "local-github-webhook-secret",
+            "stripe": "whsec_local_stripe_secret",
+            "standard": {"local": "whsec_bG9jYWwtc3RhbmRhcmQtd2ViaG9va3Mtc2VjcmV0"},
+            "rsa": {"local": public},
+        }
     return json.dumps(template)
 
 

@@ -27,6 +27,7 @@ PROBE_EVENT = {
     "auth": ROOT / "events/auth/signup-malformed-json.json",
     "users": ROOT / "events/users/me-without-token.json",
     "uploads": ROOT / "events/uploads/list-without-token.json",
+    "webhooks": ROOT / "events/webhooks/github-missing-signature.json",
 }
 
 

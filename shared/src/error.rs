@@ -84,6 +84,9 @@ error_codes! {
     InvalidToken = "INVALID_TOKEN", 401, "Could not validate credentials";
     /// Unknown account or wrong password: one answer for both.
     InvalidCredentials = "INVALID_CREDENTIALS", 401, "Incorrect username or password";
+    /// Webhooks: a missing or bad signature, a timestamp outside the window, or a source with
+    /// no secret.
+    InvalidSignature = "INVALID_SIGNATURE", 401, "Missing or invalid webhook signature";
     /// Authenticated, but without the role or right the route requires.
     Forbidden = "FORBIDDEN", 403, "Not allowed";
     /// `REQUIRE_VERIFIED_EMAIL` is on and the address is not verified yet.

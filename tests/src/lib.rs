@@ -12,6 +12,7 @@ use identity::IdentityState;
 use shared::{AppState, Config, Env};
 
 pub mod upload_api;
+pub mod webhook_api;
 
 /// Every route group under `functions/`, by directory name, wired into the harness: its router
 /// (`router_for`) and its route table (`routes_for`, read by the consistency test). Adding a
@@ -42,7 +43,7 @@ macro_rules! functions {
     };
 }
 
-functions!(health, auth, users, uploads);
+functions!(health, auth, users, uploads, webhooks);
 
 /// Panics with instructions when the emulator env is missing.
 fn require_emulator_env() {

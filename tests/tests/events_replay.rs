@@ -15,6 +15,12 @@
 //! Upload events add `"upload": "created" | "posted-png" | "posted-html" | "ready"` to a setup:
 //! the harness takes an upload of that account that far (created; its form posted with a PNG or
 //! an HTML page declared as PNG; completed) and substitutes `{{UPLOAD_ID}}`.
+//!
+//! Webhook events are signed at replay time with the local secrets (their timestamps must be
+//! recent): `{{WEBHOOK_TIMESTAMP}}` is now plus the sidecar's `"timestamp_offset"` (seconds,
+//! default 0), and with `"sign": "github" | "stripe" | "standard" | "rsa"`,
+//! `{{WEBHOOK_SIGNATURE}}` is that scheme's signature header value over the event's body (decoded
+//! first when `isBase64Encoded`).
 
 use std::path::{Path, PathBuf};
 
@@ -64,6 +70,44 @@ fn discover(root: &Path) -> Result<Vec<(String, PathBuf)>, String> {
         return Err(format!("no events under {}", root.display()));
     }
     Ok(cases)
+}
+
+/// The signature header value of the webhook event `text` (placeholders other than the
+/// signature already replaced), made with the local secret of `provider`.
+fn webhook_signature(provider: &str, text: &str, timestamp: i64) -> Result<String, String> {
+    use base64::Engine as _;
+    use e2e::webhook_api::{GITHUB_SECRET, STANDARD_SECRET, STRIPE_SECRET, rsa_sign};
+    let event: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let raw = event["body"].as_str().unwrap_or_default();
+    let body = if event["isBase64Encoded"].as_bool() == Some(true) {
+        base64::engine::general_purpose::STANDARD
+            .decode(raw)
+            .map_err(|e| e.to_string())?
+    } else {
+        raw.as_bytes().to_vec()
+    };
+    let header = |name: &str| {
+        event["headers"]
+            .as_object()
+            .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
+            .and_then(|(_, v)| v.as_str())
+            .map(str::to_owned)
+            .ok_or_else(|| format!("the event has no {name} header"))
+    };
+    Ok(match provider {
+        "github" => hooks::github::sign(GITHUB_SECRET, &body),
+        "stripe" => hooks::stripe::sign(STRIPE_SECRET, timestamp, &body),
+        "standard" => {
+            hooks::standard::sign(STANDARD_SECRET, &header("webhook-id")?, timestamp, &body)
+                .map_err(|e| e.to_string())?
+        }
+        "rsa" => rsa_sign(&hooks::rsa::signed_content(
+            &header("x-webhook-id")?,
+            timestamp,
+            &body,
+        )),
+        other => return Err(format!("unknown signer {other:?}")),
+    })
 }
 
 fn replay(function: &str, event: &Path) -> Result<(), Failed> {
@@ -119,6 +163,13 @@ fn replay(function: &str, event: &Path) -> Result<(), Failed> {
             ] {
                 text = text.replace(placeholder, value);
             }
+        }
+        let offset = expect["timestamp_offset"].as_i64().unwrap_or(0);
+        let timestamp = e2e::webhook_api::now() + offset;
+        text = text.replace("{{WEBHOOK_TIMESTAMP}}", &timestamp.to_string());
+        if let Some(provider) = expect["sign"].as_str() {
+            let signature = webhook_signature(provider, &text, timestamp)?;
+            text = text.replace("{{WEBHOOK_SIGNATURE}}", &signature);
         }
         let request = lambda_http::request::from_str(&text)
             .map_err(|e| format!("{} is not a valid API Gateway event: {e}", event.display()))?;

@@ -1,0 +1,11 @@
+//! The bodies this function answers with.
+
+use serde::Serialize;
+
+/// The answer to a delivery: `accepted` (202, first delivery), `duplicate` (200, a repeat) or
+/// `pong` (200, GitHub's `ping`).
+#[derive(Debug, Serialize)]
+pub struct Ack {
+    /// What happened.
+    pub status: &'static str,
+}

@@ -1,0 +1,31 @@
+//! Webhooks Lambda: deliveries from GitHub, Stripe, Standard Webhooks senders and RSA-signing
+//! senders ([`providers`]), each verified over its raw body ([`verifiers`], with the `hooks`
+//! crate), recorded once ([`deliveries`]) and handed to a typed handler ([`handlers`]). The
+//! contract is `docs/api.md`. This file only merges the routes (the state is in `state.rs`).
+
+mod body;
+mod deliveries;
+mod handlers;
+mod providers;
+mod receive;
+mod settings;
+mod state;
+mod verifiers;
+
+use axum::Router;
+use shared::Routes;
+
+pub use deliveries::{Claim, Deliveries};
+pub use settings::WebhookSettings;
+pub use state::{State, WebhooksContext, init};
+
+/// Every route of this function.
+pub fn routes() -> Routes<State> {
+    providers::routes()
+}
+
+/// The function's router, with the shared layer stack applied.
+pub fn router(state: State) -> Router {
+    let (config, limiter) = (state.app.config.clone(), state.limiter.clone());
+    shared::layers::apply(routes().into_router().with_state(state), &config, limiter)
+}
