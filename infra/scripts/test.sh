@@ -102,6 +102,27 @@ download="$("$VENV/bin/python" -c 'import json,sys; print(json.load(open(sys.arg
 check "download is the same bytes" bash -c "curl -s --max-time 10 '$download' | cmp -s - '$RUN_DIR/cat.png'"
 check "upload delete 204" test "$(status_of -X DELETE "$API/uploads/$upload_id" -H "Authorization: Bearer $access")" = 204
 
+# The README's signed webhook deliveries (openssl dgst), with the seeded local secrets.
+hook_body='{"ref":"refs/heads/main","repository":{"full_name":"octo/hello"}}'
+hook_sig=$(printf '%s' "$hook_body" | openssl dgst -sha256 -hmac 'local-github-webhook-secret' | sed 's/^.* //')
+hook_id="smoke-$(date +%s%N)"
+started=$(date +%s%N)
+code="$(status_of -X POST "$API/webhooks/github" -H 'Content-Type: application/json' -H 'X-GitHub-Event: push' \
+  -H "X-GitHub-Delivery: $hook_id" -H "X-Hub-Signature-256: sha256=$hook_sig" -d "$hook_body")"
+check "github delivery 202 ($(ms_since "$started") ms)" test "$code" = 202
+check "the same delivery again is a duplicate" test "$(status_of -X POST "$API/webhooks/github" \
+  -H 'Content-Type: application/json' -H 'X-GitHub-Event: push' -H "X-GitHub-Delivery: $hook_id" \
+  -H "X-Hub-Signature-256: sha256=$hook_sig" -d "$hook_body")" = 200
+hook_body='{"id":"evt_smoke'$RANDOM$RANDOM'","object":"event","type":"invoice.paid","created":1795262400,"data":{"object":{}}}'
+hook_t=$(date +%s)
+hook_sig=$(printf '%s' "$hook_t.$hook_body" | openssl dgst -sha256 -hmac 'whsec_local_stripe_secret' | sed 's/^.* //')
+started=$(date +%s%N)
+code="$(status_of -X POST "$API/webhooks/stripe" -H 'Content-Type: application/json' \
+  -H "Stripe-Signature: t=$hook_t,v1=$hook_sig" -d "$hook_body")"
+check "stripe delivery 202 ($(ms_since "$started") ms)" test "$code" = 202
+check "a wrong signature is 401" test "$(status_of -X POST "$API/webhooks/stripe" -H 'Content-Type: application/json' \
+  -H "Stripe-Signature: t=$hook_t,v1=${hook_sig//[0-9]/0}" -d "$hook_body")" = 401
+
 check "logout 200" test "$(status_of -X POST "$API/auth/logout" -H "Authorization: Bearer $access")" = 200
 check "revoked token 401" test "$(status_of "$API/users/me" -H "Authorization: Bearer $access")" = 401
 
