@@ -65,6 +65,45 @@ impl CursorKey {
     }
 }
 
+/// Page size when `?limit=` is absent.
+pub const DEFAULT_LIMIT: i32 = 20;
+/// Largest `?limit=`.
+pub const MAX_LIMIT: i32 = 100;
+
+/// The page size a listing's `?limit=` asks for: [`DEFAULT_LIMIT`] when absent, 422 at
+/// `["query", "limit"]` outside 1..=[`MAX_LIMIT`].
+pub fn limit(requested: Option<i32>) -> Result<i32, ApiError> {
+    let limit = requested.unwrap_or(DEFAULT_LIMIT);
+    if (1..=MAX_LIMIT).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::invalid_field(
+            &["query", "limit"],
+            format!("limit must be between 1 and {MAX_LIMIT}"),
+            "value_error.range",
+        ))
+    }
+}
+
+/// A listing's JSON `body`, with RFC 8288 `Link: <?limit=..&cursor=..>; rel="next"` when there
+/// is a `next_cursor`. A query-only reference (RFC 3986 §5.2.2) resolves against the URL the
+/// client called, so it stays right behind any stage prefix or custom domain.
+pub fn page_response<T: serde::Serialize>(
+    body: T,
+    limit: i32,
+    next_cursor: Option<&str>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let mut response = axum::Json(body).into_response();
+    let link = next_cursor.map(|c| format!("<?limit={limit}&cursor={c}>; rel=\"next\""));
+    if let Some(value) = link.and_then(|l| axum::http::HeaderValue::from_str(&l).ok()) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::LINK, value);
+    }
+    response
+}
+
 /// HMAC-SHA256(key, label): a sub-key bound to one purpose.
 pub fn derive_key(key: &[u8], label: &[u8]) -> anyhow::Result<Vec<u8>> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key)

@@ -6,8 +6,7 @@ use std::sync::Arc;
 use axum::{
     Json,
     extract::{Path, State},
-    http::{HeaderValue, header},
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use identity::{
     AuthUser,
@@ -22,10 +21,6 @@ use crate::{
     record::{Status, UPLOAD_PREFIX, partition},
     state::UploadsContext,
 };
-
-/// Default and maximum page sizes (as the users listing).
-const DEFAULT_LIMIT: i32 = 20;
-const MAX_LIMIT: i32 = 100;
 
 /// `GET /` and `GET /{id}`.
 pub fn routes() -> Routes<crate::state::State> {
@@ -46,14 +41,7 @@ async fn list(
     user: AuthUser,
     Query(params): Query<ListParams>,
 ) -> Result<Response, ApiError> {
-    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid_field(
-            &["query", "limit"],
-            format!("limit must be between 1 and {MAX_LIMIT}"),
-            "value_error.range",
-        ));
-    }
+    let limit = pagination::limit(params.limit)?;
     let cursor_key = cursor_key.get().await?;
     let key = cursor_key.as_bytes();
     let start = params
@@ -69,19 +57,12 @@ async fn list(
         .as_ref()
         .map(|k| pagination::encode(k, key))
         .transpose()?;
-    // A query-only reference resolves against the URL the client called (as the users listing).
-    let link = next_cursor
-        .as_ref()
-        .map(|c| format!("<?limit={limit}&cursor={c}>; rel=\"next\""));
     let body = UploadPage {
         items: page.items.iter().map(UploadBody::from).collect(),
         next_cursor,
     };
-    let mut response = Json(body).into_response();
-    if let Some(value) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
-        response.headers_mut().insert(header::LINK, value);
-    }
-    Ok(response)
+    let next = body.next_cursor.clone();
+    Ok(pagination::page_response(body, limit, next.as_deref()))
 }
 
 /// A signed cursor is ours, but it may come from another listing (the users one, or another

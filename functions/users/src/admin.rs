@@ -3,8 +3,8 @@
 use axum::{
     Json,
     extract::{Path, State},
-    http::{HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
+    http::StatusCode,
+    response::Response,
 };
 use std::sync::Arc;
 
@@ -28,9 +28,6 @@ use crate::{
 
 /// Roles an admin may grant.
 pub const ROLES: [&str; 2] = ["user", "admin"];
-/// Default and maximum page sizes.
-const DEFAULT_LIMIT: i32 = 20;
-const MAX_LIMIT: i32 = 100;
 
 /// `GET /`, and `GET`, `PATCH`, `DELETE /{id}`.
 pub fn routes() -> Routes<crate::state::State> {
@@ -53,14 +50,7 @@ async fn list(
     _admin: RequireRole<Admin>,
     Query(params): Query<ListParams>,
 ) -> Result<Response, ApiError> {
-    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid_field(
-            &["query", "limit"],
-            format!("limit must be between 1 and {MAX_LIMIT}"),
-            "value_error.range",
-        ));
-    }
+    let limit = pagination::limit(params.limit)?;
     let cursor_key = cursor_key.get().await?;
     let key = cursor_key.as_bytes();
     let start = params
@@ -74,20 +64,12 @@ async fn list(
         .as_ref()
         .map(|k| pagination::encode(k, key))
         .transpose()?;
-    // A query-only reference (RFC 3986 §5.2.2) resolves against the URL the client called, so it
-    // stays right behind any stage prefix or custom domain.
-    let link = next_cursor
-        .as_ref()
-        .map(|c| format!("<?limit={limit}&cursor={c}>; rel=\"next\""));
     let body = UserPage {
         items: page.items.iter().map(UserBody::from).collect(),
         next_cursor,
     };
-    let mut response = Json(body).into_response();
-    if let Some(value) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
-        response.headers_mut().insert(header::LINK, value);
-    }
-    Ok(response)
+    let next = body.next_cursor.clone();
+    Ok(pagination::page_response(body, limit, next.as_deref()))
 }
 
 /// The live user `id`; a malformed id cannot exist, so it is a 404 like any missing user.
