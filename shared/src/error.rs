@@ -18,7 +18,7 @@ use axum::{
 use serde::Serialize;
 
 /// One entry of a 422 `detail` list, FastAPI style.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FieldError {
     /// Where: `["body", "email"]`, `["query", "limit"]`.
     pub loc: Vec<String>,

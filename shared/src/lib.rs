@@ -10,6 +10,7 @@ pub mod dynamo;
 pub mod error;
 pub mod extract;
 pub mod layers;
+pub mod openapi;
 pub mod ratelimit;
 pub mod routes;
 pub mod runtime;

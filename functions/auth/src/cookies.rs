@@ -14,7 +14,7 @@ use crate::context::AuthSettings;
 const NAME: &str = "refresh_token";
 
 /// The token body of signup, login and refresh.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenPair {
     /// Access token.
     pub access_token: String,

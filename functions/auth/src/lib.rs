@@ -25,6 +25,33 @@ pub fn routes() -> Routes<State> {
         .merge(verification::routes())
 }
 
+/// This function's OpenAPI document (merged with the others by the docs function).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi as _;
+    shared::openapi::conventions(
+        ApiDoc::openapi(),
+        shared::openapi::Layers {
+            rate_limited: true,
+            api_key: true,
+        },
+    )
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    session::signup,
+    session::login,
+    session::refresh,
+    session::logout,
+    session::logout_all,
+    password::forgot,
+    password::reset,
+    password::change,
+    verification::verify_email,
+    verification::resend
+))]
+struct ApiDoc;
+
 /// The function's router, with the shared layer stack applied.
 pub fn router(state: State) -> Router {
     let (config, limiter) = (state.app.config.clone(), state.limiter.clone());

@@ -35,14 +35,17 @@ pub fn routes() -> Routes<crate::state::State> {
 const FORGOT_MESSAGE: &str =
     "If an account exists for that email, a password reset link has been sent.";
 
-#[derive(Deserialize)]
+/// The account's email.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ForgotBody {
+pub(crate) struct ForgotBody {
     email: String,
 }
 
 /// `POST /password/forgot`: always 202 with one body, never sooner than the response floor.
-async fn forgot(
+#[utoipa::path(post, path = "/api/v1/auth/password/forgot", tag = "auth", request_body = ForgotBody,
+    responses((status = 202, description = "Same answer whatever the account", body = Message)))]
+pub(crate) async fn forgot(
     State(identity): State<IdentityState>,
     State(auth): State<AuthContext>,
     JsonBody(body): JsonBody<ForgotBody>,
@@ -102,10 +105,12 @@ async fn forgot_work(
     Ok(())
 }
 
-#[derive(Deserialize)]
+/// A reset link's token and the new password.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ResetBody {
+pub(crate) struct ResetBody {
     token: String,
+    #[schema(value_type = String, format = Password)]
     new_password: SecretString,
 }
 
@@ -121,7 +126,12 @@ fn personal(user: &User) -> [&str; 4] {
 
 /// `POST /password/reset`: consumes the token and sets the password in one transaction, ends
 /// every session, and does not log in.
-async fn reset(
+/// Sets a new password with a reset link's token; ends every session.
+#[utoipa::path(post, path = "/api/v1/auth/password/reset", tag = "auth", request_body = ResetBody,
+    responses(
+        (status = 200, description = "Reset", body = Message),
+        (status = 400, description = "Invalid, expired or used link (`INVALID_ACTION_TOKEN`)", body = shared::openapi::ErrorEnvelope)))]
+pub(crate) async fn reset(
     State(identity): State<IdentityState>,
     State(auth): State<AuthContext>,
     JsonBody(body): JsonBody<ResetBody>,
@@ -151,21 +161,30 @@ async fn reset(
     )))
 }
 
-#[derive(Deserialize)]
+/// The current password and the new one.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ChangeBody {
+pub(crate) struct ChangeBody {
+    #[schema(value_type = String, format = Password)]
     current_password: SecretString,
+    #[schema(value_type = String, format = Password)]
     new_password: SecretString,
 }
 
-#[derive(Serialize)]
-struct Changed {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Changed {
     message: &'static str,
     sessions_revoked: usize,
 }
 
 /// `POST /password/change`: wrong current password is 401; other sessions end, this one lives.
-async fn change(
+/// Changes the caller's password; ends the other sessions.
+#[utoipa::path(post, path = "/api/v1/auth/password/change", tag = "auth", security(("bearer" = [])),
+    request_body = ChangeBody,
+    responses(
+        (status = 200, description = "Changed", body = Changed),
+        (status = 409, description = "The account changed meanwhile (`PASSWORD_CHANGED`)", body = shared::openapi::ErrorEnvelope)))]
+pub(crate) async fn change(
     State(identity): State<IdentityState>,
     State(auth): State<AuthContext>,
     user: AuthUser,

@@ -42,24 +42,34 @@ pub fn routes() -> Routes<crate::state::State> {
         .post("/api/v1/auth/logout-all", logout_all)
 }
 
-#[derive(Deserialize)]
+/// A new account (JSON or form).
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SignupBody {
+pub(crate) struct SignupBody {
+    /// 3-50 of `[A-Za-z0-9_.-]`.
     username: String,
+    /// An email address (unique, case-insensitively).
     email: String,
+    /// 8-128 characters; refused if common or built from the other fields.
+    #[schema(value_type = String, format = Password)]
     password: SecretString,
     first_name: String,
     last_name: String,
 }
 
 /// Signup under `REQUIRE_VERIFIED_EMAIL`: the account exists, the mail is on its way, no tokens.
-#[derive(Serialize)]
-struct SignupPending {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct SignupPending {
     message: &'static str,
     email_verified: bool,
 }
 
-async fn signup(
+/// Creates an account and a session.
+#[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", request_body(content((SignupBody = "application/json"), (SignupBody = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 201, description = "The token pair (or, under `REQUIRE_VERIFIED_EMAIL`, a pending body)", body = TokenPair),
+        (status = 409, description = "Username or email taken (`USER_EXISTS`)", body = shared::openapi::ErrorEnvelope)))]
+pub(crate) async fn signup(
     State(identity): State<IdentityState>,
     State(auth): State<AuthContext>,
     JsonOrForm(body): JsonOrForm<SignupBody>,
@@ -116,10 +126,13 @@ async fn signup(
 
 /// OAuth2 password-flow compatible: `grant_type`, `scope`, `client_id`, `client_secret` are
 /// accepted (and ignored) so standard clients work.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct LoginBody {
+pub(crate) struct LoginBody {
+    /// The username or the email.
     username: String,
+    /// The password.
+    #[schema(value_type = String, format = Password)]
     password: SecretString,
     #[serde(default)]
     grant_type: Option<String>,
@@ -128,10 +141,18 @@ struct LoginBody {
     #[serde(default, rename = "client_id")]
     _client_id: Option<String>,
     #[serde(default, rename = "client_secret")]
+    #[schema(value_type = Option<String>, format = Password)]
     _client_secret: Option<SecretString>,
 }
 
-async fn login(
+/// Logs in: a new session and its token pair.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
+    request_body(content((LoginBody = "application/x-www-form-urlencoded"), (LoginBody = "application/json"))),
+    responses(
+        (status = 200, description = "The token pair", body = TokenPair),
+        (status = 401, description = "Unknown account or wrong password, one answer (`INVALID_CREDENTIALS`)", body = shared::openapi::ErrorEnvelope),
+        (status = 403, description = "Email not verified under `REQUIRE_VERIFIED_EMAIL` (`EMAIL_NOT_VERIFIED`)", body = shared::openapi::ErrorEnvelope)))]
+pub(crate) async fn login(
     State(identity): State<IdentityState>,
     State(auth): State<AuthContext>,
     client: ClientIp,
@@ -189,14 +210,23 @@ async fn login(
     ))
 }
 
-#[derive(Deserialize)]
+/// The refresh token (or none: the refresh cookie).
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RefreshBody {
+pub(crate) struct RefreshBody {
     #[serde(default)]
     refresh_token: Option<String>,
 }
 
-async fn refresh(
+/// Rotates the session: a new access and refresh token; the old refresh token is spent.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth",
+    request_body(content = Option<RefreshBody>, description = "Optional with the refresh cookie"),
+    responses(
+        (status = 200, description = "The new token pair", body = TokenPair),
+        (status = 401, description = "Invalid, expired, revoked or reused refresh token (`INVALID_TOKEN`)", body = shared::openapi::ErrorEnvelope),
+        (status = 403, description = "Email not verified under `REQUIRE_VERIFIED_EMAIL`", body = shared::openapi::ErrorEnvelope),
+        (status = 409, description = "Rotated by a concurrent refresh a moment ago (`REFRESH_RACE`)", body = shared::openapi::ErrorEnvelope)))]
+pub(crate) async fn refresh(
     State(identity): State<IdentityState>,
     State(auth): State<AuthContext>,
     headers: HeaderMap,
@@ -269,13 +299,16 @@ async fn refresh(
     ))
 }
 
-#[derive(Serialize)]
-struct LoggedOut {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct LoggedOut {
     message: &'static str,
     revoked_at: String,
 }
 
-async fn logout(
+/// Ends the caller's session: its access and refresh tokens stop working at once.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, description = "Logged out", body = LoggedOut)))]
+pub(crate) async fn logout(
     State(identity): State<IdentityState>,
     State(auth): State<AuthContext>,
     user: AuthUser,
@@ -296,14 +329,17 @@ async fn logout(
     ))
 }
 
-#[derive(Serialize)]
-struct LoggedOutEverywhere {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct LoggedOutEverywhere {
     message: &'static str,
     revoked_at: String,
     sessions_revoked: usize,
 }
 
-async fn logout_all(
+/// Ends every session of the caller.
+#[utoipa::path(post, path = "/api/v1/auth/logout-all", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, description = "Logged out everywhere", body = LoggedOutEverywhere)))]
+pub(crate) async fn logout_all(
     State(identity): State<IdentityState>,
     State(auth): State<AuthContext>,
     user: AuthUser,

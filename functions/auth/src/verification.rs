@@ -26,7 +26,7 @@ pub fn routes() -> Routes<crate::state::State> {
 }
 
 /// `{"message"}`: the body of every answer that only says what happened.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Message {
     message: &'static str,
 }
@@ -117,14 +117,20 @@ pub async fn send(identity: &IdentityState, auth: &AuthContext, user: &User) {
     mail_user(auth, user, MailKind::VerifyEmail, &ctx).await;
 }
 
-#[derive(Deserialize)]
+/// The token of a verification link.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct VerifyBody {
+pub(crate) struct VerifyBody {
     token: String,
 }
 
 /// `POST /verify-email`: single-use, purpose-bound.
-async fn verify_email(
+/// Verifies the email address of a link's account.
+#[utoipa::path(post, path = "/api/v1/auth/verify-email", tag = "auth", request_body = VerifyBody,
+    responses(
+        (status = 200, description = "Verified", body = Message),
+        (status = 400, description = "Invalid, expired or used link (`INVALID_ACTION_TOKEN`)", body = shared::openapi::ErrorEnvelope)))]
+pub(crate) async fn verify_email(
     State(identity): State<IdentityState>,
     JsonBody(body): JsonBody<VerifyBody>,
 ) -> Result<Json<Message>, ApiError> {
@@ -139,9 +145,10 @@ async fn verify_email(
     Ok(Json(Message::new("Email verified")))
 }
 
-#[derive(Deserialize)]
+/// Without a Bearer token: the address to resend to.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ResendBody {
+pub(crate) struct ResendBody {
     #[serde(default)]
     email: Option<String>,
 }
@@ -149,7 +156,15 @@ struct ResendBody {
 /// `POST /verify-email/resend`: with a Bearer token, for the caller; without one (an account
 /// that cannot log in yet under `REQUIRE_VERIFIED_EMAIL`), for `{"email"}`. Always 202 with one
 /// body, throttled per account; nothing is sent once verified.
-async fn resend(
+/// Sends the verification link again: to the caller (Bearer), or to `email`. Same answer
+/// whatever the account.
+#[utoipa::path(post, path = "/api/v1/auth/verify-email/resend", tag = "auth",
+    security((), ("bearer" = [])),
+    request_body(content = Option<ResendBody>, description = "`{\"email\"}` without a token"),
+    responses(
+        (status = 202, description = "Sent if the account exists and is not verified", body = Message),
+        (status = 401, description = "Neither a token nor `email` (`NOT_AUTHENTICATED`), or a bad token", body = shared::openapi::ErrorEnvelope)))]
+pub(crate) async fn resend(
     State(identity): State<IdentityState>,
     State(auth): State<AuthContext>,
     MaybeAuthUser(caller): MaybeAuthUser,

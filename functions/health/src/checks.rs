@@ -27,7 +27,7 @@ pub fn routes() -> Routes<crate::State> {
 }
 
 /// The outcome of one dependency check.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Check {
     /// `service:role`, e.g. `dynamodb:users`; never the resource's real name.
     pub name: String,
@@ -40,8 +40,9 @@ pub struct Check {
     pub error: Option<String>,
 }
 
-#[derive(Serialize)]
-struct Readiness {
+/// The body of `/health/readiness`: one entry per dependency checked.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Readiness {
     status: &'static str,
     timestamp: String,
     version: &'static str,
@@ -49,14 +50,17 @@ struct Readiness {
 }
 
 /// The body of `/health` and `/health/liveness`.
-#[derive(Serialize)]
-struct Health {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Health {
     status: &'static str,
     timestamp: String,
     version: &'static str,
 }
 
-async fn liveness() -> Json<Health> {
+/// Liveness: the process answers. Touches no dependency.
+#[utoipa::path(get, path = "/health/liveness", tag = "health",
+    responses((status = 200, description = "Alive (`status: alive`)", body = Health)))]
+pub async fn liveness() -> Json<Health> {
     Json(Health {
         status: "alive",
         timestamp: now_rfc3339(),
@@ -64,7 +68,11 @@ async fn liveness() -> Json<Health> {
     })
 }
 
-async fn health(State(state): State<AppState>) -> Response {
+/// Health: every dependency checked, summed up.
+#[utoipa::path(get, path = "/health", tag = "health", responses(
+    (status = 200, description = "Every dependency answers (`status: healthy`)", body = Health),
+    (status = 503, description = "A dependency fails (`status: unhealthy`)", body = Health)))]
+pub async fn health(State(state): State<AppState>) -> Response {
     let checks = run_checks(&state).await;
     let healthy = checks.iter().all(|c| c.error.is_none());
     let body = Health {
@@ -75,7 +83,11 @@ async fn health(State(state): State<AppState>) -> Response {
     (status_for(healthy), Json(body)).into_response()
 }
 
-async fn readiness(State(state): State<AppState>) -> Response {
+/// Readiness: one entry per dependency checked, concurrently, within the readiness budget.
+#[utoipa::path(get, path = "/health/readiness", tag = "health", responses(
+    (status = 200, description = "Ready: every check `ok`", body = Readiness),
+    (status = 503, description = "Not ready: the failed checks are named", body = Readiness)))]
+pub async fn readiness(State(state): State<AppState>) -> Response {
     let checks = run_checks(&state).await;
     let ready = checks.iter().all(|c| c.error.is_none());
     for failed in checks.iter().filter(|c| c.error.is_some()) {

@@ -15,6 +15,22 @@ pub fn routes() -> Routes<State> {
     checks::routes()
 }
 
+/// This function's OpenAPI document (merged with the others by the docs function).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi as _;
+    shared::openapi::conventions(
+        ApiDoc::openapi(),
+        shared::openapi::Layers {
+            rate_limited: false,
+            api_key: false,
+        },
+    )
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(checks::health, checks::liveness, checks::readiness))]
+struct ApiDoc;
+
 /// The function's router, with the shared layer stack applied.
 pub fn router(state: State) -> Router {
     let (config, limiter) = (state.app.config.clone(), state.limiter.clone());

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::record::{Status, Upload};
 
 /// An upload record, as the owner sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UploadBody {
     /// UUID.
     pub id: String,
@@ -16,6 +16,7 @@ pub struct UploadBody {
     /// The declared (and, once ready, verified) type.
     pub content_type: String,
     /// `pending` or `ready`.
+    #[schema(value_type = String, pattern = "^(pending|ready)$")]
     pub status: &'static str,
     /// The size declared at create.
     pub declared_size: i64,
@@ -47,7 +48,7 @@ impl From<&Upload> for UploadBody {
 }
 
 /// A presigned GET.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Download {
     /// GET it (no headers needed) before `expires_at`.
     pub url: String,
@@ -56,7 +57,7 @@ pub struct Download {
 }
 
 /// The answer to `POST /`: where and how to send the file.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatedUpload {
     /// The upload's id, for `complete`, `GET` and `DELETE`.
     pub id: String,
@@ -67,9 +68,10 @@ pub struct CreatedUpload {
 }
 
 /// A `multipart/form-data` POST: every field, then the file as the last part, named `file`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UploadForm {
     /// Always `POST`.
+    #[schema(value_type = String, pattern = "^POST$")]
     pub method: &'static str,
     /// Where to post.
     pub url: String,
@@ -78,7 +80,7 @@ pub struct UploadForm {
 }
 
 /// One page of the caller's uploads.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UploadPage {
     /// Newest first.
     pub items: Vec<UploadBody>,

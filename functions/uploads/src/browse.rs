@@ -29,13 +29,25 @@ pub fn routes() -> Routes<crate::state::State> {
         .get("/api/v1/uploads/{id}", get_upload)
 }
 
-#[derive(Deserialize)]
-struct ListParams {
+/// `?limit=&cursor=`.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListParams {
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i32>,
+    /// The previous page's `next_cursor`.
     cursor: Option<String>,
 }
 
-async fn list(
+/// The caller's uploads, newest first.
+#[utoipa::path(get, path = "/api/v1/uploads", tag = "uploads", security(("bearer" = [])),
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page; `Link: <?limit=..&cursor=..>; rel=\"next\"` while there is more", body = UploadPage),
+        (status = 400, description = "A cursor we did not sign, or not for this listing (`INVALID_CURSOR`)", body = shared::openapi::ErrorEnvelope),
+        (status = 422, description = "`limit` out of range", body = shared::openapi::ErrorEnvelope)))]
+pub(crate) async fn list(
     State(ctx): State<Arc<UploadsContext>>,
     State(cursor_key): State<Arc<LazySecret<CursorKey>>>,
     user: AuthUser,
@@ -79,7 +91,13 @@ fn own_position(start: Item, owner_id: &str) -> Result<Item, ApiError> {
     }
 }
 
-async fn get_upload(
+/// One upload, with a short-lived download URL once it is ready.
+#[utoipa::path(get, path = "/api/v1/uploads/{id}", tag = "uploads", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The upload id (UUID)")),
+    responses(
+        (status = 200, description = "The record (and `download` when ready)", body = UploadBody),
+        (status = 404, description = "Unknown, malformed, expired or another user's id (`NOT_FOUND`)", body = shared::openapi::ErrorEnvelope)))]
+pub(crate) async fn get_upload(
     State(ctx): State<Arc<UploadsContext>>,
     user: AuthUser,
     Path(id): Path<String>,

@@ -23,7 +23,15 @@ pub fn routes() -> Routes<crate::state::State> {
     Routes::new().post("/api/v1/uploads/{id}/complete", complete)
 }
 
-async fn complete(
+/// Verifies the uploaded file (exists, size, magic bytes) and marks it ready.
+#[utoipa::path(post, path = "/api/v1/uploads/{id}/complete", tag = "uploads", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The upload id (UUID)")),
+    responses(
+        (status = 200, description = "Ready (also for an upload completed before)", body = UploadBody),
+        (status = 404, description = "Unknown, malformed, expired or another user's id (`NOT_FOUND`)", body = shared::openapi::ErrorEnvelope),
+        (status = 409, description = "Nothing uploaded yet (`UPLOAD_NOT_RECEIVED`)", body = shared::openapi::ErrorEnvelope),
+        (status = 422, description = "Not the declared type or size (`UPLOAD_CONTENT_MISMATCH`, `UPLOAD_SIZE_MISMATCH`); removed", body = shared::openapi::ErrorEnvelope)))]
+pub(crate) async fn complete(
     State(ctx): State<Arc<UploadsContext>>,
     user: AuthUser,
     Path(id): Path<String>,

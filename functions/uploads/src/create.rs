@@ -23,15 +23,27 @@ pub fn routes() -> Routes<crate::state::State> {
 }
 
 /// What the client says it will upload. Nothing else is accepted.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateUpload {
+pub(crate) struct CreateUpload {
+    /// Display only: its last path segment, at most 255 bytes.
     filename: String,
+    /// One of `UPLOAD_ALLOWED_TYPES`.
     content_type: String,
+    /// Bytes, at least 1 and at most `UPLOAD_MAX_BYTES`: the form's upper bound.
+    #[schema(minimum = 1)]
     size: u64,
 }
 
-async fn create(
+/// Signs a form that uploads exactly the declared file to S3, and records it `pending`.
+#[utoipa::path(post, path = "/api/v1/uploads", tag = "uploads", security(("bearer" = [])),
+    request_body = CreateUpload,
+    responses(
+        (status = 201, description = "Post the form's fields, then the file, to `upload.url`", body = CreatedUpload),
+        (status = 409, description = "Quota reached (`UPLOAD_QUOTA_EXCEEDED`)", body = shared::openapi::ErrorEnvelope),
+        (status = 413, description = "`size` over the limit (`UPLOAD_TOO_LARGE`), or a body over the size limit", body = shared::openapi::ErrorEnvelope),
+        (status = 415, description = "`content_type` not allowed (`UPLOAD_TYPE_NOT_ALLOWED`), or a body that is not JSON", body = shared::openapi::ErrorEnvelope)))]
+pub(crate) async fn create(
     State(ctx): State<Arc<UploadsContext>>,
     user: AuthUser,
     JsonBody(body): JsonBody<CreateUpload>,

@@ -30,6 +30,28 @@ pub fn routes() -> Routes<State> {
         .merge(remove::routes())
 }
 
+/// This function's OpenAPI document (merged with the others by the docs function).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi as _;
+    shared::openapi::conventions(
+        ApiDoc::openapi(),
+        shared::openapi::Layers {
+            rate_limited: true,
+            api_key: true,
+        },
+    )
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    create::create,
+    complete::complete,
+    browse::list,
+    browse::get_upload,
+    remove::remove
+))]
+struct ApiDoc;
+
 /// The function's router, with the shared layer stack applied.
 pub fn router(state: State) -> Router {
     let (config, limiter) = (state.app.config.clone(), state.limiter.clone());

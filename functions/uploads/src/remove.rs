@@ -16,7 +16,13 @@ pub fn routes() -> Routes<crate::state::State> {
     Routes::new().delete("/api/v1/uploads/{id}", remove)
 }
 
-async fn remove(
+/// Deletes the file and its record.
+#[utoipa::path(delete, path = "/api/v1/uploads/{id}", tag = "uploads", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The upload id (UUID)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "Unknown, malformed, expired or another user's id (`NOT_FOUND`)", body = shared::openapi::ErrorEnvelope)))]
+pub(crate) async fn remove(
     State(ctx): State<Arc<UploadsContext>>,
     user: AuthUser,
     Path(id): Path<String>,

@@ -38,13 +38,26 @@ pub fn routes() -> Routes<crate::state::State> {
         .delete("/api/v1/users/{id}", delete_user)
 }
 
-#[derive(Deserialize)]
-struct ListParams {
+/// `?limit=&cursor=`.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListParams {
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i32>,
+    /// The previous page's `next_cursor`.
     cursor: Option<String>,
 }
 
-async fn list(
+/// Every live user, oldest first (admin).
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page; `Link: <?limit=..&cursor=..>; rel=\"next\"` while there is more", body = UserPage),
+        (status = 400, description = "A cursor we did not sign (`INVALID_CURSOR`)", body = shared::openapi::ErrorEnvelope),
+        (status = 403, description = "Not an admin (`FORBIDDEN`)", body = shared::openapi::ErrorEnvelope),
+        (status = 422, description = "`limit` out of range", body = shared::openapi::ErrorEnvelope)))]
+pub(crate) async fn list(
     State(identity): State<IdentityState>,
     State(cursor_key): State<Arc<LazySecret<CursorKey>>>,
     _admin: RequireRole<Admin>,
@@ -87,7 +100,14 @@ async fn load(identity: &IdentityState, id: &str) -> Result<User, ApiError> {
         .ok_or(ErrorCode::NotFound)?)
 }
 
-async fn get_user(
+/// One user (admin).
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The user id (UUID)")),
+    responses(
+        (status = 200, description = "The user", body = UserBody),
+        (status = 403, description = "Not an admin (`FORBIDDEN`)", body = shared::openapi::ErrorEnvelope),
+        (status = 404, description = "Unknown, malformed or deleted id (`NOT_FOUND`)", body = shared::openapi::ErrorEnvelope)))]
+pub(crate) async fn get_user(
     State(identity): State<IdentityState>,
     _admin: RequireRole<Admin>,
     Path(id): Path<String>,
@@ -95,15 +115,24 @@ async fn get_user(
     Ok(Json(UserBody::from(&load(&identity, &id).await?)))
 }
 
-#[derive(Deserialize)]
+/// What an admin may change.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PatchUser {
+pub(crate) struct PatchUser {
     roles: Option<Vec<String>>,
     tier: Option<String>,
     disabled: Option<bool>,
 }
 
-async fn patch_user(
+/// Changes a user's roles, tier or disabled flag (admin).
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The user id (UUID)")), request_body = PatchUser,
+    responses(
+        (status = 200, description = "The updated user", body = UserBody),
+        (status = 403, description = "Not an admin (`FORBIDDEN`)", body = shared::openapi::ErrorEnvelope),
+        (status = 404, description = "Unknown, malformed or deleted id (`NOT_FOUND`)", body = shared::openapi::ErrorEnvelope),
+        (status = 409, description = "Would demote or disable the only active admin (`LAST_ADMIN`)", body = shared::openapi::ErrorEnvelope)))]
+pub(crate) async fn patch_user(
     State(identity): State<IdentityState>,
     _admin: RequireRole<Admin>,
     Path(id): Path<String>,
@@ -160,7 +189,15 @@ async fn patch_user(
     Ok(Json(UserBody::from(&updated)))
 }
 
-async fn delete_user(
+/// Soft-deletes a user (admin).
+#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The user id (UUID)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "Not an admin (`FORBIDDEN`)", body = shared::openapi::ErrorEnvelope),
+        (status = 404, description = "Unknown, malformed or deleted id (`NOT_FOUND`)", body = shared::openapi::ErrorEnvelope),
+        (status = 409, description = "The only active admin (`LAST_ADMIN`)", body = shared::openapi::ErrorEnvelope)))]
+pub(crate) async fn delete_user(
     State(identity): State<IdentityState>,
     _admin: RequireRole<Admin>,
     Path(id): Path<String>,

@@ -4,7 +4,7 @@ use identity::store::users::User;
 use serde::Serialize;
 
 /// The user body of the contract: no hash, no internal attribute.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UserBody {
     /// UUID.
     pub id: String,
@@ -49,7 +49,7 @@ impl From<&User> for UserBody {
 }
 
 /// One page of the admin listing.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserPage {
     /// Users of this page, oldest first.
     pub items: Vec<UserBody>,

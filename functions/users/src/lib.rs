@@ -18,6 +18,30 @@ pub fn routes() -> Routes<State> {
     me::routes().merge(admin::routes())
 }
 
+/// This function's OpenAPI document (merged with the others by the docs function).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi as _;
+    shared::openapi::conventions(
+        ApiDoc::openapi(),
+        shared::openapi::Layers {
+            rate_limited: true,
+            api_key: true,
+        },
+    )
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    me::me,
+    me::patch_me,
+    me::delete_me,
+    admin::list,
+    admin::get_user,
+    admin::patch_user,
+    admin::delete_user
+))]
+struct ApiDoc;
+
 /// The function's router, with the shared layer stack applied.
 pub fn router(state: State) -> Router {
     let (config, limiter) = (state.app.config.clone(), state.limiter.clone());

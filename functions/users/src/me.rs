@@ -19,20 +19,29 @@ pub fn routes() -> Routes<crate::state::State> {
         .delete("/api/v1/users/me", delete_me)
 }
 
-async fn me(user: AuthUser) -> Json<UserBody> {
+/// The caller's user body.
+#[utoipa::path(get, path = "/api/v1/users/me", tag = "users", security(("bearer" = [])),
+    responses((status = 200, description = "The caller", body = UserBody)))]
+pub(crate) async fn me(user: AuthUser) -> Json<UserBody> {
     Json(UserBody::from(&user.user))
 }
 
 /// Only these three fields; anything else (`roles`, `email`, `tier`, ...) is a 422.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PatchMe {
+pub(crate) struct PatchMe {
     first_name: Option<String>,
     last_name: Option<String>,
     username: Option<String>,
 }
 
-async fn patch_me(
+/// Changes the caller's names or username (`null` or absent: unchanged).
+#[utoipa::path(patch, path = "/api/v1/users/me", tag = "users", security(("bearer" = [])),
+    request_body = PatchMe,
+    responses(
+        (status = 200, description = "The updated user", body = UserBody),
+        (status = 409, description = "Username taken (`USER_EXISTS`)", body = shared::openapi::ErrorEnvelope)))]
+pub(crate) async fn patch_me(
     State(identity): State<IdentityState>,
     user: AuthUser,
     JsonBody(body): JsonBody<PatchMe>,
@@ -65,7 +74,12 @@ async fn patch_me(
     Ok(Json(UserBody::from(&updated)))
 }
 
-async fn delete_me(
+/// Soft-deletes the caller: releases username and email, ends every session.
+#[utoipa::path(delete, path = "/api/v1/users/me", tag = "users", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 409, description = "The only active admin (`LAST_ADMIN`)", body = shared::openapi::ErrorEnvelope)))]
+pub(crate) async fn delete_me(
     State(identity): State<IdentityState>,
     user: AuthUser,
 ) -> Result<StatusCode, ApiError> {

@@ -24,6 +24,28 @@ pub fn routes() -> Routes<State> {
     providers::routes()
 }
 
+/// This function's OpenAPI document (merged with the others by the docs function). No API key
+/// (senders carry none) and no application rate limit.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi as _;
+    shared::openapi::conventions(
+        ApiDoc::openapi(),
+        shared::openapi::Layers {
+            rate_limited: false,
+            api_key: false,
+        },
+    )
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    providers::github,
+    providers::stripe,
+    providers::standard,
+    providers::rsa
+))]
+struct ApiDoc;
+
 /// The function's router, with the shared layer stack applied.
 pub fn router(state: State) -> Router {
     let (config, limiter) = (state.app.config.clone(), state.limiter.clone());

@@ -22,7 +22,17 @@ pub fn routes() -> Routes<crate::state::State> {
         .post("/api/v1/webhooks/rsa/{source}", rsa)
 }
 
-async fn github(
+/// GitHub: `X-Hub-Signature-256`, `X-GitHub-Delivery`, `X-GitHub-Event`.
+#[utoipa::path(post, path = "/api/v1/webhooks/github", tag = "webhooks",
+    request_body(content = Object, description = "The sender's JSON payload, signed as sent"),
+    responses(
+        (status = 200, description = "A repeat (`duplicate`), or `pong` for `ping`", body = crate::body::Ack),
+        (status = 202, description = "First delivery: recorded and handled (`accepted`)", body = crate::body::Ack),
+        (status = 400, description = "Verified, but not JSON, or without a delivery id or type (`BAD_REQUEST`)", body = shared::openapi::ErrorEnvelope),
+        (status = 401, description = "Missing or bad signature, or a timestamp outside the window (`INVALID_SIGNATURE`)", body = shared::openapi::ErrorEnvelope),
+        (status = 413, description = "Body over `WEBHOOK_MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`)", body = shared::openapi::ErrorEnvelope),
+        (status = 503, description = "The handler failed; redeliver (`SERVICE_UNAVAILABLE`)", body = shared::openapi::ErrorEnvelope)))]
+pub(crate) async fn github(
     State(ctx): State<Arc<WebhooksContext>>,
     headers: HeaderMap,
     body: Body,
@@ -30,7 +40,17 @@ async fn github(
     receive(&ctx, Provider::Github, &headers, body).await
 }
 
-async fn stripe(
+/// Stripe: `Stripe-Signature: t=..,v1=..`; the event's `id` and `type`.
+#[utoipa::path(post, path = "/api/v1/webhooks/stripe", tag = "webhooks",
+    request_body(content = Object, description = "The sender's JSON payload, signed as sent"),
+    responses(
+        (status = 200, description = "A repeat (`duplicate`)", body = crate::body::Ack),
+        (status = 202, description = "First delivery: recorded and handled (`accepted`)", body = crate::body::Ack),
+        (status = 400, description = "Verified, but not JSON, or without a delivery id or type (`BAD_REQUEST`)", body = shared::openapi::ErrorEnvelope),
+        (status = 401, description = "Missing or bad signature, or a timestamp outside the window (`INVALID_SIGNATURE`)", body = shared::openapi::ErrorEnvelope),
+        (status = 413, description = "Body over `WEBHOOK_MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`)", body = shared::openapi::ErrorEnvelope),
+        (status = 503, description = "The handler failed; redeliver (`SERVICE_UNAVAILABLE`)", body = shared::openapi::ErrorEnvelope)))]
+pub(crate) async fn stripe(
     State(ctx): State<Arc<WebhooksContext>>,
     headers: HeaderMap,
     body: Body,
@@ -38,7 +58,18 @@ async fn stripe(
     receive(&ctx, Provider::Stripe, &headers, body).await
 }
 
-async fn standard(
+/// Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`.
+#[utoipa::path(post, path = "/api/v1/webhooks/standard/{source}", tag = "webhooks",
+    params(("source" = String, Path, description = "The sender's name in the webhook secret")),
+    request_body(content = Object, description = "The sender's JSON payload, signed as sent"),
+    responses(
+        (status = 200, description = "A repeat (`duplicate`)", body = crate::body::Ack),
+        (status = 202, description = "First delivery: recorded and handled (`accepted`)", body = crate::body::Ack),
+        (status = 400, description = "Verified, but not JSON, or without a delivery id or type (`BAD_REQUEST`)", body = shared::openapi::ErrorEnvelope),
+        (status = 401, description = "Missing or bad signature, or a timestamp outside the window (`INVALID_SIGNATURE`)", body = shared::openapi::ErrorEnvelope),
+        (status = 413, description = "Body over `WEBHOOK_MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`)", body = shared::openapi::ErrorEnvelope),
+        (status = 503, description = "The handler failed; redeliver (`SERVICE_UNAVAILABLE`)", body = shared::openapi::ErrorEnvelope)))]
+pub(crate) async fn standard(
     State(ctx): State<Arc<WebhooksContext>>,
     Path(source): Path<String>,
     headers: HeaderMap,
@@ -47,7 +78,18 @@ async fn standard(
     receive(&ctx, Provider::Standard(source), &headers, body).await
 }
 
-async fn rsa(
+/// RSA (PKCS#1 v1.5, SHA-256): `x-webhook-id`, `x-webhook-timestamp`, `x-webhook-signature`.
+#[utoipa::path(post, path = "/api/v1/webhooks/rsa/{source}", tag = "webhooks",
+    params(("source" = String, Path, description = "The sender's name in the webhook secret")),
+    request_body(content = Object, description = "The sender's JSON payload, signed as sent"),
+    responses(
+        (status = 200, description = "A repeat (`duplicate`)", body = crate::body::Ack),
+        (status = 202, description = "First delivery: recorded and handled (`accepted`)", body = crate::body::Ack),
+        (status = 400, description = "Verified, but not JSON, or without a delivery id or type (`BAD_REQUEST`)", body = shared::openapi::ErrorEnvelope),
+        (status = 401, description = "Missing or bad signature, or a timestamp outside the window (`INVALID_SIGNATURE`)", body = shared::openapi::ErrorEnvelope),
+        (status = 413, description = "Body over `WEBHOOK_MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`)", body = shared::openapi::ErrorEnvelope),
+        (status = 503, description = "The handler failed; redeliver (`SERVICE_UNAVAILABLE`)", body = shared::openapi::ErrorEnvelope)))]
+pub(crate) async fn rsa(
     State(ctx): State<Arc<WebhooksContext>>,
     Path(source): Path<String>,
     headers: HeaderMap,
