@@ -28,6 +28,7 @@ PROBE_EVENT = {
     "users": ROOT / "events/users/me-without-token.json",
     "uploads": ROOT / "events/uploads/list-without-token.json",
     "webhooks": ROOT / "events/webhooks/github-missing-signature.json",
+    "docs": ROOT / "events/docs/openapi-disabled.json",
 }
 
 

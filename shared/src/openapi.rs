@@ -107,6 +107,16 @@ pub fn conventions(mut doc: OpenApi, layers: Layers) -> OpenApi {
 }
 
 fn operation_conventions(operation: &mut Operation, layers: Layers, api: bool) {
+    // Operation ids default to the handler's name, which repeats across functions (`list`):
+    // prefixed with the tag (the function), they are unique in the merged document, and SDK
+    // generators name methods after them (`users_list`, `uploads_list`).
+    if let (Some(tag), Some(id)) = (
+        operation.tags.as_ref().and_then(|tags| tags.first()),
+        operation.operation_id.as_ref(),
+    ) && !id.starts_with(&format!("{tag}_"))
+    {
+        operation.operation_id = Some(format!("{tag}_{id}"));
+    }
     // The requirement's map is private; its JSON form names its schemes.
     let bearer = operation.security.iter().flatten().any(|requirement| {
         serde_json::to_value(requirement).is_ok_and(|v| v.get(BEARER).is_some())

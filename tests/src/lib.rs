@@ -33,6 +33,14 @@ macro_rules! functions {
             }
         }
 
+        /// The function's own OpenAPI document (what it contributes to the merged one).
+        pub fn openapi_for(function: &str) -> Option<utoipa::openapi::OpenApi> {
+            match function {
+                $(stringify!($name) => Some($name::openapi()),)+
+                _ => None,
+            }
+        }
+
         /// The methods and paths the function's router serves.
         pub fn routes_for(function: &str) -> Option<Vec<shared::routes::Route>> {
             match function {
@@ -43,7 +51,7 @@ macro_rules! functions {
     };
 }
 
-functions!(health, auth, users, uploads, webhooks);
+functions!(health, auth, users, uploads, webhooks, docs);
 
 /// Panics with instructions when the emulator env is missing.
 fn require_emulator_env() {
@@ -561,4 +569,26 @@ pub fn token_in(message: &serde_json::Value) -> Option<String> {
         .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         .collect();
     (!token.is_empty()).then_some(token)
+}
+
+/// The `(METHOD, path)` pairs of an OpenAPI document, paths as written there (`{param}`).
+pub fn openapi_routes(doc: &utoipa::openapi::OpenApi) -> Vec<(String, String)> {
+    let mut routes = Vec::new();
+    for (path, item) in &doc.paths.paths {
+        for (method, operation) in [
+            ("GET", &item.get),
+            ("PUT", &item.put),
+            ("POST", &item.post),
+            ("DELETE", &item.delete),
+            ("PATCH", &item.patch),
+            ("HEAD", &item.head),
+            ("OPTIONS", &item.options),
+            ("TRACE", &item.trace),
+        ] {
+            if operation.is_some() {
+                routes.push((method.to_owned(), path.clone()));
+            }
+        }
+    }
+    routes
 }

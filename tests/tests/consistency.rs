@@ -53,6 +53,24 @@ struct Wiring {
     harness: BTreeMap<String, Vec<Route>>,
     /// `PROBE_EVENT` of `measure.py`: group -> event file, relative to the repository root.
     probes: BTreeMap<String, String>,
+    /// Each group's own OpenAPI document (`<group>::openapi()`), paths as the router writes them.
+    openapi: BTreeMap<String, Vec<Route>>,
+    /// The merged document the docs function serves (`docs::document()`).
+    merged: Vec<Route>,
+}
+
+/// A path as axum writes it: API Gateway's greedy `{name+}` and OpenAPI's plain `{name}` of a
+/// catch-all become `{*name}` (`catch_alls` lists the router's catch-all names).
+fn axum_path(path: &str, catch_alls: &[String]) -> String {
+    let segments = path.split('/').map(|s| {
+        let inner = s.strip_prefix('{').and_then(|s| s.strip_suffix('}'));
+        match inner {
+            Some(name) if name.ends_with('+') => format!("{{*{}}}", name.trim_end_matches('+')),
+            Some(name) if catch_alls.iter().any(|c| c == name) => format!("{{*{name}}}"),
+            _ => s.to_owned(),
+        }
+    });
+    segments.collect::<Vec<_>>().join("/")
 }
 
 fn repo_root() -> PathBuf {
@@ -109,7 +127,7 @@ fn load(root: &Path) -> Wiring {
                 let json: serde_json::Value =
                     serde_json::from_str(&read(&root.join(&file))).expect(&file);
                 let field = |name: &str| json[name].as_str().unwrap_or_default().to_owned();
-                let (method, resource) = (field("httpMethod"), field("resource"));
+                let (method, resource) = (field("httpMethod"), axum_path(&field("resource"), &[]));
                 Event {
                     method,
                     resource,
@@ -127,14 +145,40 @@ fn load(root: &Path) -> Wiring {
         Some((name.to_owned(), routes.collect()))
     });
 
+    let harness: BTreeMap<String, Vec<Route>> = harness.collect();
+    let catch_alls: Vec<String> = harness
+        .values()
+        .flatten()
+        .flat_map(|(_, path)| path.split('/'))
+        .filter_map(|s| s.strip_prefix("{*")?.strip_suffix('}').map(str::to_owned))
+        .collect();
+    let doc_routes = |doc: &utoipa::openapi::OpenApi| -> Vec<Route> {
+        e2e::openapi_routes(doc)
+            .into_iter()
+            .map(|(m, p)| (m, axum_path(&p, &catch_alls)))
+            .collect()
+    };
+    let openapi = e2e::FUNCTIONS
+        .iter()
+        .filter_map(|&name| Some((name.to_owned(), doc_routes(&e2e::openapi_for(name)?))))
+        .collect();
+    let mut template = template_functions(&read(&root.join("template.yaml")));
+    for routes in template.values_mut() {
+        for route in routes.iter_mut() {
+            route.1 = axum_path(&route.1, &[]);
+        }
+    }
+
     Wiring {
+        openapi,
+        merged: doc_routes(&docs::document()),
         groups: sorted_entries(&root.join("functions"), Path::is_dir),
         members: members.map(str::to_owned).collect(),
         deps: strings(workspace.get("dependencies")).into_iter().collect(),
         watch_router: strings(router),
-        template: template_functions(&read(&root.join("template.yaml"))),
+        template,
         events,
-        harness: harness.collect(),
+        harness,
         probes: probe_events(&read(&root.join("infra/scripts/measure.py"))),
     }
 }
@@ -299,6 +343,25 @@ fn problems(w: &Wiring) -> Vec<String> {
                 problem!(
                     "{dir}: {route} has no event in events/{g}/ \
                      (httpMethod {method}, resource {path})"
+                );
+            }
+        }
+        let documented = w.openapi.get(g).map(Vec::as_slice).unwrap_or_default();
+        for (method, path) in routes {
+            if !documented.iter().any(|(m, p)| m == method && p == path) {
+                problem!(
+                    "{dir}: {method} {path} is not in its OpenAPI document \
+                     (#[utoipa::path] on the handler, listed in {g}::openapi())"
+                );
+            }
+            if !w.merged.iter().any(|(m, p)| m == method && p == path) {
+                problem!("{dir}: {method} {path} is not in the merged document (docs::document())");
+            }
+        }
+        for (method, path) in documented {
+            if !routes.iter().any(|(m, p)| m == method && p == path) {
+                problem!(
+                    "{dir}: its OpenAPI document has {method} {path}, which its router does not serve"
                 );
             }
         }
@@ -485,4 +548,38 @@ fn a_name_without_a_functions_directory_is_reported() {
     let expected = "[workspace.metadata.lambda.watch.router] of Cargo.toml: \"/api/v1/users/{*rest}\" \
                     names users, which has no functions/users directory";
     breaking_reports(&[expected], |w| w.groups.retain(|g| g != "users"));
+}
+
+#[test]
+fn a_route_missing_from_its_openapi_document_is_reported_twice() {
+    let expected = [
+        "functions/uploads: POST /api/v1/uploads/{id}/complete is not in its OpenAPI document \
+         (#[utoipa::path] on the handler, listed in uploads::openapi())",
+        "functions/uploads: POST /api/v1/uploads/{id}/complete is not in the merged document \
+         (docs::document())",
+    ];
+    breaking_reports(&expected, |w| {
+        let doc = w.openapi.get_mut("uploads").expect("uploads documented");
+        remove(doc, |(m, p)| {
+            m == "POST" && p == "/api/v1/uploads/{id}/complete"
+        });
+        remove(&mut w.merged, |(m, p)| {
+            m == "POST" && p == "/api/v1/uploads/{id}/complete"
+        });
+    });
+}
+
+#[test]
+fn a_documented_path_no_router_serves_is_reported() {
+    let expected = "functions/docs: its OpenAPI document has GET /docs/{*file}, which its router \
+                    does not serve";
+    breaking_reports(&[expected], |w| {
+        let docs = w.harness.get_mut("docs").expect("docs routes");
+        remove(docs, |(m, p)| m == "GET" && p == "/docs/{*file}");
+        // The template and the events would report it too; keep this to the document.
+        let template = w.template.get_mut("docs").expect("docs in template.yaml");
+        remove(template, |(_, p)| p == "/docs/{*file}");
+        let events = w.events.get_mut("docs").expect("docs events");
+        remove(events, |e| e.resource == "/docs/{*file}");
+    });
 }

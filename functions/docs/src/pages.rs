@@ -1,0 +1,200 @@
+//! `/openapi.json` (also `/api/v1/openapi.json`), Swagger UI at `/docs` (its assets under
+//! `/docs/...`, from the `utoipa-swagger-ui-vendored` crate) and ReDoc at `/redoc` (the pinned
+//! `redoc@2.5.4` standalone bundle, MIT, in `assets/`). Every URL the pages use is relative, so
+//! they work behind the API Gateway stage prefix (`/v1/docs`) and on a custom domain alike.
+//!
+//! Served uncompressed: compressed bodies would need API Gateway binary media types, which would
+//! change how every other route's bodies reach the functions. Sizes are in docs/measurements.md.
+
+use std::sync::Arc;
+
+use axum::{
+    body::Bytes,
+    extract::{Path, State},
+    http::{HeaderValue, header},
+    response::{IntoResponse, Response},
+};
+use shared::{ApiError, ErrorCode, Routes};
+use utoipa::OpenApi as _;
+
+/// The ReDoc bundle, pinned: `npm pack redoc@2.5.4`, `bundles/redoc.standalone.js` (MIT,
+/// `assets/redoc.LICENSE`).
+const REDOC_JS: &[u8] = include_bytes!("../assets/redoc.standalone.js");
+
+/// ReDoc's page: the spec and the bundle by relative URL (from `/v1/redoc`, `openapi.json` is
+/// `/v1/openapi.json`).
+const REDOC_HTML: &str = r#"<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>API reference</title>
+</head>
+<body>
+<redoc spec-url="openapi.json"></redoc>
+<script src="redoc/redoc.standalone.js"></script>
+</body>
+</html>
+"#;
+
+/// Assets change only with a deploy; the document with any of them.
+const ASSET_CACHE: &str = "public, max-age=300";
+
+/// What the routes serve, rendered once per sandbox.
+pub struct Pages {
+    enabled: bool,
+    openapi_json: Bytes,
+    swagger: Arc<utoipa_swagger_ui::Config<'static>>,
+}
+
+impl std::fmt::Debug for Pages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pages")
+            .field("enabled", &self.enabled)
+            .field("openapi_json", &self.openapi_json.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pages {
+    /// The merged document as JSON, and Swagger UI pointed at it.
+    pub fn new(enabled: bool) -> anyhow::Result<Self> {
+        let openapi_json = Bytes::from(serde_json::to_vec(&crate::document())?);
+        // Relative to the page's base (`<api>/docs/`, see `swagger_index`).
+        let swagger = utoipa_swagger_ui::Config::new(["../openapi.json"]);
+        Ok(Self {
+            enabled,
+            openapi_json,
+            swagger: Arc::new(swagger),
+        })
+    }
+
+    fn check(&self) -> Result<(), ApiError> {
+        if self.enabled {
+            Ok(())
+        } else {
+            Err(ErrorCode::NotFound.into())
+        }
+    }
+}
+
+/// The document (twice), Swagger UI and its assets, ReDoc and its bundle.
+pub fn routes() -> Routes<crate::state::State> {
+    Routes::new()
+        .get("/openapi.json", openapi_json)
+        .get("/api/v1/openapi.json", api_openapi_json)
+        .get("/docs", swagger_index)
+        .get("/docs/{*file}", swagger_asset)
+        .get("/redoc", redoc)
+        .get("/redoc/redoc.standalone.js", redoc_js)
+}
+
+/// This function's paths, for the merged document.
+pub fn own_paths() -> utoipa::openapi::OpenApi {
+    DocsPaths::openapi()
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    openapi_json,
+    api_openapi_json,
+    swagger_index,
+    swagger_asset,
+    redoc,
+    redoc_js
+))]
+struct DocsPaths;
+
+fn with(content_type: &'static str, body: impl Into<axum::body::Body>) -> Response {
+    let mut response = body.into().into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(ASSET_CACHE));
+    response
+}
+
+/// The OpenAPI 3.1 document of the whole API.
+#[utoipa::path(get, path = "/openapi.json", tag = "docs", responses(
+    (status = 200, description = "The document", content_type = "application/json", body = Object),
+    (status = 404, description = "`DOCS_ENABLED=false`", body = shared::openapi::ErrorEnvelope)))]
+pub(crate) async fn openapi_json(State(pages): State<Arc<Pages>>) -> Result<Response, ApiError> {
+    pages.check()?;
+    Ok(with("application/json", pages.openapi_json.clone()))
+}
+
+/// The same document, under the API's prefix.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "docs", responses(
+    (status = 200, description = "The document", content_type = "application/json", body = Object),
+    (status = 404, description = "`DOCS_ENABLED=false`", body = shared::openapi::ErrorEnvelope)))]
+pub(crate) async fn api_openapi_json(pages: State<Arc<Pages>>) -> Result<Response, ApiError> {
+    openapi_json(pages).await
+}
+
+/// Swagger UI.
+#[utoipa::path(get, path = "/docs", tag = "docs", responses(
+    (status = 200, description = "Swagger UI", content_type = "text/html", body = String),
+    (status = 404, description = "`DOCS_ENABLED=false`", body = shared::openapi::ErrorEnvelope)))]
+pub(crate) async fn swagger_index(State(pages): State<Arc<Pages>>) -> Result<Response, ApiError> {
+    pages.check()?;
+    let file = utoipa_swagger_ui::serve("index.html", pages.swagger.clone())
+        .map_err(|e| anyhow::anyhow!("Swagger UI index: {e}"))?
+        .ok_or_else(|| anyhow::anyhow!("Swagger UI has no index.html"))?;
+    // Served at `/docs` (no trailing slash) but written for its own directory: a base makes its
+    // relative asset URLs resolve under `docs/`, behind any stage prefix.
+    let html = String::from_utf8_lossy(&file.bytes).replacen(
+        "<head>",
+        "<head>\n    <base href=\"docs/\">",
+        1,
+    );
+    Ok(with("text/html; charset=utf-8", html))
+}
+
+/// A Swagger UI asset (its scripts, styles and the initializer that points it at the document).
+#[utoipa::path(get, path = "/docs/{file}", tag = "docs",
+    params(("file" = String, Path, description = "An asset of Swagger UI")),
+    responses(
+        (status = 200, description = "The asset", content_type = "application/octet-stream", body = String),
+        (status = 404, description = "No such asset, or `DOCS_ENABLED=false`", body = shared::openapi::ErrorEnvelope)))]
+pub(crate) async fn swagger_asset(
+    State(pages): State<Arc<Pages>>,
+    Path(file): Path<String>,
+) -> Result<Response, ApiError> {
+    pages.check()?;
+    let file = utoipa_swagger_ui::serve(&file, pages.swagger.clone())
+        .map_err(|e| anyhow::anyhow!("Swagger UI asset: {e}"))?
+        .ok_or(ErrorCode::NotFound)?;
+    let content_type = HeaderValue::from_str(&file.content_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    let mut response = with("application/octet-stream", file.bytes.into_owned());
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, content_type);
+    if file.gzpipped {
+        // Only if the vendored crate ships gzipped files (its `gzip` feature, which is off).
+        response
+            .headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    Ok(response)
+}
+
+/// ReDoc.
+#[utoipa::path(get, path = "/redoc", tag = "docs", responses(
+    (status = 200, description = "ReDoc", content_type = "text/html", body = String),
+    (status = 404, description = "`DOCS_ENABLED=false`", body = shared::openapi::ErrorEnvelope)))]
+pub(crate) async fn redoc(State(pages): State<Arc<Pages>>) -> Result<Response, ApiError> {
+    pages.check()?;
+    Ok(with("text/html; charset=utf-8", REDOC_HTML))
+}
+
+/// ReDoc's bundle.
+#[utoipa::path(get, path = "/redoc/redoc.standalone.js", tag = "docs", responses(
+    (status = 200, description = "The bundle", content_type = "text/javascript", body = String),
+    (status = 404, description = "`DOCS_ENABLED=false`", body = shared::openapi::ErrorEnvelope)))]
+pub(crate) async fn redoc_js(State(pages): State<Arc<Pages>>) -> Result<Response, ApiError> {
+    pages.check()?;
+    Ok(with(
+        "text/javascript; charset=utf-8",
+        Bytes::from_static(REDOC_JS),
+    ))
+}
