@@ -6,7 +6,7 @@ FN ?= health
 EVENT ?= events/health/liveness.json
 API_PORT ?= 9000
 
-.PHONY: help dev test build invoke deploy lint fmt measure clean admin mail
+.PHONY: help dev test build invoke deploy lint fmt measure clean admin mail fuzz-api
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ lint: ## Formatting, clippy and cfn-lint only
 
 fmt: ## Format the code
 	cargo fmt --all
+
+fuzz-api: ## schemathesis against a fresh local stack, deep budget: make fuzz-api [EXAMPLES=200] [SEED=..]
+	@bash infra/scripts/fuzz.sh
 
 measure: ## Release builds for this machine; size, cold start, peak RSS, login latency split
 	@bash infra/scripts/measure.sh

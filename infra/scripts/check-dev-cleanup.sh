@@ -61,6 +61,7 @@ finish() {
   for run in "$WORK"/run-*; do
     [[ -f "$run/watch.pid" ]] && SESSIONS+=("$(cat "$run/watch.pid")")
     [[ -f "$run/moto.pid" ]] && SESSIONS+=("$(cat "$run/moto.pid")")
+    [[ -f "$run/gateway.pid" ]] && SESSIONS+=("$(cat "$run/gateway.pid")")
   done
   ((${#SESSIONS[@]})) && kill_sessions "${SESSIONS[@]}"
   { wait; } 2>/dev/null
@@ -82,7 +83,7 @@ indent() { cut -c1-220 | sed 's/^/       | /'; }
 round() {
   local spec="$1" sig="${1##*:}" name="${1/:/-}"
   local run="$WORK/run-$name" devlog="$WORK/dev-$name.log"
-  local moto api sid moto_sid watch_sid tail_pid i start
+  local moto api sid moto_sid watch_sid gateway_sid tail_pid i start
   ROUND_FAILED=0
   start=$SECONDS
   moto="$(free_port)"
@@ -116,13 +117,15 @@ os.execvp(sys.argv[1], sys.argv[1:])' \
       fail "$spec: make dev exited before the API answered"
     fi
     tail -n 30 "$devlog" | indent
-    reap "$sid" "$(cat "$run/moto.pid" 2>/dev/null)" "$(cat "$run/watch.pid" 2>/dev/null)"
+    reap "$sid" "$(cat "$run/moto.pid" 2>/dev/null)" "$(cat "$run/watch.pid" 2>/dev/null)" \
+      "$(cat "$run/gateway.pid" 2>/dev/null)"
     return
   fi
   ok "$spec: API up on $api after $((SECONDS - start))s"
   moto_sid="$(cat "$run/moto.pid")"
   watch_sid="$(cat "$run/watch.pid")"
-  SESSIONS+=("$moto_sid" "$watch_sid")
+  gateway_sid="$(cat "$run/gateway.pid")"
+  SESSIONS+=("$moto_sid" "$watch_sid" "$gateway_sid")
 
   if [[ "$spec" == tail-first:* ]]; then
     # dev.sh's `tail -f watch.log`; wait until dev.sh has reaped it.
@@ -150,17 +153,17 @@ os.execvp(sys.argv[1], sys.argv[1:])' \
   fi
   if port_in_use "$moto"; then fail "$spec: emulator port $moto still in use"; else ok "$spec: emulator port $moto free"; fi
   if port_in_use "$api"; then fail "$spec: API port $api still in use"; else ok "$spec: API port $api free"; fi
-  if [[ -z "$(session_procs "$moto_sid")$(session_procs "$watch_sid")" ]]; then
-    ok "$spec: no emulator or watch process left"
+  if [[ -z "$(session_procs "$moto_sid")$(session_procs "$watch_sid")$(session_procs "$gateway_sid")" ]]; then
+    ok "$spec: no emulator, watch or gateway process left"
   else
     fail "$spec: left running:"
-    { session_procs "$moto_sid"; session_procs "$watch_sid"; } | indent
+    { session_procs "$moto_sid"; session_procs "$watch_sid"; session_procs "$gateway_sid"; } | indent
   fi
   if ((ROUND_FAILED)); then
     printf '       last lines of the dev log:\n'
     tail -n 15 "$devlog" | indent
   fi
-  reap "$sid" "$moto_sid" "$watch_sid"
+  reap "$sid" "$moto_sid" "$watch_sid" "$gateway_sid"
 }
 
 for spec in $ROUNDS; do

@@ -23,6 +23,7 @@ cleanup() {
   trap '' INT TERM HUP
   log "stopping"
   [[ -n "$TAIL_PID" ]] && kill "$TAIL_PID" 2>/dev/null
+  stop_group gateway
   stop_group watch
   stop_group moto
   return 0

@@ -96,11 +96,27 @@ export_env() {
   export AWS_CONNECT_TIMEOUT_MS="${AWS_CONNECT_TIMEOUT_MS:-500}"
 }
 
-# start_watch PORT: every function behind one HTTP port, routed as deployed (see Cargo.toml).
+# lift_rate_limits: the application limiter far out of reach (it still runs and sets its headers),
+# for the fuzzer and the smoke checks, which send hundreds of requests from one address.
+lift_rate_limits() {
+  local var
+  for var in RATE_LIMIT_STRICT RATE_LIMIT_DEFAULT RATE_LIMIT_LENIENT RATE_LIMIT_USER \
+    RATE_LIMIT_TIER_FREE RATE_LIMIT_TIER_PRO RATE_LIMIT_TIER_ENTERPRISE; do
+    export "$var=1000000"
+  done
+}
+
+# start_watch PORT: every function behind one HTTP port, routed as deployed (see Cargo.toml):
+# cargo lambda watch on a port of its own, and in front of it on PORT infra/local/gateway.py,
+# which passes bodies that are not UTF-8 base64-encoded, as API Gateway does (watch alone
+# answers them with a 500 of its own).
 start_watch() {
-  local port="$1"
+  local port="$1" inner
   port_in_use "$port" && die "port $port is busy; set API_PORT to another port"
-  log "starting cargo lambda watch on http://127.0.0.1:$port"
+  inner="$(free_port)"
+  log "starting cargo lambda watch on http://127.0.0.1:$port (watch itself on $inner)"
   PATH="$VENV/bin:$PATH" start_group watch "$RUN_DIR/watch.log" \
-    "$VENV/bin/cargo-lambda" lambda watch -A 127.0.0.1 -P "$port" --disable-cors "${WATCH_ARGS[@]}"
+    "$VENV/bin/cargo-lambda" lambda watch -A 127.0.0.1 -P "$inner" --disable-cors "${WATCH_ARGS[@]}"
+  start_group gateway "$RUN_DIR/gateway.log" \
+    "$VENV/bin/python" "$ROOT/infra/local/gateway.py" --port "$port" --watch-port "$inner"
 }
