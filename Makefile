@@ -6,7 +6,7 @@ FN ?= health
 EVENT ?= events/health/liveness.json
 API_PORT ?= 9000
 
-.PHONY: help dev test build invoke deploy lint fmt measure clean admin mail fuzz-api
+.PHONY: help dev test build invoke deploy lint fmt measure clean admin mail fuzz-api package
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -31,6 +31,10 @@ admin: ## Create or promote an admin: make admin EMAIL=you@example.com PASSWORD=
 mail: ## Print the latest mails the local emulator accepted: make mail [TO=address]
 	@source infra/scripts/lib.sh && ensure_venv && "$(VENV)/bin/python" infra/local/mail.py \
 	  --endpoint http://127.0.0.1:$${MOTO_PORT:-5000} $(if $(TO),--to "$(TO)")
+
+package: ## sam build (arm64, cargo-lambda): the deployment packages under .aws-sam/build, offline
+	@source infra/scripts/lib.sh && ensure_venv && PATH="$$PWD/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 \
+	  "$(VENV)/bin/sam" build --beta-features && du -sh .aws-sam/build/*Function
 
 deploy: ## sam build && sam deploy (needs the SAM CLI and AWS credentials; not run here)
 	sam build --beta-features && sam deploy

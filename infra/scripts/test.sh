@@ -37,6 +37,8 @@ step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --quiet --workspace --all-targets -- -D warnings
 step "cfn-lint template.yaml"
 "$VENV/bin/cfn-lint" template.yaml
+step "sam validate --lint"
+SAM_CLI_TELEMETRY=0 "$VENV/bin/sam" validate --lint --template template.yaml
 
 MOTO_PORT="${MOTO_PORT:-$(free_port)}"
 start_emulator "$MOTO_PORT"

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Real-browser checks (headless Chromium through Playwright, tests/browser/run.py): /docs and
+# /redoc render from the local schema with nothing fetched off the machine, and a page on another
+# origin runs the auth flow through CORS, in both refresh modes, while a disallowed origin is
+# refused by the browser.
+#
+#   bash infra/scripts/browser.sh               a stack of its own (emulator, watch, gateway),
+#                                               run twice: token mode, then REFRESH_COOKIE=true
+#   bash infra/scripts/browser.sh --base URL    reuse a running stack: token mode only; its
+#                                               CORS_ALLOWED_ORIGINS must include the page's origin
+#                                               http://localhost:$PAGE_PORT (default 3000, which
+#                                               `make dev`'s bootstrap allows)
+#
+# Origins. The page is served by `python -m http.server` as origin A, http://localhost:<port>,
+# the only entry in CORS_ALLOWED_ORIGINS; the API is addressed as http://localhost:<port> too.
+# Different ports make every call cross-origin (CORS applies) but the same *site* (a site is
+# scheme + host; ports do not count), which the refresh cookie needs: it is SameSite=Strict, so
+# Chromium sends it only on same-site requests, and a page on http://127.0.0.1 calling
+# http://localhost (or the reverse) is cross-site and would never get it back. It is also Secure:
+# Chromium stores and sends Secure cookies over plain http only for potentially trustworthy
+# origins, which http://localhost and http://127.0.0.1 are. Everything listens on 127.0.0.1 only;
+# Chromium resolves `localhost` itself to loopback. Origin B, the disallowed one, is the same page
+# on http://127.0.0.1:<another port>: a different origin, not in CORS_ALLOWED_ORIGINS.
+#
+# Chromium: /usr/bin/chromium-headless-shell, installed with apt-get when missing and allowed.
+# Never `playwright install`: it downloads a browser from the internet.
+set -euo pipefail
+export STARTER_RUN_DIR="${TMPDIR:-/tmp}/rust-starter-browser-$$"
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+CHROMIUM=/usr/bin/chromium-headless-shell
+BASE=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --base) BASE="${2:?--base needs a URL}"; BASE="${BASE%/}"; shift 2 ;;
+    -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) die "unknown argument: $1 (usage: browser.sh [--base URL])" ;;
+  esac
+done
+
+cleanup() {
+  stop_group gateway; stop_group watch; stop_group moto
+  stop_group page-a; stop_group page-b
+  rm -rf "$RUN_DIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ensure_chromium() {
+  [[ -x "$CHROMIUM" ]] && return 0
+  local how="apt-get install -y --no-install-recommends chromium-headless-shell (as root)"
+  command -v apt-get >/dev/null || die "$CHROMIUM is missing and there is no apt-get: install Chromium's headless shell there, e.g. $how"
+  local sudo=()
+  if [[ "$(id -u)" -ne 0 ]]; then
+    command -v sudo >/dev/null && sudo -n true 2>/dev/null || die "$CHROMIUM is missing; install it: sudo $how"
+    sudo=(sudo -n)
+  fi
+  log "installing chromium-headless-shell with apt-get"
+  local install=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium-headless-shell)
+  # Without `apt-get update` first: the package lists are usually there, and updating is slow.
+  if ! "${install[@]}" >"$RUN_DIR/apt.log" 2>&1; then
+    "${sudo[@]}" apt-get update -qq >>"$RUN_DIR/apt.log" 2>&1 && "${install[@]}" >>"$RUN_DIR/apt.log" 2>&1 \
+      || { tail -20 "$RUN_DIR/apt.log" >&2; die "could not install chromium-headless-shell; try: $how"; }
+  fi
+  [[ -x "$CHROMIUM" ]] || die "apt-get installed chromium-headless-shell but $CHROMIUM is not there"
+}
+
+# serve NAME PORT: tests/browser/ over HTTP on 127.0.0.1:PORT (http.server writes nothing there).
+serve() {
+  start_group "$1" "$RUN_DIR/$1.log" "$VENV/bin/python" -m http.server "$2" --bind 127.0.0.1 \
+    --directory "$ROOT/tests/browser"
+  wait_http "http://127.0.0.1:$2/index.html" 10 || { cat "$RUN_DIR/$1.log" >&2; die "page server $1 did not start"; }
+}
+
+started=$(date +%s%N)
+FAILED=0
+run_browser() { # run_browser API MODE [--no-docs]
+  local t0; t0=$(date +%s%N)
+  log "browser checks, $2 mode, API $1"
+  "$VENV/bin/python" tests/browser/run.py --api "$1" --page "$PAGE" --other "$OTHER" --mode "$2" "${@:3}" \
+    || FAILED=$((FAILED + 1))
+  log "$2 mode took $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+}
+
+ensure_chromium
+ensure_venv
+"$VENV/bin/python" -c 'import playwright' 2>/dev/null || die "playwright is not in .venv (infra/local/requirements.txt)"
+
+PAGE_PORT="${PAGE_PORT:-$([[ -n "$BASE" ]] && echo 3000 || free_port)}"
+OTHER_PORT="$(free_port)"
+PAGE="http://localhost:$PAGE_PORT/index.html"
+OTHER="http://127.0.0.1:$OTHER_PORT/index.html"
+serve page-a "$PAGE_PORT"
+serve page-b "$OTHER_PORT"
+
+if [[ -n "$BASE" ]]; then
+  wait_http "$BASE/health/liveness" 10 || die "nothing answers at $BASE"
+  run_browser "$BASE" token
+else
+  MOTO_PORT="$(free_port)"
+  start_emulator "$MOTO_PORT"
+  bootstrap "$MOTO_PORT" "$RUN_DIR/browser.env" >/dev/null
+  export_env "$MOTO_PORT" "$RUN_DIR/browser.env"
+  lift_rate_limits
+  # Origin A only; B stays out. Exported after export_env, which would set the bootstrap default.
+  export CORS_ALLOWED_ORIGINS="http://localhost:$PAGE_PORT"
+  for fn in functions/*/; do cargo build --quiet -p "$(basename "$fn")"; done
+  WATCH_ARGS=(--ignore-changes)
+
+  # 1. Token mode: the refresh token travels in the JSON body.
+  API_PORT="$(free_port)"
+  export REFRESH_COOKIE=false CORS_ALLOW_CREDENTIALS=false
+  start_watch "$API_PORT"
+  wait_http "http://127.0.0.1:$API_PORT/health/liveness" 300 || { tail -30 "$RUN_DIR/watch.log" >&2; die "watch did not start"; }
+  run_browser "http://localhost:$API_PORT" token
+
+  # 2. Cookie mode: the functions read their env at start, so watch restarts with it (the
+  # emulator and its data stay). A new port too: the old one may linger in TIME_WAIT.
+  stop_group gateway
+  stop_group watch
+  API_PORT="$(free_port)"
+  export REFRESH_COOKIE=true CORS_ALLOW_CREDENTIALS=true
+  start_watch "$API_PORT"
+  wait_http "http://127.0.0.1:$API_PORT/health/liveness" 300 || { tail -30 "$RUN_DIR/watch.log" >&2; die "watch did not restart"; }
+  run_browser "http://localhost:$API_PORT" cookie --no-docs
+fi
+
+log "browser checks took $(( ($(date +%s%N) - started) / 1000000 )) ms in all"
+[[ "$FAILED" -eq 0 ]] || die "browser checks failed ($FAILED run(s))"

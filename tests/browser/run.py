@@ -1,0 +1,301 @@
+#!/usr/bin/env python3
+"""Real-browser checks against a running local stack (headless Chromium through Playwright).
+
+What curl and schemathesis cannot see: that the docs pages render client-side from the local
+schema with nothing fetched off the machine, and that a browser page on another origin can run
+the auth flow through CORS (preflights, exposed headers, the credentialed refresh cookie) while a
+page on an origin not in CORS_ALLOWED_ORIGINS is refused by the browser.
+
+    run.py --api http://localhost:9000 --page http://localhost:8001/ \
+           --other http://127.0.0.1:8002/ --mode token|cookie [--no-docs]
+
+--page (origin A) must be in CORS_ALLOWED_ORIGINS, --other (origin B) must not; both serve
+tests/browser/index.html. Started by infra/scripts/browser.sh, which sets the stack up.
+Prints `ok   NAME` / `FAIL NAME` per check and exits 1 if any failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from urllib.parse import urlsplit
+
+from playwright.sync_api import Browser, Page, sync_playwright
+
+CHROMIUM = "/usr/bin/chromium-headless-shell"
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+PASSWORD = "correct horse battery staple"
+TIMEOUT_MS = 30_000
+
+
+class Report:
+    """Counts checks; every check prints one line, the failures with why."""
+
+    def __init__(self) -> None:
+        self.passed = 0
+        self.failed: list[str] = []
+
+    def check(self, name: str, condition: bool, detail: object = "") -> bool:
+        if condition:
+            self.passed += 1
+            print(f"ok   {name}", flush=True)
+        else:
+            self.failed.append(name)
+            print(f"FAIL {name}" + (f": {detail}" if detail != "" else ""), flush=True)
+        return condition
+
+    def crashed(self, name: str, error: BaseException) -> None:
+        self.check(name, False, f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
+
+
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def local_only_page(browser: Browser) -> tuple[Page, list[str]]:
+    """A page that records every URL it requests and aborts those that would leave the machine.
+
+    Recording (page.on("request")) is what the checks assert on; aborting keeps an offline run
+    from waiting for a CDN timeout before it can report the request.
+    """
+    page = browser.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+
+    def only_local(route):
+        url = urlsplit(route.request.url)
+        if url.scheme in ("http", "https", "ws", "wss") and url.hostname not in LOCAL_HOSTS:
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route("**/*", only_local)
+    return page, requested
+
+
+def external(requested: list[str]) -> list[str]:
+    # data:, blob: and about: URLs have no host and never leave the process.
+    return [
+        u for u in requested
+        if urlsplit(u).scheme in ("http", "https", "ws", "wss") and urlsplit(u).hostname not in LOCAL_HOSTS
+    ]
+
+
+def check_swagger_ui(report: Report, browser: Browser, api: str) -> None:
+    """/docs: Swagger UI builds its operations list in the browser from ../openapi.json."""
+    page, requested = local_only_page(browser)
+    try:
+        page.goto(f"{api}/docs")
+        page.wait_for_selector(".opblock")
+        # Wait for late requests too (fonts, the online validator badge) before judging them.
+        page.wait_for_load_state("networkidle")
+        count = page.locator(".opblock").count()
+        report.check(f"/docs renders the operations list ({count} .opblock)", count > 30, f"only {count}")
+        signup = page.locator(".opblock", has_text="/api/v1/auth/signup").count()
+        report.check("/docs lists /api/v1/auth/signup", signup >= 1)
+        report.check("/docs fetches nothing off the machine", not external(requested), external(requested))
+        report.check(
+            "/docs loaded the local schema",
+            any(urlsplit(u).path.endswith("/openapi.json") for u in requested),
+            requested,
+        )
+    finally:
+        page.close()
+
+
+def check_redoc(report: Report, browser: Browser, api: str) -> None:
+    """/redoc: ReDoc's standalone bundle renders the same document."""
+    page, requested = local_only_page(browser)
+    try:
+        page.goto(f"{api}/redoc")
+        page.wait_for_selector("[data-section-id]")
+        page.wait_for_load_state("networkidle")
+        sections = page.locator("[data-section-id]").count()
+        report.check(f"/redoc renders ({sections} sections)", sections > 30, f"only {sections}")
+        report.check(
+            "/redoc shows the API title",
+            page.get_by_text("Rust Serverless Starter API").count() >= 1,
+        )
+        report.check("/redoc fetches nothing off the machine", not external(requested), external(requested))
+    finally:
+        page.close()
+
+
+def check_app_flow(report: Report, browser: Browser, api: str, page_url: str, mode: str) -> None:
+    """The auth flow from origin A's page, with fetch, as a single-page app would run it."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        page.goto(page_url)
+        username = f"browser_{mode}_{uuid.uuid4().hex[:12]}"
+        out = page.evaluate(
+            "args => appFlow(args)",
+            {"api": api, "mode": mode, "username": username, "password": PASSWORD},
+        )
+        brief = lambda r: {"status": r["status"], "body": str(r["body"])[:300]}  # noqa: E731
+        report.check("signup 201 (cross-origin, preflighted JSON)", out["signup"]["status"] == 201, brief(out["signup"]))
+        report.check("login (form) 200", out["login"]["status"] == 200, brief(out["login"]))
+        report.check("users/me 200 with the Bearer", out["me"]["status"] == 200, brief(out["me"]))
+        if mode == "cookie":
+            report.check("refresh with body {} 200 (the cookie)", out["refresh"]["status"] == 200, brief(out["refresh"]))
+            report.check(
+                "refresh with no body 200 (the cookie)",
+                out["refreshNoBody"]["status"] == 200,
+                brief(out["refreshNoBody"]),
+            )
+            check_refresh_cookie(report, context, api, out)
+        else:
+            report.check("refresh with {refresh_token} 200", out["refresh"]["status"] == 200, brief(out["refresh"]))
+        report.check(
+            "the refreshed access token works on users/me",
+            out["meAfterRefresh"]["status"] == 200,
+            brief(out["meAfterRefresh"]),
+        )
+        check_exposed_headers(report, out)
+    finally:
+        context.close()
+
+
+def check_refresh_cookie(report: Report, context, api: str, out: dict) -> None:
+    """The browser kept the cookie as set (HttpOnly, Secure, Strict) and the page cannot read it."""
+    cookies = [c for c in context.cookies(api) if c["name"] == "refresh_token"]
+    cookie = cookies[0] if cookies else {}
+    report.check(
+        "refresh_token cookie stored HttpOnly, Secure, SameSite=Strict",
+        bool(cookie) and cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict",
+        cookie or "no refresh_token cookie in the browser",
+    )
+    # The last refresh rotated it: the cookie holds the token the last response returned.
+    last = out["refreshNoBody"]["body"] or {}
+    report.check(
+        "the cookie was rotated by the last refresh",
+        bool(cookie) and isinstance(last, dict) and cookie.get("value") == last.get("refresh_token"),
+    )
+    report.check("document.cookie does not show the refresh token", "refresh_token" not in out["documentCookie"])
+
+
+def check_exposed_headers(report: Report, out: dict) -> None:
+    """Headers read from JavaScript on cross-origin responses: non-null only if CORS exposes them."""
+    for step in ("signup", "login"):
+        seen = out[step]
+        for header, key in (
+            ("X-Request-ID", "requestId"),
+            ("X-RateLimit-Limit", "limit"),
+            ("X-RateLimit-Remaining", "remaining"),
+            ("RateLimit", "ratelimit"),
+        ):
+            report.check(f"JS reads {header} on the {step} response", bool(seen[key]), seen)
+    report.check("JS reads X-Request-ID on users/me", bool(out["me"]["requestId"]), out["me"])
+
+
+def check_disallowed_origin(report: Report, browser: Browser, api: str, other_url: str) -> None:
+    """From origin B (not in CORS_ALLOWED_ORIGINS) the browser must refuse to hand over responses."""
+    page = browser.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        page.goto(other_url)
+        # Preflighted (Authorization header): the preflight answer does not allow origin B.
+        preflighted = page.evaluate(
+            "url => tryFetch(url, {headers: {Authorization: 'Bearer x'}})", f"{api}/api/v1/users/me"
+        )
+        report.check(
+            "origin B: preflighted fetch to users/me rejected with TypeError",
+            not preflighted["ok"] and preflighted["name"] == "TypeError",
+            preflighted,
+        )
+        # Simple request (no preflight): the request is sent, the response has no
+        # Access-Control-Allow-Origin for B, so the browser withholds it.
+        simple = page.evaluate(
+            "url => tryFetch(url, {method: 'POST', body: new URLSearchParams({username: 'x', password: 'y'})})",
+            f"{api}/api/v1/auth/login",
+        )
+        report.check(
+            "origin B: simple POST to login rejected with TypeError",
+            not simple["ok"] and simple["name"] == "TypeError",
+            simple,
+        )
+    finally:
+        page.close()
+
+
+def cors_headers(url: str, method: str, request_origin: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The response headers (lower-cased) of a raw request carrying an Origin, whatever the status."""
+    request = urllib.request.Request(url, method=method, headers={"Origin": request_origin, **(extra or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return {k.lower(): v for k, v in response.headers.items()}
+    except urllib.error.HTTPError as error:
+        return {k.lower(): v for k, v in error.headers.items()}
+
+
+def check_origin_reflection(report: Report, api: str, page_url: str, other_url: str, mode: str) -> None:
+    """Outside the browser: the API must not reflect origin B (with credentials that would let any
+    site read a victim's responses), and must answer origin A exactly."""
+    a, b = origin(page_url), origin(other_url)
+    url = f"{api}/api/v1/auth/refresh"
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+    for label, method, extra in (("preflight", "OPTIONS", preflight), ("POST", "POST", None)):
+        headers = cors_headers(url, method, b, extra)
+        acao = headers.get("access-control-allow-origin")
+        report.check(f"origin B not reflected in Access-Control-Allow-Origin ({label})", acao != b and acao != "*", acao)
+    headers = cors_headers(url, "OPTIONS", a, preflight)
+    report.check("origin A answered exactly on preflight", headers.get("access-control-allow-origin") == a, headers)
+    if mode == "cookie":
+        report.check(
+            "origin A preflight allows credentials",
+            headers.get("access-control-allow-credentials") == "true",
+            headers,
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--api", required=True, help="API base, e.g. http://localhost:9000")
+    parser.add_argument("--page", required=True, help="origin A's page (allowed by CORS)")
+    parser.add_argument("--other", required=True, help="origin B's page (not allowed)")
+    parser.add_argument("--mode", choices=("token", "cookie"), required=True)
+    parser.add_argument("--no-docs", action="store_true", help="skip /docs and /redoc")
+    args = parser.parse_args()
+    api = args.api.rstrip("/")
+
+    report = Report()
+    started = time.monotonic()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            steps = []
+            if not args.no_docs:
+                steps += [
+                    ("/docs", lambda: check_swagger_ui(report, browser, api)),
+                    ("/redoc", lambda: check_redoc(report, browser, api)),
+                ]
+            steps += [
+                ("app flow", lambda: check_app_flow(report, browser, api, args.page, args.mode)),
+                ("origin B", lambda: check_disallowed_origin(report, browser, api, args.other)),
+                ("origin reflection", lambda: check_origin_reflection(report, api, args.page, args.other, args.mode)),
+            ]
+            for name, step in steps:
+                t0 = time.monotonic()
+                try:
+                    step()
+                except Exception as error:  # a timeout or a page error fails the step, not the run
+                    report.crashed(name, error)
+                print(f"     ({name}: {time.monotonic() - t0:.1f} s)", flush=True)
+        finally:
+            browser.close()
+    elapsed = time.monotonic() - started
+    print(f"browser ({args.mode} mode): {report.passed} passed, {len(report.failed)} failed in {elapsed:.1f} s")
+    for name in report.failed:
+        print(f"  failed: {name}")
+    return 1 if report.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
