@@ -14,13 +14,14 @@
 # Origins. The page is served by `python -m http.server` as origin A, http://localhost:<port>,
 # the only entry in CORS_ALLOWED_ORIGINS; the API is addressed as http://localhost:<port> too.
 # Different ports make every call cross-origin (CORS applies) but the same *site* (a site is
-# scheme + host; ports do not count), which the refresh cookie needs: it is SameSite=Strict, so
-# Chromium sends it only on same-site requests, and a page on http://127.0.0.1 calling
-# http://localhost (or the reverse) is cross-site and would never get it back. It is also Secure:
-# Chromium stores and sends Secure cookies over plain http only for potentially trustworthy
-# origins, which http://localhost and http://127.0.0.1 are. Everything listens on 127.0.0.1 only;
-# Chromium resolves `localhost` itself to loopback. Origin B, the disallowed one, is the same page
-# on http://127.0.0.1:<another port>: a different origin, not in CORS_ALLOWED_ORIGINS.
+# scheme + host; ports do not count), which the refresh cookie needs: it is SameSite=Strict.
+# Tried in Chromium: page and API both on localhost, or both on 127.0.0.1, work; a page on
+# localhost calling 127.0.0.1 (or the reverse) is cross-site, and Chromium then does not even
+# store the cookie from the signup/login response, so a cookie refresh is the 422 "refresh_token
+# Field required". The cookie is also Secure, which plain http allows only on potentially
+# trustworthy origins: http://localhost and http://127.0.0.1 are. Everything listens on 127.0.0.1
+# only; Chromium resolves `localhost` itself to loopback. Origin B, the disallowed one, is the
+# same page on http://127.0.0.1:<another port>: another origin, not in CORS_ALLOWED_ORIGINS.
 #
 # Chromium: /usr/bin/chromium-headless-shell, installed with apt-get when missing and allowed.
 # Never `playwright install`: it downloads a browser from the internet.
@@ -75,6 +76,16 @@ serve() {
 
 started=$(date +%s%N)
 FAILED=0
+# warm API: the first request to each function waits while watch starts it (`cargo run`, which
+# can also wait for another cargo's lock); do that here, not inside a browser check's timeout.
+# Any status will do: docs (openapi.json), auth (login, GET: 405) and users (me: 401).
+warm() {
+  local path
+  for path in /openapi.json /api/v1/auth/login /api/v1/users/me; do
+    wait_http "$1$path" 300 || { tail -30 "$RUN_DIR/watch.log" >&2; die "$1$path did not answer"; }
+  done
+}
+
 run_browser() { # run_browser API MODE [--no-docs]
   local t0; t0=$(date +%s%N)
   log "browser checks, $2 mode, API $1"
@@ -96,6 +107,7 @@ serve page-b "$OTHER_PORT"
 
 if [[ -n "$BASE" ]]; then
   wait_http "$BASE/health/liveness" 10 || die "nothing answers at $BASE"
+  warm "$BASE"
   run_browser "$BASE" token
 else
   MOTO_PORT="$(free_port)"
@@ -113,6 +125,7 @@ else
   export REFRESH_COOKIE=false CORS_ALLOW_CREDENTIALS=false
   start_watch "$API_PORT"
   wait_http "http://127.0.0.1:$API_PORT/health/liveness" 300 || { tail -30 "$RUN_DIR/watch.log" >&2; die "watch did not start"; }
+  warm "http://127.0.0.1:$API_PORT"
   run_browser "http://localhost:$API_PORT" token
 
   # 2. Cookie mode: the functions read their env at start, so watch restarts with it (the
@@ -123,6 +136,7 @@ else
   export REFRESH_COOKIE=true CORS_ALLOW_CREDENTIALS=true
   start_watch "$API_PORT"
   wait_http "http://127.0.0.1:$API_PORT/health/liveness" 300 || { tail -30 "$RUN_DIR/watch.log" >&2; die "watch did not restart"; }
+  warm "http://127.0.0.1:$API_PORT"
   run_browser "http://localhost:$API_PORT" cookie --no-docs
 fi
 

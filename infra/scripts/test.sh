@@ -150,6 +150,12 @@ check "readiness 503 with emulator down" test "$code" = 503
 check "failed checks are named" body_has '"name":"dynamodb:users","status":"fail"'
 check "503 within 3 s (took ${elapsed_ms} ms)" test "$elapsed_ms" -lt 3000
 
+step "a real browser: headless Chromium against a stack of its own"
+started=$(date +%s)
+check "browser: docs pages render offline, cross-origin app flow in token and cookie modes" \
+  bash infra/scripts/browser.sh
+echo "browser test: $(( $(date +%s) - started )) s"
+
 step "make dev cleanup: signal its whole process group, then both ports must be free"
 # Two rounds keep this short (the script's default is four): a plain TERM to the group, and the
 # order that used to leak the emulator and watch (tail already gone when cleanup runs).

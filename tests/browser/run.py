@@ -165,12 +165,16 @@ def check_app_flow(report: Report, browser: Browser, api: str, page_url: str, mo
 
 def check_refresh_cookie(report: Report, context, api: str, out: dict) -> None:
     """The browser kept the cookie as set (HttpOnly, Secure, Strict) and the page cannot read it."""
-    cookies = [c for c in context.cookies(api) if c["name"] == "refresh_token"]
+    # Not context.cookies(api): that filters by the URL's path too, and the cookie's path is
+    # /api/v1/auth. Cookies ignore ports: the API's host is the only thing to match.
+    host = urlsplit(api).hostname
+    cookies = [c for c in context.cookies() if c["name"] == "refresh_token" and c["domain"] == host]
     cookie = cookies[0] if cookies else {}
     report.check(
-        "refresh_token cookie stored HttpOnly, Secure, SameSite=Strict",
-        bool(cookie) and cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict",
-        cookie or "no refresh_token cookie in the browser",
+        "refresh_token cookie stored HttpOnly, Secure, SameSite=Strict, Path=/api/v1/auth",
+        bool(cookie) and cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict"
+        and cookie["path"] == "/api/v1/auth",
+        cookie or f"no refresh_token cookie for {host} in {context.cookies()}",
     )
     # The last refresh rotated it: the cookie holds the token the last response returned.
     last = out["refreshNoBody"]["body"] or {}

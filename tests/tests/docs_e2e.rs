@@ -118,6 +118,12 @@ async fn swagger_ui_and_redoc_are_served_with_every_asset_built_in() {
     let bundle = get(&base, "/redoc/redoc.standalone.js").await;
     assert_eq!(bundle.status, 200);
     assert!(bundle.body.len() > 1_000_000, "the pinned 2.5.4 bundle");
+    let js = String::from_utf8_lossy(&bundle.body);
+    assert!(!js.contains("cdn.redoc.ly"), "ReDoc's CDN logo is replaced");
+    for page in [&index, &redoc] {
+        let csp = page.header("content-security-policy");
+        assert!(csp.starts_with("default-src 'self'"), "{csp}");
+    }
 }
 
 #[tokio::test]

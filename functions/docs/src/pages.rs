@@ -40,10 +40,22 @@ const REDOC_HTML: &str = r#"<!DOCTYPE html>
 /// Assets change only with a deploy; the document with any of them.
 const ASSET_CACHE: &str = "public, max-age=300";
 
+/// ReDoc's free build always draws its "API docs by Redocly" footer logo from its CDN; served
+/// with an empty image instead, so that no page of ours loads anything from elsewhere.
+const REDOC_CDN_LOGO: &str = "https://cdn.redoc.ly/redoc/logo-mini.svg";
+
+/// The pages may load only what this origin serves (inline styles and the workers' blobs are
+/// how both UIs work): a vendored asset that reaches for a CDN is refused by the browser, not
+/// silently allowed.
+const PAGE_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
+     script-src 'self' 'unsafe-inline'; worker-src 'self' blob:; connect-src 'self'; \
+     font-src 'self' data:; base-uri 'self'; frame-ancestors 'none'";
+
 /// What the routes serve, rendered once per sandbox.
 pub struct Pages {
     enabled: bool,
     openapi_json: Bytes,
+    redoc_js: Bytes,
     swagger: Arc<utoipa_swagger_ui::Config<'static>>,
 }
 
@@ -62,9 +74,11 @@ impl Pages {
         let openapi_json = Bytes::from(serde_json::to_vec(&crate::document())?);
         // Relative to the page's base (`<api>/docs/`, see `swagger_index`).
         let swagger = utoipa_swagger_ui::Config::new(["../openapi.json"]);
+        let redoc_js = String::from_utf8_lossy(REDOC_JS).replace(REDOC_CDN_LOGO, "data:,");
         Ok(Self {
             enabled,
             openapi_json,
+            redoc_js: Bytes::from(redoc_js),
             swagger: Arc::new(swagger),
         })
     }
@@ -146,7 +160,17 @@ pub(crate) async fn swagger_index(State(pages): State<Arc<Pages>>) -> Result<Res
         "<head>\n    <base href=\"docs/\">",
         1,
     );
-    Ok(with("text/html; charset=utf-8", html))
+    Ok(page(html))
+}
+
+/// An HTML page, with the content security policy.
+fn page(html: impl Into<axum::body::Body>) -> Response {
+    let mut response = with("text/html; charset=utf-8", html);
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(PAGE_CSP),
+    );
+    response
 }
 
 /// A Swagger UI asset (its scripts, styles and the initializer that points it at the document).
@@ -184,7 +208,7 @@ pub(crate) async fn swagger_asset(
     (status = 404, description = "`DOCS_ENABLED=false`", body = shared::openapi::ErrorEnvelope)))]
 pub(crate) async fn redoc(State(pages): State<Arc<Pages>>) -> Result<Response, ApiError> {
     pages.check()?;
-    Ok(with("text/html; charset=utf-8", REDOC_HTML))
+    Ok(page(REDOC_HTML))
 }
 
 /// ReDoc's bundle.
@@ -195,6 +219,6 @@ pub(crate) async fn redoc_js(State(pages): State<Arc<Pages>>) -> Result<Response
     pages.check()?;
     Ok(with(
         "text/javascript; charset=utf-8",
-        Bytes::from_static(REDOC_JS),
+        pages.redoc_js.clone(),
     ))
 }
