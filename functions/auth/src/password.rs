@@ -39,6 +39,7 @@ const FORGOT_MESSAGE: &str =
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ForgotBody {
+    #[schema(format = Email)]
     email: String,
 }
 
@@ -110,7 +111,7 @@ async fn forgot_work(
 #[serde(deny_unknown_fields)]
 pub(crate) struct ResetBody {
     token: String,
-    #[schema(value_type = String, format = Password)]
+    #[schema(value_type = String, format = Password, min_length = 8, max_length = 128)]
     new_password: SecretString,
 }
 
@@ -165,9 +166,9 @@ pub(crate) async fn reset(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ChangeBody {
-    #[schema(value_type = String, format = Password)]
+    #[schema(value_type = String, format = Password, min_length = 1)]
     current_password: SecretString,
-    #[schema(value_type = String, format = Password)]
+    #[schema(value_type = String, format = Password, min_length = 8, max_length = 128)]
     new_password: SecretString,
 }
 

@@ -47,13 +47,19 @@ pub fn routes() -> Routes<crate::state::State> {
 #[serde(deny_unknown_fields)]
 pub(crate) struct SignupBody {
     /// 3-50 of `[A-Za-z0-9_.-]`.
+    #[schema(pattern = "^[A-Za-z0-9_.-]{3,50}$")]
     username: String,
     /// An email address (unique, case-insensitively).
+    #[schema(format = Email, max_length = 254)]
     email: String,
     /// 8-128 characters; refused if common or built from the other fields.
-    #[schema(value_type = String, format = Password)]
+    #[schema(value_type = String, format = Password, min_length = 8, max_length = 128)]
     password: SecretString,
+    /// 1-50 characters.
+    #[schema(min_length = 1, max_length = 50)]
     first_name: String,
+    /// 1-50 characters.
+    #[schema(min_length = 1, max_length = 50)]
     last_name: String,
 }
 
@@ -130,9 +136,10 @@ pub(crate) async fn signup(
 #[serde(deny_unknown_fields)]
 pub(crate) struct LoginBody {
     /// The username or the email.
+    #[schema(min_length = 1)]
     username: String,
     /// The password.
-    #[schema(value_type = String, format = Password)]
+    #[schema(value_type = String, format = Password, min_length = 1)]
     password: SecretString,
     #[serde(default)]
     grant_type: Option<String>,
