@@ -65,6 +65,17 @@ impl CursorKey {
     }
 }
 
+/// A listing's query: `?limit=&cursor=`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i32>,
+    /// The previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
 /// Page size when `?limit=` is absent.
 pub const DEFAULT_LIMIT: i32 = 20;
 /// Largest `?limit=`.

@@ -12,7 +12,6 @@ use identity::{
     AuthUser,
     pagination::{self, CursorKey},
 };
-use serde::Deserialize;
 use shared::{ApiError, ErrorCode, Routes, dynamo::Item, extract::Query, secrets::LazySecret};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
@@ -29,20 +28,9 @@ pub fn routes() -> Routes<crate::state::State> {
         .get("/api/v1/uploads/{id}", get_upload)
 }
 
-/// `?limit=&cursor=`.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct ListParams {
-    /// Page size, 1 to 100 (default 20).
-    #[param(minimum = 1, maximum = 100)]
-    limit: Option<i32>,
-    /// The previous page's `next_cursor`.
-    cursor: Option<String>,
-}
-
 /// The caller's uploads, newest first.
 #[utoipa::path(get, path = "/api/v1/uploads", tag = "uploads", security(("bearer" = [])),
-    params(ListParams),
+    params(pagination::PageParams),
     responses(
         (status = 200, description = "A page; `Link: <?limit=..&cursor=..>; rel=\"next\"` while there is more", body = UploadPage),
         (status = 400, description = "A cursor we did not sign, or not for this listing (`INVALID_CURSOR`)", body = shared::openapi::ErrorEnvelope),
@@ -51,7 +39,7 @@ pub(crate) async fn list(
     State(ctx): State<Arc<UploadsContext>>,
     State(cursor_key): State<Arc<LazySecret<CursorKey>>>,
     user: AuthUser,
-    Query(params): Query<ListParams>,
+    Query(params): Query<pagination::PageParams>,
 ) -> Result<Response, ApiError> {
     let limit = pagination::limit(params.limit)?;
     let cursor_key = cursor_key.get().await?;

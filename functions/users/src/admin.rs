@@ -38,20 +38,9 @@ pub fn routes() -> Routes<crate::state::State> {
         .delete("/api/v1/users/{id}", delete_user)
 }
 
-/// `?limit=&cursor=`.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct ListParams {
-    /// Page size, 1 to 100 (default 20).
-    #[param(minimum = 1, maximum = 100)]
-    limit: Option<i32>,
-    /// The previous page's `next_cursor`.
-    cursor: Option<String>,
-}
-
 /// Every live user, oldest first (admin).
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
-    params(ListParams),
+    params(pagination::PageParams),
     responses(
         (status = 200, description = "A page; `Link: <?limit=..&cursor=..>; rel=\"next\"` while there is more", body = UserPage),
         (status = 400, description = "A cursor we did not sign (`INVALID_CURSOR`)", body = shared::openapi::ErrorEnvelope),
@@ -61,7 +50,7 @@ pub(crate) async fn list(
     State(identity): State<IdentityState>,
     State(cursor_key): State<Arc<LazySecret<CursorKey>>>,
     _admin: RequireRole<Admin>,
-    Query(params): Query<ListParams>,
+    Query(params): Query<pagination::PageParams>,
 ) -> Result<Response, ApiError> {
     let limit = pagination::limit(params.limit)?;
     let cursor_key = cursor_key.get().await?;
