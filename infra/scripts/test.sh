@@ -134,6 +134,10 @@ check "a body that is not UTF-8 is the function's 400" test "$(status_of -X POST
   -H 'Content-Type: application/json' --data-binary @"$RUN_DIR/bad.bin")" = 400
 check "... in the envelope" body_has '"error_code":"BAD_REQUEST"'
 
+# What a client generator gets from `make dev`: the document, accepted by a standard validator.
+check "GET /openapi.json through watch passes openapi-spec-validator" bash -c \
+  "curl -sf --max-time 10 '$BASE/openapi.json' -o '$RUN_DIR/openapi.json' && '$VENV/bin/openapi-spec-validator' '$RUN_DIR/openapi.json'"
+
 # The OpenAPI document drives schemathesis: zero 5xx, every response as documented. A short,
 # fixed budget here; `make fuzz-api` runs a deep one.
 check "schemathesis against the document (make fuzz-api for a deeper run)" \
