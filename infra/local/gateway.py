@@ -67,9 +67,26 @@ class Front(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):  # watch's own log line is the one that matters
         pass
 
-    def _handle(self):
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            body = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    # Trailers, up to the empty line.
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return body
+                body += self.rfile.read(size)
+                self.rfile.readline()
         length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        return self.rfile.read(length) if length else b""
+
+    def _handle(self):
+        # One request per connection: a client's leftover bytes can never be read as the next
+        # request, and nothing waits on a kept-alive socket.
+        self.close_connection = True
+        body = self._read_body()
         try:
             body.decode("utf-8")
             self._forward(body)
@@ -86,6 +103,8 @@ class Front(BaseHTTPRequestHandler):
     def _forward(self, body: bytes):
         conn = http.client.HTTPConnection("127.0.0.1", self.watch_port, timeout=60)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        if body:
+            headers["Content-Length"] = str(len(body))
         conn.request(self.command, self.path, body=body or None, headers=headers)
         reply = conn.getresponse()
         data = reply.read()
@@ -94,6 +113,7 @@ class Front(BaseHTTPRequestHandler):
             if name.lower() not in HOP_BY_HOP | {"content-length"}:
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
@@ -157,6 +177,7 @@ class Front(BaseHTTPRequestHandler):
             if name.lower() not in sent and name.lower() != "content-length":
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(data)
 

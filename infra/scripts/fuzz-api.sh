@@ -8,7 +8,9 @@
 # The checks are the pass criteria: no 5xx, and status code, content type and body as
 # documented. (schemathesis's positive_data_acceptance is left out: a schema-valid signup with a
 # common password is a documented 422, not a bug.) Bodies that are not UTF-8 reach the functions
-# as deployed, base64-encoded, through infra/local/gateway.py.
+# as deployed, base64-encoded, through infra/local/gateway.py. --request-timeout 30 (default 10):
+# these are debug builds behind watch on a CI box that may be busy compiling; one read once took
+# over 10 s there. A hang still fails.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 BASE="${1:?usage: fuzz-api.sh BASE [EXAMPLES] [SEED]}"
@@ -33,6 +35,7 @@ run() { # run TOKEN FILTER...
   "$VENV/bin/schemathesis" run "$BASE/openapi.json" \
     -H "Authorization: Bearer $token" \
     -n "$EXAMPLES" --seed "$SEED" --workers 1 \
+    --request-timeout 30 \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
     --no-color "$@"
 }
