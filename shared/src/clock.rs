@@ -14,10 +14,15 @@ pub fn now_ms() -> i64 {
 
 /// Now as RFC 3339 UTC with second precision, as in the contract's examples.
 pub fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    let now = now.replace_nanosecond(0).unwrap_or(now);
+    rfc3339(time::OffsetDateTime::now_utc())
+}
+
+/// `at` as RFC 3339 UTC with second precision (the fraction dropped), as the API shows times.
+pub fn rfc3339(at: time::OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    let at = at.replace_nanosecond(0).unwrap_or(at);
     // Formatting a UTC date as RFC 3339 cannot fail for years 0..=9999.
-    now.format(&time::format_description::well_known::Rfc3339)
+    at.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
 

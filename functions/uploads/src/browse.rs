@@ -13,7 +13,7 @@ use identity::{
     pagination::{self, CursorKey},
 };
 use shared::{ApiError, ErrorCode, Routes, dynamo::Item, extract::Query, secrets::LazySecret};
-use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+use time::OffsetDateTime;
 
 use crate::{
     body::{Download, UploadBody, UploadPage},
@@ -94,9 +94,7 @@ pub(crate) async fn get_upload(
     let mut body = UploadBody::from(&upload);
     if upload.status == Status::Ready {
         let ttl = ctx.settings.download_url_ttl;
-        let expires_at = (OffsetDateTime::now_utc() + ttl)
-            .replace_nanosecond(0)
-            .map_err(anyhow::Error::from)?;
+        let expires_at = shared::clock::rfc3339(OffsetDateTime::now_utc() + ttl);
         let url = ctx
             .objects
             .download_url(
@@ -106,10 +104,7 @@ pub(crate) async fn get_upload(
                 ttl,
             )
             .await?;
-        body.download = Some(Download {
-            url,
-            expires_at: expires_at.format(&Rfc3339).map_err(anyhow::Error::from)?,
-        });
+        body.download = Some(Download { url, expires_at });
     }
     Ok(Json(body))
 }

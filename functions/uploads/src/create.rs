@@ -7,8 +7,9 @@ use axum::{Json, extract::State, http::StatusCode};
 use blob::filename::DisplayName;
 use identity::AuthUser;
 use serde::Deserialize;
+use shared::clock::rfc3339;
 use shared::{ApiError, ErrorCode, Routes, error::FieldError, extract::Json as JsonBody};
-use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+use time::OffsetDateTime;
 
 use crate::{
     body::{CreatedUpload, UploadForm},
@@ -82,9 +83,9 @@ pub(crate) async fn create(
     // At most S3's 5 GiB POST limit (settings), so it fits an i64.
     let size = i64::try_from(body.size).map_err(|_| ErrorCode::UploadTooLarge)?;
 
-    let now = OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .unwrap_or(OffsetDateTime::now_utc());
+    // Whole seconds: the form's times and the record's say the same instant.
+    let now = OffsetDateTime::now_utc();
+    let now = now.replace_nanosecond(0).unwrap_or(now);
     let form_expires = now + settings.upload_url_ttl;
     let id = uuid::Uuid::now_v7().to_string();
     let record = Upload {
@@ -96,9 +97,9 @@ pub(crate) async fn create(
         size: None,
         etag: None,
         counted_bytes: size,
-        created_at: rfc3339(now)?,
-        updated_at: rfc3339(now)?,
-        upload_expires_at: rfc3339(form_expires)?,
+        created_at: rfc3339(now),
+        updated_at: rfc3339(now),
+        upload_expires_at: rfc3339(form_expires),
         expires_at: Some((form_expires + settings.pending_grace).unix_timestamp()),
         id,
     };
@@ -133,8 +134,4 @@ pub(crate) async fn create(
             expires_at: record.upload_expires_at,
         }),
     ))
-}
-
-fn rfc3339(at: OffsetDateTime) -> Result<String, ApiError> {
-    Ok(at.format(&Rfc3339).map_err(anyhow::Error::from)?)
 }
