@@ -83,16 +83,9 @@ impl Uploads {
                 .expression_attribute_values(":max_files", n(quota.files))
                 .expression_attribute_values(":room", n(quota.bytes - upload.counted_bytes))
                 .build()?;
-            let stored = dynamo::applied(
-                dynamo::transact(
-                    &self.client,
-                    vec![
-                        TransactWriteItem::builder().put(put).build(),
-                        TransactWriteItem::builder().update(count).build(),
-                    ],
-                )
-                .await,
-            )?;
+            let stored = self
+                .with_counter(TransactWriteItem::builder().put(put).build(), count)
+                .await?;
             if stored {
                 return Ok(Created::Stored);
             }
@@ -155,16 +148,8 @@ impl Uploads {
             .counter_update(&upload.owner_id, 0, size - upload.counted_bytes)
             .condition_expression("attribute_exists(pk)")
             .build()?;
-        dynamo::applied(
-            dynamo::transact(
-                &self.client,
-                vec![
-                    TransactWriteItem::builder().update(record).build(),
-                    TransactWriteItem::builder().update(count).build(),
-                ],
-            )
-            .await,
-        )
+        self.with_counter(TransactWriteItem::builder().update(record).build(), count)
+            .await
     }
 
     /// Deletes the live record `upload` and takes its share out of the quota. `false` when it
@@ -183,16 +168,8 @@ impl Uploads {
             .counter_update(&upload.owner_id, -1, -upload.counted_bytes)
             .condition_expression("attribute_exists(pk)")
             .build()?;
-        dynamo::applied(
-            dynamo::transact(
-                &self.client,
-                vec![
-                    TransactWriteItem::builder().delete(record).build(),
-                    TransactWriteItem::builder().update(count).build(),
-                ],
-            )
-            .await,
-        )
+        self.with_counter(TransactWriteItem::builder().delete(record).build(), count)
+            .await
     }
 
     /// A page of `owner_id`'s live uploads, newest first, after `start`.
@@ -293,6 +270,17 @@ impl Uploads {
         }
         tracing::info!(files, bytes, "upload quota recounted");
         dynamo::applied(reset.send().await.map_err(StoreError::from))
+    }
+
+    /// Writes `record` and the counter update `count` in one transaction; `false` when a
+    /// condition of either refused it (nothing was written).
+    async fn with_counter(
+        &self,
+        record: TransactWriteItem,
+        count: Update,
+    ) -> Result<bool, StoreError> {
+        let count = TransactWriteItem::builder().update(count).build();
+        dynamo::applied(dynamo::transact(&self.client, vec![record, count]).await)
     }
 
     /// The counter update every transaction carries: `files += files_delta`, `bytes +=
