@@ -25,13 +25,7 @@ pub fn routes() -> Routes<crate::state::State> {
 /// GitHub: `X-Hub-Signature-256`, `X-GitHub-Delivery`, `X-GitHub-Event`.
 #[utoipa::path(post, path = "/api/v1/webhooks/github", tag = "webhooks",
     request_body(content = Object, description = "The sender's JSON payload, signed as sent"),
-    responses(
-        (status = 200, description = "A repeat (`duplicate`), or `pong` for `ping`", body = crate::body::Ack),
-        (status = 202, description = "First delivery: recorded and handled (`accepted`)", body = crate::body::Ack),
-        (status = 400, description = "Verified, but not JSON, or without a delivery id or type (`BAD_REQUEST`)", body = shared::openapi::ErrorEnvelope),
-        (status = 401, description = "Missing or bad signature, or a timestamp outside the window (`INVALID_SIGNATURE`)", body = shared::openapi::ErrorEnvelope),
-        (status = 413, description = "Body over `WEBHOOK_MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`)", body = shared::openapi::ErrorEnvelope),
-        (status = 503, description = "The handler failed; redeliver (`SERVICE_UNAVAILABLE`)", body = shared::openapi::ErrorEnvelope)))]
+    responses(crate::body::DeliveryResponses))]
 pub(crate) async fn github(
     State(ctx): State<Arc<WebhooksContext>>,
     headers: HeaderMap,
@@ -43,13 +37,7 @@ pub(crate) async fn github(
 /// Stripe: `Stripe-Signature: t=..,v1=..`; the event's `id` and `type`.
 #[utoipa::path(post, path = "/api/v1/webhooks/stripe", tag = "webhooks",
     request_body(content = Object, description = "The sender's JSON payload, signed as sent"),
-    responses(
-        (status = 200, description = "A repeat (`duplicate`)", body = crate::body::Ack),
-        (status = 202, description = "First delivery: recorded and handled (`accepted`)", body = crate::body::Ack),
-        (status = 400, description = "Verified, but not JSON, or without a delivery id or type (`BAD_REQUEST`)", body = shared::openapi::ErrorEnvelope),
-        (status = 401, description = "Missing or bad signature, or a timestamp outside the window (`INVALID_SIGNATURE`)", body = shared::openapi::ErrorEnvelope),
-        (status = 413, description = "Body over `WEBHOOK_MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`)", body = shared::openapi::ErrorEnvelope),
-        (status = 503, description = "The handler failed; redeliver (`SERVICE_UNAVAILABLE`)", body = shared::openapi::ErrorEnvelope)))]
+    responses(crate::body::DeliveryResponses))]
 pub(crate) async fn stripe(
     State(ctx): State<Arc<WebhooksContext>>,
     headers: HeaderMap,
@@ -62,13 +50,7 @@ pub(crate) async fn stripe(
 #[utoipa::path(post, path = "/api/v1/webhooks/standard/{source}", tag = "webhooks",
     params(("source" = String, Path, description = "The sender's name in the webhook secret")),
     request_body(content = Object, description = "The sender's JSON payload, signed as sent"),
-    responses(
-        (status = 200, description = "A repeat (`duplicate`)", body = crate::body::Ack),
-        (status = 202, description = "First delivery: recorded and handled (`accepted`)", body = crate::body::Ack),
-        (status = 400, description = "Verified, but not JSON, or without a delivery id or type (`BAD_REQUEST`)", body = shared::openapi::ErrorEnvelope),
-        (status = 401, description = "Missing or bad signature, or a timestamp outside the window (`INVALID_SIGNATURE`)", body = shared::openapi::ErrorEnvelope),
-        (status = 413, description = "Body over `WEBHOOK_MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`)", body = shared::openapi::ErrorEnvelope),
-        (status = 503, description = "The handler failed; redeliver (`SERVICE_UNAVAILABLE`)", body = shared::openapi::ErrorEnvelope)))]
+    responses(crate::body::DeliveryResponses))]
 pub(crate) async fn standard(
     State(ctx): State<Arc<WebhooksContext>>,
     Path(source): Path<String>,
@@ -82,13 +64,7 @@ pub(crate) async fn standard(
 #[utoipa::path(post, path = "/api/v1/webhooks/rsa/{source}", tag = "webhooks",
     params(("source" = String, Path, description = "The sender's name in the webhook secret")),
     request_body(content = Object, description = "The sender's JSON payload, signed as sent"),
-    responses(
-        (status = 200, description = "A repeat (`duplicate`)", body = crate::body::Ack),
-        (status = 202, description = "First delivery: recorded and handled (`accepted`)", body = crate::body::Ack),
-        (status = 400, description = "Verified, but not JSON, or without a delivery id or type (`BAD_REQUEST`)", body = shared::openapi::ErrorEnvelope),
-        (status = 401, description = "Missing or bad signature, or a timestamp outside the window (`INVALID_SIGNATURE`)", body = shared::openapi::ErrorEnvelope),
-        (status = 413, description = "Body over `WEBHOOK_MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`)", body = shared::openapi::ErrorEnvelope),
-        (status = 503, description = "The handler failed; redeliver (`SERVICE_UNAVAILABLE`)", body = shared::openapi::ErrorEnvelope)))]
+    responses(crate::body::DeliveryResponses))]
 pub(crate) async fn rsa(
     State(ctx): State<Arc<WebhooksContext>>,
     Path(source): Path<String>,
