@@ -38,12 +38,17 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(
-    providers::github,
-    providers::stripe,
-    providers::standard,
-    providers::rsa
-))]
+#[openapi(
+    paths(
+        providers::github,
+        providers::stripe,
+        providers::standard,
+        providers::rsa
+    ),
+    components(schemas(body::Ack))
+)]
+// `DeliveryResponses` refers to `Ack` by name but, unlike a path's `body = ..`, does not register
+// it: listed here so the reference resolves.
 struct ApiDoc;
 
 /// The function's router, with the shared layer stack applied.
