@@ -90,7 +90,7 @@ run_browser() { # run_browser API MODE [--no-docs]
   local t0; t0=$(date +%s%N)
   log "browser checks, $2 mode, API $1"
   "$VENV/bin/python" tests/browser/run.py --api "$1" --page "$PAGE" --other "$OTHER" --mode "$2" "${@:3}" \
-    || FAILED=$((FAILED + 1))
+    || { FAILED=$((FAILED + 1)); [[ -n "$BASE" ]] || tail -20 "$RUN_DIR/gateway.log" >&2; }
   log "$2 mode took $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 }
 

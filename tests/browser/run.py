@@ -61,12 +61,26 @@ def local_only_page(browser: Browser) -> tuple[Page, list[str]]:
     """A page that records every URL it requests and aborts those that would leave the machine.
 
     Recording (page.on("request")) is what the checks assert on; aborting keeps an offline run
-    from waiting for a CDN timeout before it can report the request.
+    from waiting for a CDN timeout before it can report the request. The page's console, its
+    errors and every response or failed request are kept too, in `page.trace`, so that a check
+    that times out can say what the page saw (see `traced`).
     """
     page = browser.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     requested: list[str] = []
+    trace: list[str] = []
+    t0 = time.monotonic()
+
+    def note(line: str) -> None:
+        trace.append(f"{time.monotonic() - t0:6.2f}s {line}")
+
+    page.trace = trace  # type: ignore[attr-defined]
     page.on("request", lambda request: requested.append(request.url))
+    page.on("request", lambda request: note(f"-> {request.method} {request.url}"))
+    page.on("response", lambda response: note(f"<- {response.status} {response.url}"))
+    page.on("requestfailed", lambda request: note(f"!! {request.url}: {request.failure}"))
+    page.on("console", lambda message: note(f"console.{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: note(f"pageerror: {error}"))
 
     def only_local(route):
         url = urlsplit(route.request.url)
@@ -77,6 +91,15 @@ def local_only_page(browser: Browser) -> tuple[Page, list[str]]:
 
     page.route("**/*", only_local)
     return page, requested
+
+
+def traced(page: Page, wait) -> None:
+    """Run a wait; if it fails, print what the page saw before re-raising."""
+    try:
+        wait()
+    except Exception:
+        print("     page trace:\n" + "\n".join(f"       {line}" for line in page.trace), flush=True)  # type: ignore[attr-defined]
+        raise
 
 
 def external(requested: list[str]) -> list[str]:
@@ -91,8 +114,8 @@ def check_swagger_ui(report: Report, browser: Browser, api: str) -> None:
     """/docs: Swagger UI builds its operations list in the browser from ../openapi.json."""
     page, requested = local_only_page(browser)
     try:
-        page.goto(f"{api}/docs")
-        page.wait_for_selector(".opblock")
+        traced(page, lambda: page.goto(f"{api}/docs"))
+        traced(page, lambda: page.wait_for_selector(".opblock"))
         # Wait for late requests too (fonts, the online validator badge) before judging them.
         page.wait_for_load_state("networkidle")
         count = page.locator(".opblock").count()
@@ -113,8 +136,8 @@ def check_redoc(report: Report, browser: Browser, api: str) -> None:
     """/redoc: ReDoc's standalone bundle renders the same document."""
     page, requested = local_only_page(browser)
     try:
-        page.goto(f"{api}/redoc")
-        page.wait_for_selector("[data-section-id]")
+        traced(page, lambda: page.goto(f"{api}/redoc"))
+        traced(page, lambda: page.wait_for_selector("[data-section-id]"))
         page.wait_for_load_state("networkidle")
         sections = page.locator("[data-section-id]").count()
         report.check(f"/redoc renders ({sections} sections)", sections > 30, f"only {sections}")
