@@ -1,9 +1,13 @@
 //! `/health`, `/health/liveness`, `/health/readiness`.
 //!
 //! Readiness calls every dependency this function is configured with, concurrently, each under
-//! the readiness budget, so a dead emulator or region answers 503 in about that budget.
+//! the readiness budget, so a dead emulator or region answers 503 in about that budget. A round's
+//! results are reused for `HEALTH_CACHE_SECONDS` ([`crate::cache`]).
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use axum::{
     Json,
@@ -27,7 +31,7 @@ pub fn routes() -> Routes<crate::State> {
 }
 
 /// The outcome of one dependency check.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Check {
     /// `service:role`, e.g. `dynamodb:users`; never the resource's real name.
     pub name: String,
@@ -72,8 +76,8 @@ pub async fn liveness() -> Json<Health> {
 #[utoipa::path(get, path = "/health", tag = "health", responses(
     (status = 200, description = "Every dependency answers (`status: healthy`)", body = Health),
     (status = 503, description = "A dependency fails (`status: unhealthy`)", body = Health)))]
-pub async fn health(State(state): State<AppState>) -> Response {
-    let checks = run_checks(&state).await;
+pub async fn health(State(state): State<AppState>, State(probes): State<Probes>) -> Response {
+    let checks = probes.get_or_probe(|| run_checks(&state)).await;
     let healthy = checks.iter().all(|c| c.error.is_none());
     let body = Health {
         status: if healthy { "healthy" } else { "unhealthy" },
@@ -87,8 +91,8 @@ pub async fn health(State(state): State<AppState>) -> Response {
 #[utoipa::path(get, path = "/health/readiness", tag = "health", responses(
     (status = 200, description = "Ready: every check `ok`", body = Readiness),
     (status = 503, description = "Not ready: the failed checks are named", body = Readiness)))]
-pub async fn readiness(State(state): State<AppState>) -> Response {
-    let checks = run_checks(&state).await;
+pub async fn readiness(State(state): State<AppState>, State(probes): State<Probes>) -> Response {
+    let checks = probes.get_or_probe(|| run_checks(&state)).await;
     let ready = checks.iter().all(|c| c.error.is_none());
     for failed in checks.iter().filter(|c| c.error.is_some()) {
         tracing::warn!(check = %failed.name, error = ?failed.error, "readiness check failed");
@@ -97,7 +101,7 @@ pub async fn readiness(State(state): State<AppState>) -> Response {
         status: if ready { "ready" } else { "not_ready" },
         timestamp: now_rfc3339(),
         version: VERSION,
-        checks,
+        checks: checks.to_vec(),
     };
     (status_for(ready), Json(body)).into_response()
 }
@@ -109,6 +113,9 @@ fn status_for(ok: bool) -> StatusCode {
         StatusCode::SERVICE_UNAVAILABLE
     }
 }
+
+/// The cache of the last round, shared by `/health` and `/health/readiness`.
+type Probes = Arc<crate::cache::ProbeCache<Vec<Check>>>;
 
 type Probe = BoxFuture<'static, Result<(), String>>;
 

@@ -1,6 +1,7 @@
 //! Health Lambda: `/health`, `/health/liveness`, `/health/readiness` ([`checks`]). It links only
 //! `shared`: no identity, no password hashing, no mail. The contract is `docs/api.md`.
 
+pub mod cache;
 pub mod checks;
 mod state;
 
