@@ -16,4 +16,5 @@ bootstrap "$MOTO_PORT" "$RUN_DIR/measure.env" >/dev/null
 export_env "$MOTO_PORT" "$RUN_DIR/measure.env"
 "$VENV/bin/python" infra/scripts/measure.py --lambda-dir target/lambda-host "$@"
 cargo run --quiet --release -p tools --bin measure-auth
+cargo run --quiet --release -p tools --bin measure-argon2-rss
 cargo run --quiet --release -p tools --bin bench-tokens

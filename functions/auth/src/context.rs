@@ -1,5 +1,6 @@
-//! What only the auth function has: password hashing (argon2, with the dummy hash warmed at
-//! init), the attempt and mail counters, the mailer, and its own settings.
+//! What only the auth function has: password hashing (argon2, with a dummy hash for unknown
+//! users that costs nothing at init), the attempt and mail counters, the mailer, and its own
+//! settings.
 
 use std::{
     future::Future,
