@@ -132,6 +132,8 @@ class RuntimeApi:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        # A function killed at the end of a run drops its /next poll: not worth a traceback.
+        self.server.handle_error = lambda request, address: None
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     @property
