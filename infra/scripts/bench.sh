@@ -14,9 +14,7 @@ log "building the floors and the argon2 bench (release)"
 PATH="$VENV/bin:$PATH" "$VENV/bin/cargo-lambda" lambda build --quiet --release --x86-64 -p tools \
   --bin floor-runtime --bin floor-http --bin bench-argon2 --lambda-dir target/lambda-host
 MOTO_PORT="$(free_port)"
-start_emulator "$MOTO_PORT"
-bootstrap "$MOTO_PORT" "$RUN_DIR/bench.env" >/dev/null
-export_env "$MOTO_PORT" "$RUN_DIR/bench.env"
+local_aws "$MOTO_PORT" bench
 # The limiter still runs (and costs what it costs) but never answers 429 to the bench.
 lift_rate_limits
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"

@@ -111,9 +111,7 @@ if [[ -n "$BASE" ]]; then
   run_browser "$BASE" token
 else
   MOTO_PORT="$(free_port)"
-  start_emulator "$MOTO_PORT"
-  bootstrap "$MOTO_PORT" "$RUN_DIR/browser.env" >/dev/null
-  export_env "$MOTO_PORT" "$RUN_DIR/browser.env"
+  local_aws "$MOTO_PORT" browser
   lift_rate_limits
   # Origin A only; B stays out. Exported after export_env, which would set the bootstrap default.
   export CORS_ALLOWED_ORIGINS="http://localhost:$PAGE_PORT"

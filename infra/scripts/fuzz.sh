@@ -11,9 +11,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 ensure_venv
 MOTO_PORT="$(free_port)"
-start_emulator "$MOTO_PORT"
-bootstrap "$MOTO_PORT" "$RUN_DIR/fuzz.env" >/dev/null
-export_env "$MOTO_PORT" "$RUN_DIR/fuzz.env"
+local_aws "$MOTO_PORT" fuzz
 lift_rate_limits
 for fn in functions/*/; do cargo build --quiet -p "$(basename "$fn")"; done
 API_PORT="$(free_port)"

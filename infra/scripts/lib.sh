@@ -83,6 +83,14 @@ bootstrap() {
   "$VENV/bin/python" "$ROOT/infra/local/bootstrap.py" --endpoint "http://127.0.0.1:$1" --env-out "$2"
 }
 
+# local_aws PORT NAME: the emulator on PORT, bootstrapped, its env in $RUN_DIR/NAME.env and
+# exported: what every script that runs its own stack does first.
+local_aws() {
+  start_emulator "$1"
+  bootstrap "$1" "$RUN_DIR/$2.env" >/dev/null
+  export_env "$1" "$RUN_DIR/$2.env"
+}
+
 # export_env PORT ENVFILE: what every function and test process sees locally.
 export_env() {
   set -a

@@ -11,9 +11,7 @@ trap cleanup EXIT
 ensure_venv
 ARCH=x86-64 LAMBDA_DIR=target/lambda-host bash infra/scripts/build.sh
 MOTO_PORT="$(free_port)"
-start_emulator "$MOTO_PORT"
-bootstrap "$MOTO_PORT" "$RUN_DIR/measure.env" >/dev/null
-export_env "$MOTO_PORT" "$RUN_DIR/measure.env"
+local_aws "$MOTO_PORT" measure
 "$VENV/bin/python" infra/scripts/measure.py --lambda-dir target/lambda-host "$@"
 cargo run --quiet --release -p tools --bin measure-auth
 cargo run --quiet --release -p tools --bin measure-argon2-rss

@@ -41,9 +41,7 @@ step "sam validate --lint"
 SAM_CLI_TELEMETRY=0 "$VENV/bin/sam" validate --lint --template template.yaml
 
 MOTO_PORT="${MOTO_PORT:-$(free_port)}"
-start_emulator "$MOTO_PORT"
-bootstrap "$MOTO_PORT" "$RUN_DIR/test.env" >/dev/null
-export_env "$MOTO_PORT" "$RUN_DIR/test.env"
+local_aws "$MOTO_PORT" test
 
 step "cargo test --workspace"
 cargo test --workspace
