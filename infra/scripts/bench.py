@@ -236,8 +236,7 @@ def event(path: str, **values: str) -> dict:
 def github_ping() -> dict:
     e = event("webhooks/github-ping.json")
     sig = "sha256=" + hmac.new(GITHUB_SECRET.encode(), e["body"].encode(), hashlib.sha256).hexdigest()
-    for headers in (e["headers"],):
-        headers["X-Hub-Signature-256"] = sig
+    e["headers"]["X-Hub-Signature-256"] = sig
     if e.get("multiValueHeaders"):
         e["multiValueHeaders"]["X-Hub-Signature-256"] = [sig]
         e["multiValueHeaders"]["X-GitHub-Delivery"] = [e["headers"]["X-GitHub-Delivery"]]
