@@ -458,7 +458,7 @@ def main() -> int:
         samples = cold_init_ms(binary, args.init_runs)
         print(
             f"  {name:<10} {statistics.median(samples):>7.1f} {min(samples):>7.1f} {max(samples):>7.1f}   "
-            f"{binary.stat().st_size / 1024 / 1024:>7.2f}MB {zip_mib(binary):>7.2f}MB",
+            f"{binary.stat().st_size / 1024 / 1024:>7.2f}MiB {zip_mib(binary):>7.2f}MiB",
             flush=True,
         )
     return 0

@@ -31,19 +31,19 @@ FULL_VCPU_MB = 1769
 # An in-region DynamoDB call, request to response, as the SDK sees it: single-digit ms; 4 ms here.
 AWS_CALL_MS = 4.0
 
-# route: function, CPU µs per request (make bench, Lambda mode, median, 2026-11-21), sequential
+# route: function, CPU µs per request (make bench, Lambda mode, median, 2026-11-22), sequential
 # AWS calls, RRU, WRU, SES messages. AWS calls and units from the code (see README "Cost per route").
 ROUTES = [
-    ("GET /health/liveness", "health", 160, 0, 0, 0, 0),
-    ("GET /health/readiness (cached)", "health", 200, 0, 0, 0, 0),
-    ("GET /users/me", "users", 1140, 2, 3, 1, 0),
-    ("POST /auth/refresh", "auth", 1950, 4, 2, 2, 0),
-    ("POST /auth/login", "auth", 21250, 8, 2, 10, 0),
-    ("POST /auth/signup", "auth", 21250, 5, 0, 14, 1),
-    ("GET /uploads", "uploads", 1400, 3, 4, 1, 0),
+    ("GET /health/liveness", "health", 140, 0, 0, 0, 0),
+    ("GET /health/readiness (cached)", "health", 150, 0, 0, 0, 0),
+    ("GET /users/me", "users", 1060, 2, 3, 1, 0),
+    ("POST /auth/refresh", "auth", 2000, 4, 2, 2, 0),
+    ("POST /auth/login", "auth", 19000, 8, 2, 10, 0),
+    ("POST /auth/signup", "auth", 19000, 5, 0, 14, 1),
+    ("GET /uploads", "uploads", 1450, 3, 4, 1, 0),
     # A delivery = the ping's 150 µs + two SDK calls (claim, finish) at ~0.45 ms each: estimated.
     ("POST /webhooks/github (push)", "webhooks", 1050, 2, 0, 2, 0),
-    ("GET /openapi.json", "docs", 300, 0, 0, 0, 0),
+    ("GET /openapi.json", "docs", 400, 0, 0, 0, 0),
 ]
 
 
