@@ -14,7 +14,7 @@ CPU per invocation = the process's utime + stime (`/proc/<pid>/stat`, clock tick
 of N invocations, divided by N; several batches give min / median / max. Then: peak RSS
 (`VmHWM`) per function, auth's after 200 signups and 200 logins; cold init (spawn -> first
 `/next`, secrets read included); the zip size of each `bootstrap`. Numbers only, no pass/fail:
-the targets and their history live in docs/measurements.md and the issue notes.
+the targets and their history live in functions/docs/guide/measurements.md and the issue notes.
 
 Usage: bench.py [--quick] [--lambda-dir target/lambda-host] [--only health,users]
 """

@@ -525,7 +525,7 @@ pub async fn fresh_table_like(var: &str) -> String {
 }
 
 /// Messages the emulator's SES accepted for `address`: moto's `ses` → `Message` records, read
-/// through `infra/emulator.py`'s `/_local/ses/messages` (data.json dumps every backend: slow).
+/// through `infra/local/emulator.py`'s `/_local/ses/messages` (data.json dumps every backend: slow).
 pub async fn mail_to(address: &str) -> Vec<serde_json::Value> {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
     let data = Client::new()

@@ -173,7 +173,16 @@ fn load(root: &Path) -> Wiring {
         openapi,
         merged: doc_routes(&docs::document()),
         groups: sorted_entries(&root.join("functions"), Path::is_dir),
-        members: members.map(str::to_owned).collect(),
+        // A `dir/*` member is every directory under `dir`, as cargo expands it.
+        members: members
+            .flat_map(|m| match m.strip_suffix("/*") {
+                Some(dir) => sorted_entries(&root.join(dir), Path::is_dir)
+                    .into_iter()
+                    .map(|name| format!("{dir}/{name}"))
+                    .collect(),
+                None => vec![m.to_owned()],
+            })
+            .collect(),
         deps: strings(workspace.get("dependencies")).into_iter().collect(),
         watch_router: strings(router),
         template,

@@ -2,7 +2,7 @@
 //! HTTP, and the file posted to the emulator's S3 as a browser form would post it.
 //!
 //! The emulator accepts any form POST without checking its policy (size range, type, expiry,
-//! signature): what S3 enforces is covered by the policy unit tests in `blob/src/policy.rs`.
+//! signature): what S3 enforces is covered by the policy unit tests in `shared/blob/src/policy.rs`.
 //! Here, `complete` is what stands between an upload and a download.
 
 #![allow(clippy::expect_used, clippy::panic)] // Test code: a failed set-up should stop the test loudly.

@@ -1,6 +1,6 @@
 //! Auth Lambda: sessions (`signup`, `login`, `refresh`, `logout`, `logout-all`), passwords
 //! (`password/forgot`, `password/reset`, `password/change`) and email verification
-//! (`verify-email`, `verify-email/resend`) under `/api/v1/auth`. The contract is `docs/api.md`.
+//! (`verify-email`, `verify-email/resend`) under `/api/v1/auth`. The contract is `functions/docs/guide/api.md`.
 //!
 //! Each module exposes `routes()`; this file only merges them (the state is in `state.rs`).
 

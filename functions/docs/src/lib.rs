@@ -2,7 +2,7 @@
 //! function's own, generated from its handlers), Swagger UI at `/docs` and ReDoc at `/redoc`,
 //! every asset built in: no internet at build or run time ([`pages`]). A function of its own, so
 //! that no other function's binary carries the document or the UI assets. The contract is
-//! `docs/api.md`. This file only merges the routes (the state is in `state.rs`).
+//! `functions/docs/guide/api.md`. This file only merges the routes (the state is in `state.rs`).
 
 mod pages;
 mod state;
@@ -53,7 +53,7 @@ pub fn document() -> OpenApi {
         .version(env!("CARGO_PKG_VERSION"))
         .description(Some(
             "Generated from the handlers. Errors are the envelope `ErrorEnvelope`; the prose \
-             contract is docs/api.md.",
+             contract is functions/docs/guide/api.md.",
         ))
         .build();
     doc

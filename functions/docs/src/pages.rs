@@ -4,7 +4,7 @@
 //! they work behind the API Gateway stage prefix (`/v1/docs`) and on a custom domain alike.
 //!
 //! Served uncompressed: compressed bodies would need API Gateway binary media types, which would
-//! change how every other route's bodies reach the functions. Sizes are in docs/measurements.md.
+//! change how every other route's bodies reach the functions. Sizes are in functions/docs/guide/measurements.md.
 
 use std::sync::Arc;
 

@@ -1,5 +1,5 @@
 //! Health Lambda: `/health`, `/health/liveness`, `/health/readiness` ([`checks`]). It links only
-//! `shared`: no identity, no password hashing, no mail. The contract is `docs/api.md`.
+//! `shared`: no identity, no password hashing, no mail. The contract is `functions/docs/guide/api.md`.
 
 pub mod cache;
 pub mod checks;

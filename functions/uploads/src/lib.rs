@@ -1,6 +1,6 @@
 //! Uploads Lambda: files go from the browser straight to S3 with a presigned POST ([`create`]),
 //! are verified by their magic bytes ([`complete`]), listed and downloaded through short-lived
-//! URLs ([`browse`]) and deleted ([`remove`]). The contract is `docs/api.md`. This file only
+//! URLs ([`browse`]) and deleted ([`remove`]). The contract is `functions/docs/guide/api.md`. This file only
 //! merges the routes (the state is in `state.rs`).
 
 mod body;

@@ -1,5 +1,5 @@
 //! Users Lambda: `/api/v1/users/me` for everyone ([`me`]), the rest for admins ([`admin`]).
-//! The contract is `docs/api.md`. This file only merges the routes (the state is in `state.rs`).
+//! The contract is `functions/docs/guide/api.md`. This file only merges the routes (the state is in `state.rs`).
 
 mod admin;
 mod body;

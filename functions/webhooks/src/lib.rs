@@ -1,7 +1,7 @@
 //! Webhooks Lambda: deliveries from GitHub, Stripe, Standard Webhooks senders and RSA-signing
 //! senders ([`providers`]), each verified over its raw body ([`verifiers`], with the `hooks`
 //! crate), recorded once ([`deliveries`]) and handed to a typed handler ([`handlers`]). The
-//! contract is `docs/api.md`. This file only merges the routes (the state is in `state.rs`).
+//! contract is `functions/docs/guide/api.md`. This file only merges the routes (the state is in `state.rs`).
 
 mod body;
 mod deliveries;

@@ -1,5 +1,5 @@
 //! Mail through SES v2: every message has a text and an HTML part, rendered from the templates
-//! in `shared/templates/` (compiled in). HTML templates auto-escape, so user-supplied values
+//! in `shared/identity/templates/` (compiled in). HTML templates auto-escape, so user-supplied values
 //! (names) cannot inject markup.
 
 use std::{sync::Arc, time::Duration};

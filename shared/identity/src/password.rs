@@ -6,7 +6,7 @@
 //! so every later block came from the heap of whichever arena the blocking thread used and
 //! fragmented it: `auth`'s peak RSS grew by ~19.5 MiB per signup up to 210–382 MiB. With the
 //! buffers kept in a pool, a sandbox allocates one and never frees it (`measure-argon2-rss`,
-//! docs/measurements.md).
+//! functions/docs/guide/measurements.md).
 
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 

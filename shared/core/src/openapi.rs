@@ -18,13 +18,13 @@ use utoipa::{
 
 use crate::error::FieldError;
 
-/// The error envelope every non-2xx response from our code carries (`docs/api.md`).
+/// The error envelope every non-2xx response from our code carries (`functions/docs/guide/api.md`).
 #[derive(Debug, serde::Serialize, ToSchema)]
 #[allow(dead_code)] // A schema only: the envelope is rendered by `error::Envelope`.
 pub struct ErrorEnvelope {
     /// A message, or (422 `VALIDATION_ERROR`) the list of field errors.
     detail: ErrorDetail,
-    /// The machine-readable code (`docs/api.md`, "Error codes").
+    /// The machine-readable code (`functions/docs/guide/api.md`, "Error codes").
     error_code: String,
     /// RFC 3339, when the error was answered.
     timestamp: String,
@@ -200,7 +200,7 @@ fn operation_conventions(operation: &mut Operation, layers: Layers, api: bool) {
     }
 }
 
-/// The headers of a limited response (`docs/api.md`, "Rate limits").
+/// The headers of a limited response (`functions/docs/guide/api.md`, "Rate limits").
 const RATE_LIMIT_HEADERS: &[(&str, &str)] = &[
     (
         "X-RateLimit-Limit",

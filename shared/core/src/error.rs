@@ -1,7 +1,7 @@
 //! The one error type of the API, its codes, and the envelope it renders to.
 //!
 //! Every client-facing failure is an [`ErrorCode`]: one `error_code`, one status and one message,
-//! everywhere (the table is in `docs/api.md`). Handlers return [`ApiError`]; thanks to the `From`
+//! everywhere (the table is in `functions/docs/guide/api.md`). Handlers return [`ApiError`]; thanks to the `From`
 //! impls below, `?` works on SDK errors, store errors, `anyhow` errors, request-builder errors and
 //! bare codes alike. `IntoResponse` only records *what* went wrong in the response extensions; the
 //! [`crate::layers`] envelope middleware, which knows the request id, renders the JSON envelope.
@@ -333,7 +333,7 @@ pub enum Detail {
     Fields(Vec<FieldError>),
 }
 
-/// The error envelope of `docs/api.md`.
+/// The error envelope of `functions/docs/guide/api.md`.
 #[derive(Debug, Serialize)]
 pub struct Envelope<'a> {
     /// Message or field list.

@@ -2,7 +2,7 @@
 //! [`AppState`], the error codes and envelope, the HTTP layer stack, body extractors, DynamoDB
 //! plumbing, the clock and the Lambda glue. Nothing identity-specific: `health` links only this.
 //!
-//! The API contract these pieces implement is `docs/api.md`.
+//! The API contract these pieces implement is `functions/docs/guide/api.md`.
 
 pub mod clock;
 pub mod config;
