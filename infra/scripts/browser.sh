@@ -115,7 +115,7 @@ else
   lift_rate_limits
   # Origin A only; B stays out. Exported after export_env, which would set the bootstrap default.
   export CORS_ALLOWED_ORIGINS="http://localhost:$PAGE_PORT"
-  for fn in functions/*/; do cargo build --quiet -p "$(basename "$fn")"; done
+  build_functions
   WATCH_ARGS=(--ignore-changes)
 
   # 1. Token mode: the refresh token travels in the JSON body.

@@ -19,11 +19,31 @@ ensure_venv() {
   if [[ -x "$VENV/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
     return 0
   fi
-  command -v python3 >/dev/null || die "python3 is required (3.9+)"
+  command -v python3 >/dev/null || die "python3 3.11 or newer is required"
+  # infra/local/gateway.py reads Cargo.toml with tomllib (3.11+).
+  python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || die "python3 is $(python3 -V 2>&1 | cut -d' ' -f2); 3.11 or newer is required"
   log "installing local tools into .venv (moto, cargo-lambda, cfn-lint)"
   [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
   echo "$want" > "$stamp"
+}
+
+# build_functions: `cargo build -p <fn>` for every directory under functions/, one package at a
+# time as `cargo lambda watch` builds them (built together, cargo could unify features differently
+# and watch would compile again on the first request). On a terminal cargo shows its progress;
+# otherwise (CI, logs) it stays quiet. A first build compiles the AWS SDK: several minutes.
+build_functions() {
+  local fn names=() quiet=(--quiet) i=0
+  for fn in "$ROOT"/functions/*/; do names+=("$(basename "$fn")"); done
+  [[ -t 2 ]] && quiet=()
+  local started=$SECONDS
+  for fn in "${names[@]}"; do
+    i=$((i + 1))
+    [[ -t 2 ]] && log "building $fn ($i/${#names[@]})"
+    cargo build "${quiet[@]}" -p "$fn"
+  done
+  log "functions built in $((SECONDS - started)) s"
 }
 
 # Prints a free TCP port on 127.0.0.1.
