@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use identity::pagination::{Listed, Page};
 use serde::Serialize;
 
 use crate::record::{Status, Upload};
@@ -79,11 +80,11 @@ pub struct UploadForm {
     pub fields: BTreeMap<String, String>,
 }
 
-/// One page of the caller's uploads.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct UploadPage {
-    /// Newest first.
-    pub items: Vec<UploadBody>,
-    /// Pass back as `cursor` for the next page; `null` on the last one.
-    pub next_cursor: Option<String>,
+/// One page of the caller's uploads (`GET /`).
+pub type UploadPage = Page<UploadBody>;
+
+impl Listed for UploadBody {
+    const PAGE: &'static str = "UploadPage";
+    const DESCRIPTION: &'static str = "One page of the caller's uploads.";
+    const ITEMS: &'static str = "Newest first.";
 }

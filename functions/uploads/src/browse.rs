@@ -10,9 +10,9 @@ use axum::{
 };
 use identity::{
     AuthUser,
-    pagination::{self, CursorKey},
+    pagination::{PageParams, PageRequest},
 };
-use shared::{ApiError, ErrorCode, Routes, dynamo::Item, extract::Query, secrets::LazySecret};
+use shared::{ApiError, ErrorCode, Routes, dynamo::Item};
 use time::OffsetDateTime;
 
 use crate::{
@@ -30,39 +30,26 @@ pub fn routes() -> Routes<crate::state::State> {
 
 /// The caller's uploads, newest first.
 #[utoipa::path(get, path = "/api/v1/uploads", tag = "uploads", security(("bearer" = [])),
-    params(pagination::PageParams),
+    params(PageParams),
     responses(
         (status = 200, description = "A page; `Link: <?limit=..&cursor=..>; rel=\"next\"` while there is more", body = UploadPage),
         (status = 400, description = "A cursor we did not sign, or not for this listing (`INVALID_CURSOR`)", body = shared::openapi::ErrorEnvelope),
         (status = 422, description = "`limit` out of range", body = shared::openapi::ErrorEnvelope)))]
 pub(crate) async fn list(
     State(ctx): State<Arc<UploadsContext>>,
-    State(cursor_key): State<Arc<LazySecret<CursorKey>>>,
     user: AuthUser,
-    Query(params): Query<pagination::PageParams>,
+    mut page: PageRequest,
 ) -> Result<Response, ApiError> {
-    let limit = pagination::limit(params.limit)?;
-    let cursor_key = cursor_key.get().await?;
-    let key = cursor_key.as_bytes();
-    let start = params
-        .cursor
-        .as_deref()
-        .map(|c| pagination::decode(c, key))
-        .transpose()?
+    let start = page
+        .start
+        .take()
         .map(|start| own_position(start, &user.user.id))
         .transpose()?;
-    let page = ctx.store.list(&user.user.id, limit, start).await?;
-    let next_cursor = page
-        .next
-        .as_ref()
-        .map(|k| pagination::encode(k, key))
-        .transpose()?;
-    let body = UploadPage {
-        items: page.items.iter().map(UploadBody::from).collect(),
-        next_cursor,
-    };
-    let next = body.next_cursor.clone();
-    Ok(pagination::page_response(body, limit, next.as_deref()))
+    let listed = ctx.store.list(&user.user.id, page.limit, start).await?;
+    page.respond(
+        listed.items.iter().map(UploadBody::from),
+        listed.next.as_ref(),
+    )
 }
 
 /// A signed cursor is ours, but it may come from another listing (the users one, or another

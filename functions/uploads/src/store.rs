@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::{
     Client,
     types::{Delete, Put, TransactWriteItem, Update},
 };
-use shared::dynamo::{self, Item, StoreError, get_n, n, opt_n, s};
+use shared::dynamo::{self, Item, Page, StoreError, get_n, n, opt_n, s};
 
 use crate::record::{QUOTA_SK, UPLOAD_PREFIX, Upload, partition, sort_key};
 
@@ -33,15 +33,6 @@ pub enum Created {
     Stored,
     /// Nothing stored: the quota is full (after taking back what expired records held).
     OverQuota,
-}
-
-/// One page of a user's uploads, newest first.
-#[derive(Debug)]
-pub struct Page {
-    /// Live records.
-    pub items: Vec<Upload>,
-    /// The key to continue after, when there is more.
-    pub next: Option<Item>,
 }
 
 /// The uploads table.
@@ -178,7 +169,7 @@ impl Uploads {
         owner_id: &str,
         limit: i32,
         start: Option<Item>,
-    ) -> Result<Page, StoreError> {
+    ) -> Result<Page<Upload>, StoreError> {
         let out = self
             .client
             .query()
@@ -193,15 +184,7 @@ impl Uploads {
             .set_exclusive_start_key(start)
             .send()
             .await?;
-        let items = out
-            .items()
-            .iter()
-            .map(Upload::try_from)
-            .collect::<Result<_, _>>()?;
-        Ok(Page {
-            items,
-            next: out.last_evaluated_key,
-        })
+        Page::parse(out)
     }
 
     /// Sets `owner_id`'s counter to what their live records add up to, if it differs and nothing

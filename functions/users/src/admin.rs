@@ -6,20 +6,13 @@ use axum::{
     http::StatusCode,
     response::Response,
 };
-use std::sync::Arc;
-
 use identity::{
     Admin, IdentityState, RequireRole,
-    pagination::{self, CursorKey},
+    pagination::{PageParams, PageRequest},
     store::users::{AdminChanges, User},
 };
 use serde::Deserialize;
-use shared::{
-    ApiError, ErrorCode, Routes,
-    error::FieldError,
-    extract::{Json as JsonBody, Query},
-    secrets::LazySecret,
-};
+use shared::{ApiError, ErrorCode, Routes, error::FieldError, extract::Json as JsonBody};
 
 use crate::{
     body::{UserBody, UserPage},
@@ -40,7 +33,7 @@ pub fn routes() -> Routes<crate::state::State> {
 
 /// Every live user, oldest first (admin).
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
-    params(pagination::PageParams),
+    params(PageParams),
     responses(
         (status = 200, description = "A page; `Link: <?limit=..&cursor=..>; rel=\"next\"` while there is more", body = UserPage),
         (status = 400, description = "A cursor we did not sign (`INVALID_CURSOR`)", body = shared::openapi::ErrorEnvelope),
@@ -48,30 +41,18 @@ pub fn routes() -> Routes<crate::state::State> {
         (status = 422, description = "`limit` out of range", body = shared::openapi::ErrorEnvelope)))]
 pub(crate) async fn list(
     State(identity): State<IdentityState>,
-    State(cursor_key): State<Arc<LazySecret<CursorKey>>>,
     _admin: RequireRole<Admin>,
-    Query(params): Query<pagination::PageParams>,
+    mut page: PageRequest,
 ) -> Result<Response, ApiError> {
-    let limit = pagination::limit(params.limit)?;
-    let cursor_key = cursor_key.get().await?;
-    let key = cursor_key.as_bytes();
-    let start = params
-        .cursor
-        .as_deref()
-        .map(|c| pagination::decode(c, key))
-        .transpose()?;
-    let page = identity.store.users.list(limit, start).await?;
-    let next_cursor = page
-        .next
-        .as_ref()
-        .map(|k| pagination::encode(k, key))
-        .transpose()?;
-    let body = UserPage {
-        items: page.items.iter().map(UserBody::from).collect(),
-        next_cursor,
-    };
-    let next = body.next_cursor.clone();
-    Ok(pagination::page_response(body, limit, next.as_deref()))
+    let listed = identity
+        .store
+        .users
+        .list(page.limit, page.start.take())
+        .await?;
+    page.respond(
+        listed.items.iter().map(UserBody::from),
+        listed.next.as_ref(),
+    )
 }
 
 /// The live user `id`; a malformed id cannot exist, so it is a 404 like any missing user.

@@ -1,6 +1,9 @@
 //! The bodies this function answers with.
 
-use identity::store::users::User;
+use identity::{
+    pagination::{Listed, Page},
+    store::users::User,
+};
 use serde::Serialize;
 
 /// The user body of the contract: no hash, no internal attribute.
@@ -48,11 +51,11 @@ impl From<&User> for UserBody {
     }
 }
 
-/// One page of the admin listing.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct UserPage {
-    /// Users of this page, oldest first.
-    pub items: Vec<UserBody>,
-    /// Pass back as `cursor` for the next page; `null` on the last one.
-    pub next_cursor: Option<String>,
+/// One page of the admin listing (`GET /api/v1/users`).
+pub type UserPage = Page<UserBody>;
+
+impl Listed for UserBody {
+    const PAGE: &'static str = "UserPage";
+    const DESCRIPTION: &'static str = "One page of the admin listing.";
+    const ITEMS: &'static str = "Users of this page, oldest first.";
 }

@@ -11,7 +11,10 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::{
     Client,
-    operation::{transact_write_items::TransactWriteItemsError, update_item::UpdateItemError},
+    operation::{
+        query::QueryOutput, transact_write_items::TransactWriteItemsError,
+        update_item::UpdateItemError,
+    },
     types::{AttributeValue, TransactWriteItem},
 };
 
@@ -19,6 +22,32 @@ use crate::error::{ApiError, ErrorCode, ProvideErrorMetadata, SdkError, SdkFailu
 
 /// One item as the SDK returns it.
 pub type Item = HashMap<String, AttributeValue>;
+
+/// One page of a `Query`: its items, parsed, and where the next page starts.
+#[derive(Debug)]
+pub struct Page<T> {
+    /// The items of this page, in the query's order.
+    pub items: Vec<T>,
+    /// The query's `LastEvaluatedKey`, when there is more.
+    pub next: Option<Item>,
+}
+
+impl<T> Page<T>
+where
+    T: for<'a> TryFrom<&'a Item, Error = StoreError>,
+{
+    /// The page a `Query` answered, each item parsed; one malformed item fails it.
+    pub fn parse(out: QueryOutput) -> Result<Self, StoreError> {
+        Ok(Self {
+            items: out
+                .items()
+                .iter()
+                .map(T::try_from)
+                .collect::<Result<_, _>>()?,
+            next: out.last_evaluated_key,
+        })
+    }
+}
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]

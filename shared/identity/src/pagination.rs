@@ -1,19 +1,34 @@
-//! Opaque, tamper-evident cursors: the page boundary key, HMAC-SHA256 signed.
-//! A client can pass a cursor back but cannot forge or edit one.
+//! Listings: the request ([`PageRequest`]: `?limit=&cursor=`), the answer ([`Page`], with the
+//! `Link` to the next page), and the cursors between them: opaque and tamper-evident, the page
+//! boundary key HMAC-SHA256 signed. A client can pass a cursor back but cannot forge or edit one.
 
-use std::collections::HashMap;
+use std::{borrow::Cow, collections::HashMap, sync::Arc};
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
+use axum::{
+    extract::{FromRef, FromRequestParts},
+    http::{HeaderValue, header, request::Parts},
+    response::{IntoResponse as _, Response},
+};
+use serde::Serialize;
 use shared::{
     AppState,
     config::{ConfigError, Env},
     dynamo::{Item, key_to_strings, s},
     error::{ApiError, ErrorCode},
+    extract::Query,
     secrets::LazySecret,
+};
+use utoipa::{
+    PartialSchema, ToSchema,
+    openapi::{
+        ArrayBuilder, ObjectBuilder, Ref, RefOr, Schema,
+        schema::{SchemaType, Type},
+    },
 };
 
 /// The key that signs cursors: `PAGINATION_KEY` (at least 32 characters) when set, otherwise
@@ -96,23 +111,123 @@ pub fn limit(requested: Option<i32>) -> Result<i32, ApiError> {
     }
 }
 
-/// A listing's JSON `body`, with RFC 8288 `Link: <?limit=..&cursor=..>; rel="next"` when there
-/// is a `next_cursor`. A query-only reference (RFC 3986 §5.2.2) resolves against the URL the
-/// client called, so it stays right behind any stage prefix or custom domain.
-pub fn page_response<T: serde::Serialize>(
-    body: T,
-    limit: i32,
-    next_cursor: Option<&str>,
-) -> axum::response::Response {
-    use axum::response::IntoResponse as _;
-    let mut response = axum::Json(body).into_response();
-    let link = next_cursor.map(|c| format!("<?limit={limit}&cursor={c}>; rel=\"next\""));
-    if let Some(value) = link.and_then(|l| axum::http::HeaderValue::from_str(&l).ok()) {
-        response
-            .headers_mut()
-            .insert(axum::http::header::LINK, value);
+/// A listing's request, read from `?limit=&cursor=` ([`PageParams`]): the page size, checked by
+/// [`limit`], and where the page starts, from a cursor we signed (else 400 `INVALID_CURSOR`).
+/// The state gives the cursor key (`Arc<LazySecret<CursorKey>>` through `FromRef`); it signs
+/// the next page's cursor in [`PageRequest::respond`].
+///
+/// The checks run in this order: the query's shape (422), the limit (422), the key (503 while
+/// its secret cannot be read), the cursor (400).
+#[derive(Debug)]
+pub struct PageRequest {
+    /// The page size, 1 to [`MAX_LIMIT`].
+    pub limit: i32,
+    /// The position the page starts after (a `LastEvaluatedKey`), `None` for the first page.
+    /// Signed by us, but possibly for another listing: a listing that shares its table checks
+    /// the position is its own.
+    pub start: Option<Item>,
+    key: Arc<CursorKey>,
+}
+
+impl<S> FromRequestParts<S> for PageRequest
+where
+    Arc<LazySecret<CursorKey>>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(params) = Query::<PageParams>::from_request_parts(parts, state).await?;
+        let limit = limit(params.limit)?;
+        let key = Arc::<LazySecret<CursorKey>>::from_ref(state).get().await?;
+        let start = params
+            .cursor
+            .as_deref()
+            .map(|cursor| decode(cursor, key.as_bytes()))
+            .transpose()?;
+        Ok(Self { limit, start, key })
     }
-    response
+}
+
+impl PageRequest {
+    /// The answer to this request: `items` in a JSON [`Page`], with the cursor of `next` (the
+    /// query's `LastEvaluatedKey`) signed and, when there is one, RFC 8288 `Link:
+    /// <?limit=..&cursor=..>; rel="next"`. A query-only reference (RFC 3986 §5.2.2) resolves
+    /// against the URL the client called, so it stays right behind any stage prefix or custom
+    /// domain.
+    pub fn respond<T: Serialize>(
+        &self,
+        items: impl IntoIterator<Item = T>,
+        next: Option<&Item>,
+    ) -> Result<Response, ApiError> {
+        let next_cursor = next
+            .map(|next| encode(next, self.key.as_bytes()))
+            .transpose()?;
+        let link = next_cursor
+            .as_deref()
+            .map(|cursor| format!("<?limit={}&cursor={cursor}>; rel=\"next\"", self.limit));
+        let mut response = axum::Json(Page {
+            items: items.into_iter().collect(),
+            next_cursor,
+        })
+        .into_response();
+        if let Some(value) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+        Ok(response)
+    }
+}
+
+/// A listing's answer: one page of `T` and the cursor of the next.
+///
+/// Its OpenAPI schema is named and described by `T` ([`Listed`]), so that each listing keeps
+/// its own schema (`UserPage`, `UploadPage`) in the merged document.
+#[derive(Debug, Serialize)]
+pub struct Page<T> {
+    /// This page's items, in the listing's order ([`Listed::ITEMS`]).
+    pub items: Vec<T>,
+    /// Pass back as `cursor` for the next page; `null` on the last one.
+    pub next_cursor: Option<String>,
+}
+
+/// An item of a listing: how its [`Page`] appears in the OpenAPI document.
+pub trait Listed: ToSchema {
+    /// The page's schema name (`UserPage`).
+    const PAGE: &'static str;
+    /// What the page is (its schema's description).
+    const DESCRIPTION: &'static str;
+    /// Which items a page holds, in which order (`items`' description).
+    const ITEMS: &'static str;
+}
+
+impl<T: Listed> ToSchema for Page<T> {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed(T::PAGE)
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((T::name().into_owned(), T::schema()));
+        T::schemas(schemas);
+    }
+}
+
+impl<T: Listed> PartialSchema for Page<T> {
+    fn schema() -> RefOr<Schema> {
+        let items = ArrayBuilder::new()
+            .items(Ref::from_schema_name(T::name()))
+            .description(Some(T::ITEMS));
+        let next_cursor = ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+            .description(Some(
+                "Pass back as `cursor` for the next page; `null` on the last one.",
+            ));
+        ObjectBuilder::new()
+            .property("items", items)
+            .required("items")
+            .property("next_cursor", next_cursor)
+            .description(Some(T::DESCRIPTION))
+            .into()
+    }
 }
 
 /// HMAC-SHA256(key, label): a sub-key bound to one purpose.

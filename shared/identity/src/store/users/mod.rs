@@ -6,4 +6,4 @@ pub mod item;
 pub mod repo;
 
 pub use item::{NewUser, User, parse_user, user_key};
-pub use repo::{AdminChanges, Page, ProfileChanges, Users};
+pub use repo::{AdminChanges, ProfileChanges, Users};

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::{
 };
 use shared::{
     clock::{now_ms, now_rfc3339},
-    dynamo::{self, Item, StoreError, b, get_s, list, n, opt_s, s},
+    dynamo::{self, Item, Page, StoreError, b, get_s, list, n, opt_s, s},
 };
 
 use super::{
@@ -18,15 +18,6 @@ use super::{
     item::{NewUser, User, parse_user, user_key},
 };
 use crate::domain::{Email, PersonName, Username};
-
-/// A page of users.
-#[derive(Debug)]
-pub struct Page {
-    /// Users of this page.
-    pub items: Vec<User>,
-    /// Last evaluated key, when there is more.
-    pub next: Option<Item>,
-}
 
 /// Changes an admin may make.
 #[derive(Debug, Default)]
@@ -426,7 +417,7 @@ impl Users {
     }
 
     /// One page of live users, oldest first, starting after `start`.
-    pub async fn list(&self, limit: i32, start: Option<Item>) -> Result<Page, StoreError> {
+    pub async fn list(&self, limit: i32, start: Option<Item>) -> Result<Page<User>, StoreError> {
         let out = self
             .query_users()
             .filter_expression("deleted = :f")
@@ -435,14 +426,6 @@ impl Users {
             .set_exclusive_start_key(start)
             .send()
             .await?;
-        let items = out
-            .items()
-            .iter()
-            .map(User::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page {
-            items,
-            next: out.last_evaluated_key().cloned(),
-        })
+        Page::parse(out)
     }
 }
