@@ -99,18 +99,7 @@ impl UploadsApi {
 
     /// What a browser form does with the answer of a create: every field, then the file.
     pub async fn post_form(&self, created: &Value, file: &[u8]) -> Reply {
-        let url = created["upload"]["url"].as_str().expect("upload.url");
-        let fields: BTreeMap<String, String> =
-            serde_json::from_value(created["upload"]["fields"].clone()).expect("upload.fields");
-        let (content_type, body) = multipart(&fields, "upload.bin", file);
-        self.http
-            .send(
-                http::Method::POST,
-                url,
-                &[("content-type", content_type.as_str())],
-                body,
-            )
-            .await
+        post_form(&self.http, created, file).await
     }
 
     /// An upload of `account` that went as far as `stage`; its id.
@@ -143,6 +132,22 @@ impl UploadsApi {
         }
         id
     }
+}
+
+/// What a browser form does with the answer of a create (`POST /api/v1/uploads`): every field,
+/// then the file, posted straight to the bucket's URL with `http`.
+pub async fn post_form(http: &Client, created: &Value, file: &[u8]) -> Reply {
+    let url = created["upload"]["url"].as_str().expect("upload.url");
+    let fields: BTreeMap<String, String> =
+        serde_json::from_value(created["upload"]["fields"].clone()).expect("upload.fields");
+    let (content_type, body) = multipart(&fields, "upload.bin", file);
+    http.send(
+        http::Method::POST,
+        url,
+        &[("content-type", content_type.as_str())],
+        body,
+    )
+    .await
 }
 
 /// A `multipart/form-data` body as a browser builds it from a form: each field in order, then

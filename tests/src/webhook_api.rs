@@ -47,17 +47,28 @@ impl WebhooksApi {
 
     /// `POST /api/v1/webhooks/<path>` with `headers` and `body`.
     pub async fn deliver(&self, path: &str, headers: &[(String, String)], body: &[u8]) -> Reply {
-        let mut all: Vec<(&str, &str)> = vec![("content-type", "application/json")];
-        all.extend(headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        self.http
-            .send(
-                http::Method::POST,
-                &format!("{}/api/v1/webhooks/{path}", self.base),
-                &all,
-                body.to_vec(),
-            )
-            .await
+        deliver(&self.http, &self.base, path, headers, body).await
     }
+}
+
+/// A JSON delivery as a sender makes it: `POST <base>/api/v1/webhooks/<path>` with `headers`
+/// (a scheme's, from the functions below) and `body`, sent with `http`.
+pub async fn deliver(
+    http: &Client,
+    base: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Reply {
+    let mut all: Vec<(&str, &str)> = vec![("content-type", "application/json")];
+    all.extend(headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    http.send(
+        http::Method::POST,
+        &format!("{base}/api/v1/webhooks/{path}"),
+        &all,
+        body.to_vec(),
+    )
+    .await
 }
 
 /// Now, in Unix seconds.

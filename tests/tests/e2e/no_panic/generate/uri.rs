@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 
 use super::{Gen, cut};
-use crate::{
+use crate::no_panic::{
     MAX_PATH,
     accounts::{ADMIN_ID, USER_ID},
 };

@@ -6,14 +6,9 @@ use e2e::{Identity, mail_to, token_in, unique};
 use identity::jwt::TokenKind;
 use serde_json::{Value, json};
 
-async fn forgot(id: &Identity, email: &str) -> e2e::Reply {
-    id.post_auth("password/forgot", &json!({ "email": email }), None)
-        .await
-}
-
 async fn reset_token_for(id: &Identity, email: &str) -> String {
     let before = mail_to(email).await.len();
-    let reply = forgot(id, email).await;
+    let reply = id.forgot(email).await;
     assert_eq!(reply.status, 202);
     let mails = e2e::mail_at_least(email, before + 1).await;
     token_in(mails.last().expect("a reset mail")).expect("a token in the mail")
@@ -25,8 +20,8 @@ async fn forgot_answers_the_same_for_known_and_unknown_emails_and_mails_only_the
     let account = id.signup().await;
     let unknown = format!("{}@example.com", unique());
 
-    let known_reply = forgot(&id, &account.email).await;
-    let unknown_reply = forgot(&id, &unknown).await;
+    let known_reply = id.forgot(&account.email).await;
+    let unknown_reply = id.forgot(&unknown).await;
 
     assert_eq!(known_reply.status, 202);
     assert_eq!(unknown_reply.status, 202);
@@ -363,9 +358,9 @@ async fn the_forgot_throttle_still_answers_202_but_sends_no_more_mail() {
     let account = id.signup().await;
 
     let replies = [
-        forgot(&id, &account.email).await,
-        forgot(&id, &account.email).await,
-        forgot(&id, &account.email).await,
+        id.forgot(&account.email).await,
+        id.forgot(&account.email).await,
+        id.forgot(&account.email).await,
     ];
 
     assert!(replies.iter().all(|r| r.status == 202));
@@ -432,7 +427,7 @@ async fn when_ses_refuses_signup_still_creates_the_account_and_forgot_still_answ
     let id = Identity::start_with(&[("MAIL_FROM", "unverified@nowhere.example")]).await;
     let account = id.signup().await;
 
-    let reply = forgot(&id, &account.email).await;
+    let reply = id.forgot(&account.email).await;
 
     assert_eq!(reply.status, 202);
     assert!(mail_to(&account.email).await.is_empty());
@@ -446,7 +441,7 @@ async fn when_ses_refuses_signup_still_creates_the_account_and_forgot_still_answ
 async fn forgot_with_a_malformed_email_is_422() {
     let id = Identity::start().await;
 
-    let reply = forgot(&id, "not-an-email").await;
+    let reply = id.forgot("not-an-email").await;
 
     let unknown_field = id
         .post_auth(

@@ -7,17 +7,12 @@
 #![allow(clippy::expect_used)] // Set-up helpers: a failed start must stop the test loudly.
 
 use std::{
-    path::PathBuf,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use e2e::{Client, emulator_env, spawn_http, unique};
+use e2e::{Client, emulator_env, repo_root, spawn_http, unique};
 use serde_json::json;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -37,9 +32,9 @@ impl Drop for Emulator {
 }
 
 async fn start_emulator(port: u16) -> Emulator {
-    let python = root().join(".venv/bin/python");
+    let python = repo_root().join(".venv/bin/python");
     let child = Command::new(&python)
-        .arg(root().join("infra/local/emulator.py"))
+        .arg(repo_root().join("infra/local/emulator.py"))
         .args(["--host", "127.0.0.1", "--port", &port.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -54,7 +49,7 @@ async fn start_emulator(port: u16) -> Emulator {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let out = Command::new(&python)
-        .arg(root().join("infra/local/bootstrap.py"))
+        .arg(repo_root().join("infra/local/bootstrap.py"))
         .args(["--endpoint", &format!("http://127.0.0.1:{port}")])
         .args([
             "--env-out",

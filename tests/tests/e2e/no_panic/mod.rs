@@ -47,7 +47,7 @@ use http::{Method, Request};
 use http_body_util::BodyExt as _;
 use tower::ServiceExt as _;
 
-use crate::{
+use crate::no_panic::{
     accounts::{Accounts, Live, Samples},
     generate::{Case, Gen},
     run::Outcome,

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::{BodyKind, Gen, Mode, cut};
-use crate::{
+use crate::no_panic::{
     BODY_LIMIT,
     accounts::{USER_EMAIL, USER_NAME, USER_PASSWORD, USER_REFRESH},
 };

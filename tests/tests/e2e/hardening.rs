@@ -10,11 +10,6 @@ use e2e::{Identity, Reply, fresh_table_like, mail_to, token_in, unique};
 use http::Method;
 use serde_json::json;
 
-async fn forgot(id: &Identity, email: &str) -> Reply {
-    id.post_auth("password/forgot", &json!({ "email": email }), None)
-        .await
-}
-
 /// The token of the newest mail to `email`.
 async fn latest_token(email: &str) -> String {
     let mails = mail_to(email).await;
@@ -47,7 +42,7 @@ async fn a_reset_link_mailed_before_the_account_was_disabled_never_works() {
     let id = Identity::start().await;
     let admin = id.admin().await;
     let victim = id.signup().await;
-    assert_eq!(forgot(&id, &victim.email).await.status, 202);
+    assert_eq!(id.forgot(&victim.email).await.status, 202);
     e2e::mail_at_least(&victim.email, 2).await;
     let link = latest_token(&victim.email).await;
 
@@ -101,7 +96,7 @@ async fn a_verification_link_mailed_before_the_account_was_disabled_never_works(
 async fn a_reset_link_of_a_deleted_account_never_works() {
     let id = Identity::start().await;
     let account = id.signup().await;
-    forgot(&id, &account.email).await;
+    id.forgot(&account.email).await;
     e2e::mail_at_least(&account.email, 2).await;
     let link = latest_token(&account.email).await;
 
@@ -120,13 +115,13 @@ async fn a_reset_link_of_a_deleted_account_never_works() {
 async fn a_reset_mail_that_fails_to_send_leaves_the_previous_link_working() {
     let id = Identity::start().await;
     let account = id.signup().await;
-    forgot(&id, &account.email).await;
+    id.forgot(&account.email).await;
     e2e::mail_at_least(&account.email, 2).await;
     let first_link = latest_token(&account.email).await;
     // The same tables, but SES refuses every send (an unverified sender), as a timeout would.
     let failing = Identity::start_with(&[("MAIL_FROM", "unverified@nowhere.example")]).await;
 
-    let second = forgot(&failing, &account.email).await;
+    let second = failing.forgot(&account.email).await;
     let reply = reset(&id, &first_link, "quartz meadow lighthouse").await;
 
     assert_eq!(second.status, 202);

@@ -13,7 +13,7 @@ use http::{HeaderValue, Method, Request, StatusCode};
 use http_body_util::BodyExt as _;
 use tower::ServiceExt as _;
 
-use crate::{
+use crate::no_panic::{
     REQUEST_TIMEOUT, SHOWN_FAILURES,
     accounts::{Live, heal_after},
     generate::Case,

@@ -8,7 +8,7 @@ use base64::{
 };
 
 use super::{BodyKind, Gen, NUMBERS};
-use crate::accounts::{ADMIN_ACCESS, USER_ACCESS, USER_REFRESH};
+use crate::no_panic::accounts::{ADMIN_ACCESS, USER_ACCESS, USER_REFRESH};
 
 impl Gen<'_> {
     pub(super) fn headers(

@@ -8,7 +8,7 @@ use e2e::{Account, Identity};
 use futures::lock::Mutex;
 use http::{Method, StatusCode};
 
-use crate::generate::Case;
+use crate::no_panic::generate::Case;
 
 /// Real credentials are only known (and may change) while the test runs: cases carry these
 /// markers, replaced with the live values when the request is sent. Each is made of URL-,

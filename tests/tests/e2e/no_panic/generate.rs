@@ -10,7 +10,7 @@ mod uri;
 use http::Method;
 use shared::routes::Route;
 
-use crate::{
+use crate::no_panic::{
     MAX_PATH,
     accounts::{Samples, TO_VICTIM, contains, replace_all},
     rng::Rng,

@@ -3,9 +3,7 @@
 
 #![allow(clippy::expect_used, clippy::panic)] // Test code: a failed set-up should stop the test loudly.
 
-use std::path::PathBuf;
-
-use e2e::{Client, Reply, emulator_env, emulator_state, spawn_http};
+use e2e::{Client, Reply, emulator_env, emulator_state, spawn_http, venv_tool};
 use serde_json::Value;
 
 async fn docs_with(overrides: &[(&str, &str)]) -> String {
@@ -19,16 +17,6 @@ async fn get(base: &str, path: &str) -> Reply {
     Client::new().get(&format!("{base}{path}"), &[]).await
 }
 
-/// `openapi-spec-validator` from the project's venv (or PATH).
-fn validator() -> PathBuf {
-    let venv =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/openapi-spec-validator");
-    if venv.exists() {
-        return venv;
-    }
-    PathBuf::from("openapi-spec-validator")
-}
-
 #[tokio::test]
 async fn the_served_document_is_openapi_3_1_that_a_standard_validator_accepts() {
     let base = docs_with(&[]).await;
@@ -38,7 +26,7 @@ async fn the_served_document_is_openapi_3_1_that_a_standard_validator_accepts() 
     assert_eq!(reply.json()["openapi"], "3.1.0");
     let file = std::env::temp_dir().join(format!("openapi-{}.json", e2e::unique()));
     std::fs::write(&file, &reply.body).expect("write the document");
-    let out = std::process::Command::new(validator())
+    let out = std::process::Command::new(venv_tool("openapi-spec-validator"))
         .arg(&file)
         .output()
         .expect("openapi-spec-validator (infra/local/requirements.txt; make test installs it)");

@@ -1,0 +1,19 @@
+//! The end-to-end tests: every function over real HTTP (or as API Gateway hands it a request)
+//! against the local emulator, in one test binary with one module per area, so they are compiled
+//! and linked once. The helpers they share are the `e2e` library (`tests/src/lib.rs`).
+//!
+//! Run them through `make test`, which starts the emulator and exports its environment; by hand,
+//! the same as the script does (see `infra/scripts/lib.sh`'s `local_aws`), then
+//! `cargo test -p e2e --test e2e [-- <module>::]`.
+
+mod cold_start;
+mod docs;
+mod hardening;
+mod health;
+mod identity;
+mod lookalike;
+mod mail;
+mod no_panic;
+mod ratelimit;
+mod uploads;
+mod webhooks;
