@@ -18,21 +18,14 @@ pub fn routes() -> Routes<State> {
     pages::routes()
 }
 
-/// The function's router, with the shared layer stack applied.
+/// The function's router: its routes inside the shared layer stack.
 pub fn router(state: State) -> Router {
-    let (config, limiter) = (state.app.config.clone(), state.limiter.clone());
-    shared::layers::apply(routes().into_router().with_state(state), &config, limiter)
+    routes().finish(state)
 }
 
 /// This function's own paths.
 pub fn openapi() -> OpenApi {
-    shared::openapi::conventions(
-        pages::own_paths(),
-        shared::openapi::Layers {
-            rate_limited: false,
-            api_key: false,
-        },
-    )
+    shared::openapi::conventions(pages::own_paths(), shared::openapi::Layers::OPEN)
 }
 
 /// The whole API: every function's document, merged. Each function contributes its own paths

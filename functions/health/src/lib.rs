@@ -16,24 +16,16 @@ pub fn routes() -> Routes<State> {
     checks::routes()
 }
 
+/// The function's router: its routes inside the shared layer stack.
+pub fn router(state: State) -> Router {
+    routes().finish(state)
+}
+
 /// This function's OpenAPI document (merged with the others by the docs function).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    use utoipa::OpenApi as _;
-    shared::openapi::conventions(
-        ApiDoc::openapi(),
-        shared::openapi::Layers {
-            rate_limited: false,
-            api_key: false,
-        },
-    )
+    shared::openapi::document::<ApiDoc>(shared::openapi::Layers::OPEN)
 }
 
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(checks::health, checks::liveness, checks::readiness))]
 struct ApiDoc;
-
-/// The function's router, with the shared layer stack applied.
-pub fn router(state: State) -> Router {
-    let (config, limiter) = (state.app.config.clone(), state.limiter.clone());
-    shared::layers::apply(routes().into_router().with_state(state), &config, limiter)
-}

@@ -30,16 +30,14 @@ pub fn routes() -> Routes<State> {
         .merge(remove::routes())
 }
 
+/// The function's router: its routes inside the shared layer stack.
+pub fn router(state: State) -> Router {
+    routes().finish(state)
+}
+
 /// This function's OpenAPI document (merged with the others by the docs function).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    use utoipa::OpenApi as _;
-    shared::openapi::conventions(
-        ApiDoc::openapi(),
-        shared::openapi::Layers {
-            rate_limited: true,
-            api_key: true,
-        },
-    )
+    shared::openapi::document::<ApiDoc>(shared::openapi::Layers::API)
 }
 
 #[derive(utoipa::OpenApi)]
@@ -51,9 +49,3 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     remove::remove
 ))]
 struct ApiDoc;
-
-/// The function's router, with the shared layer stack applied.
-pub fn router(state: State) -> Router {
-    let (config, limiter) = (state.app.config.clone(), state.limiter.clone());
-    shared::layers::apply(routes().into_router().with_state(state), &config, limiter)
-}

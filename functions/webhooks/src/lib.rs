@@ -24,17 +24,15 @@ pub fn routes() -> Routes<State> {
     providers::routes()
 }
 
+/// The function's router: its routes inside the shared layer stack.
+pub fn router(state: State) -> Router {
+    routes().finish(state)
+}
+
 /// This function's OpenAPI document (merged with the others by the docs function). No API key
 /// (senders carry none) and no application rate limit.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    use utoipa::OpenApi as _;
-    shared::openapi::conventions(
-        ApiDoc::openapi(),
-        shared::openapi::Layers {
-            rate_limited: false,
-            api_key: false,
-        },
-    )
+    shared::openapi::document::<ApiDoc>(shared::openapi::Layers::OPEN)
 }
 
 #[derive(utoipa::OpenApi)]
@@ -50,9 +48,3 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 // `DeliveryResponses` refers to `Ack` by name but, unlike a path's `body = ..`, does not register
 // it: listed here so the reference resolves.
 struct ApiDoc;
-
-/// The function's router, with the shared layer stack applied.
-pub fn router(state: State) -> Router {
-    let (config, limiter) = (state.app.config.clone(), state.limiter.clone());
-    shared::layers::apply(routes().into_router().with_state(state), &config, limiter)
-}

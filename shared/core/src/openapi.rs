@@ -58,6 +58,26 @@ pub struct Layers {
     pub api_key: bool,
 }
 
+impl Layers {
+    /// The client-facing API (`auth`, `users`, `uploads`): rate limited, behind the optional
+    /// API key.
+    pub const API: Self = Self {
+        rate_limited: true,
+        api_key: true,
+    };
+    /// Neither: an exempt limiter and no API key (`health`, `webhooks`, `docs`).
+    pub const OPEN: Self = Self {
+        rate_limited: false,
+        api_key: false,
+    };
+}
+
+/// A function's own OpenAPI document: the paths `D` lists (`#[derive(utoipa::OpenApi)]` over
+/// its handlers), with the [`conventions`] of its `layers`. The docs function merges them.
+pub fn document<D: utoipa::OpenApi>(layers: Layers) -> OpenApi {
+    conventions(D::openapi(), layers)
+}
+
 /// Adds to every operation of `doc` what the shared layers do: `X-Request-ID` on every response,
 /// the rate-limit headers and a 429 where the limiter counts, the body errors (400, 413, 415,
 /// 422) where there is a body, 401 where a Bearer token is required, 503 everywhere (a

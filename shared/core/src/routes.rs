@@ -1,15 +1,20 @@
 //! [`Routes`]: an axum router that also knows its route table.
 //!
 //! Each route module of a function exposes `routes() -> Routes<State>`; the function's `lib.rs`
-//! merges them. The table lets the route-group consistency test (`tests/tests/consistency.rs`)
+//! merges them, and [`Routes::finish`] makes the merged routes its router. The table lets the route-group consistency test (`tests/tests/consistency.rs`)
 //! compare what a router serves with `template.yaml`, the watch router and `events/`, without a
 //! running function or any AWS access.
 
+use std::sync::Arc;
+
 use axum::{
     Router,
+    extract::FromRef,
     handler::Handler,
     routing::{self, MethodRouter},
 };
+
+use crate::{AppState, ratelimit::RateLimiter};
 
 /// One method and path a router serves, as written in the router (`/api/v1/users/{id}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -82,9 +87,15 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         table
     }
 
-    /// The router, for `with_state` and the shared layers.
-    pub fn into_router(self) -> Router<S> {
-        self.router
+    /// The function's finished router: these routes over `state`, inside the shared layer
+    /// stack ([`crate::layers::apply`]) with the state's configuration and rate limiter.
+    pub fn finish(self, state: S) -> Router
+    where
+        AppState: FromRef<S>,
+        Arc<RateLimiter>: FromRef<S>,
+    {
+        let (app, limiter) = (AppState::from_ref(&state), Arc::from_ref(&state));
+        crate::layers::apply(self.router.with_state(state), &app.config, limiter)
     }
 }
 
