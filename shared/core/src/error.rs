@@ -323,26 +323,31 @@ impl ErrorBody {
     }
 }
 
-/// `detail` is a message, or a list of field errors for 422.
-#[derive(Debug, Clone, Serialize)]
+/// `detail`: a message, or the field errors of a 422 `VALIDATION_ERROR`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ErrorDetail)]
 #[serde(untagged)]
 pub enum Detail {
     /// Most errors.
     Message(&'static str),
-    /// Validation errors.
+    /// Validation errors, FastAPI style.
     Fields(Vec<FieldError>),
 }
 
-/// The error envelope of `functions/docs/guide/api.md`.
-#[derive(Debug, Serialize)]
+/// The error envelope every non-2xx response from our code carries (`functions/docs/guide/api.md`).
+// The doc comments here are the schema's descriptions in the OpenAPI document, where every error
+// response refers to it as `ErrorEnvelope` (`crate::openapi`). The `crate::layers` envelope
+// middleware renders it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = ErrorEnvelope)]
 pub struct Envelope<'a> {
-    /// Message or field list.
+    /// A message, or (422 `VALIDATION_ERROR`) the list of field errors.
     pub detail: &'a Detail,
-    /// Stable machine-readable code.
+    /// The machine-readable code (`functions/docs/guide/api.md`, "Error codes").
     pub error_code: &'a str,
-    /// RFC 3339 UTC.
+    /// RFC 3339, when the error was answered.
     pub timestamp: String,
-    /// The `X-Request-ID` of this request.
+    /// The request id, also in `X-Request-ID`.
     pub request_id: &'a str,
 }
 

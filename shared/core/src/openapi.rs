@@ -5,43 +5,19 @@
 //! The documents are generated from the real handlers (`#[utoipa::path]`) and the real body
 //! types (`#[derive(ToSchema)]`); the docs function merges them (`functions/docs`).
 
-use utoipa::{
-    ToSchema,
-    openapi::{
-        ComponentsBuilder, OpenApi, RefOr, ResponseBuilder,
-        header::HeaderBuilder,
-        path::Operation,
-        schema::{ObjectBuilder, Type},
-        security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
-    },
+use utoipa::openapi::{
+    ComponentsBuilder, OpenApi, RefOr, ResponseBuilder,
+    header::HeaderBuilder,
+    path::Operation,
+    schema::{ObjectBuilder, Type},
+    security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use crate::error::FieldError;
+use crate::error::{Detail, Envelope, FieldError};
 
-/// The error envelope every non-2xx response from our code carries (`functions/docs/guide/api.md`).
-#[derive(Debug, serde::Serialize, ToSchema)]
-#[allow(dead_code)] // A schema only: the envelope is rendered by `error::Envelope`.
-pub struct ErrorEnvelope {
-    /// A message, or (422 `VALIDATION_ERROR`) the list of field errors.
-    detail: ErrorDetail,
-    /// The machine-readable code (`functions/docs/guide/api.md`, "Error codes").
-    error_code: String,
-    /// RFC 3339, when the error was answered.
-    timestamp: String,
-    /// The request id, also in `X-Request-ID`.
-    request_id: String,
-}
-
-/// `detail`: a message, or the field errors of a 422 `VALIDATION_ERROR`.
-#[derive(Debug, serde::Serialize, ToSchema)]
-#[allow(dead_code)] // A schema only.
-#[serde(untagged)]
-pub enum ErrorDetail {
-    /// Most errors.
-    Message(String),
-    /// Validation errors, FastAPI style.
-    Fields(Vec<FieldError>),
-}
+/// The error envelope ([`Envelope`], schema `ErrorEnvelope`), for the `body = ..` of an error
+/// response in `#[utoipa::path]`.
+pub type ErrorEnvelope = Envelope<'static>;
 
 /// The name of the Bearer security scheme (access tokens).
 pub const BEARER: &str = "bearer";
@@ -86,7 +62,7 @@ pub fn conventions(mut doc: OpenApi, layers: Layers) -> OpenApi {
     let components = doc.components.take().unwrap_or_default();
     let mut builder = ComponentsBuilder::from(components)
         .schema_from::<ErrorEnvelope>()
-        .schema_from::<ErrorDetail>()
+        .schema_from::<Detail>()
         .schema_from::<FieldError>()
         .security_scheme(
             BEARER,
@@ -256,7 +232,7 @@ pub fn envelope_response(description: &str) -> utoipa::openapi::Response {
             "application/json",
             utoipa::openapi::ContentBuilder::new()
                 .schema(Some(utoipa::openapi::Ref::from_schema_name(
-                    "ErrorEnvelope",
+                    <ErrorEnvelope as utoipa::ToSchema>::name(),
                 )))
                 .build(),
         )
