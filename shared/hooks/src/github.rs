@@ -6,9 +6,9 @@
 //! [`Verified`]). De-duplicating on the delivery id is still worth doing for GitHub's own
 //! retries, but it is not replay protection.
 
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::SecretString;
 
-use crate::mac::{self, Tag};
+use crate::mac::{self, Keys};
 use crate::{Delivery, KeyError, Verified, Verifier, VerifyError};
 
 /// The signature header.
@@ -25,7 +25,7 @@ const PREFIX: &str = "sha256=";
 /// Verifies GitHub deliveries against any of its secrets.
 #[derive(Debug, Clone)]
 pub struct GithubVerifier {
-    secrets: Vec<SecretString>,
+    keys: Keys,
 }
 
 impl GithubVerifier {
@@ -35,37 +35,21 @@ impl GithubVerifier {
     /// # Errors
     /// [`KeyError::EmptySecret`] if a secret is empty or blank.
     pub fn new(secrets: &[SecretString]) -> Result<Self, KeyError> {
-        if secrets
-            .iter()
-            .any(|secret| secret.expose_secret().trim().is_empty())
-        {
-            return Err(KeyError::EmptySecret);
-        }
         Ok(Self {
-            secrets: secrets.to_vec(),
+            keys: Keys::new(secrets, mac::whole_secret)?,
         })
     }
 }
 
 impl Verifier for GithubVerifier {
     fn verify(&self, delivery: &Delivery<'_>) -> Result<Verified, VerifyError> {
-        if self.secrets.is_empty() {
-            return Err(VerifyError::NoSecret);
-        }
-        let header = delivery
-            .headers
-            .get(SIGNATURE_HEADER)
-            .ok_or(VerifyError::MissingHeader(SIGNATURE_HEADER))?;
-        let signature = header
+        self.keys.ensure_some()?;
+        let signature = delivery
+            .require(SIGNATURE_HEADER)?
             .strip_prefix(PREFIX)
             .and_then(mac::decode_hex_tag)
             .ok_or(VerifyError::MalformedHeader(SIGNATURE_HEADER))?;
-        let expected: Vec<Tag> = self
-            .secrets
-            .iter()
-            .map(|secret| tag(secret.expose_secret(), delivery.body))
-            .collect();
-        if !mac::any_matches(&expected, &[signature]) {
+        if !self.keys.signed(&[delivery.body], &[signature]) {
             return Err(VerifyError::BadSignature);
         }
         let header = |name| delivery.headers.get(name).map(str::to_owned);
@@ -81,11 +65,8 @@ impl Verifier for GithubVerifier {
 /// local tooling (`sha256=` and lowercase hex).
 #[must_use]
 pub fn sign(secret: &str, body: &[u8]) -> String {
-    format!("{PREFIX}{}", mac::encode_hex(&tag(secret, body)))
-}
-
-fn tag(secret: &str, body: &[u8]) -> Tag {
-    mac::hmac_sha256(secret.as_bytes(), &[body])
+    let tag = mac::hmac_sha256(secret.as_bytes(), &[body]);
+    format!("{PREFIX}{}", mac::encode_hex(&tag))
 }
 
 #[cfg(test)]

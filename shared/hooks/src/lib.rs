@@ -24,11 +24,14 @@ pub mod github;
 mod mac;
 pub mod rsa;
 pub mod secrets;
+mod stamped;
 pub mod standard;
 pub mod stripe;
 
 #[cfg(test)]
 mod no_panic;
+#[cfg(test)]
+mod testing;
 
 pub use github::GithubVerifier;
 pub use rsa::RsaVerifier;
@@ -92,6 +95,15 @@ pub struct Delivery<'a> {
     pub body: &'a [u8],
     /// The current time, in Unix seconds (passed in so that tests control the clock).
     pub now: i64,
+}
+
+impl<'a> Delivery<'a> {
+    /// The value of header `name`, or [`VerifyError::MissingHeader`] naming it.
+    fn require(&self, name: &'static str) -> Result<&'a str, VerifyError> {
+        self.headers
+            .get(name)
+            .ok_or(VerifyError::MissingHeader(name))
+    }
 }
 
 /// What a verified delivery carries besides its body.

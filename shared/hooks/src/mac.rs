@@ -1,14 +1,16 @@
-//! What the HMAC schemes share: HMAC-SHA256 over the signed parts, constant-time matching of
-//! candidate signatures, the replay window, and the strict number and hex parsing their headers
-//! need.
+//! What the HMAC schemes share: their keys ([`Keys`]), HMAC-SHA256 over the signed parts,
+//! constant-time matching of candidate signatures, and the strict number and hex parsing their
+//! headers need; and what every timestamped scheme (RSA too) shares: the replay window, checked
+//! once the signature holds ([`signed_in_window`]).
 
 use aws_lc_rs::hmac;
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use secrecy::{ExposeSecret as _, SecretSlice, SecretString};
 use subtle::{Choice, ConstantTimeEq as _};
 
-use crate::VerifyError;
+use crate::{KeyError, VerifyError};
 
 /// The length of an HMAC-SHA256 tag.
 pub(crate) const TAG_LEN: usize = 32;
@@ -22,6 +24,55 @@ pub(crate) const BASE64: GeneralPurpose = GeneralPurpose::new(
     &alphabet::STANDARD,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
+
+/// The HMAC keys of one sender, any of which may have signed a delivery (several while a
+/// secret is rotated).
+#[derive(Debug, Clone)]
+pub(crate) struct Keys(Vec<SecretSlice<u8>>);
+
+impl Keys {
+    /// The key each of `secrets` stands for, by `decode`. An empty list is allowed: it refuses
+    /// every delivery ([`Keys::ensure_some`]).
+    pub(crate) fn new(
+        secrets: &[SecretString],
+        decode: impl Fn(&str) -> Result<Vec<u8>, KeyError>,
+    ) -> Result<Self, KeyError> {
+        secrets
+            .iter()
+            .map(|secret| decode(secret.expose_secret()).map(SecretSlice::from))
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+
+    /// [`VerifyError::NoSecret`] when there is no key, so nothing can pass.
+    pub(crate) fn ensure_some(&self) -> Result<(), VerifyError> {
+        if self.0.is_empty() {
+            Err(VerifyError::NoSecret)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Whether the HMAC of `parts` under any key equals any of the `candidates` ([`any_matches`]).
+    pub(crate) fn signed(&self, parts: &[&[u8]], candidates: &[Tag]) -> bool {
+        let expected: Vec<Tag> = self
+            .0
+            .iter()
+            .map(|key| hmac_sha256(key.expose_secret(), parts))
+            .collect();
+        any_matches(&expected, candidates)
+    }
+}
+
+/// The key of a secret used whole, as GitHub and Stripe use theirs: its UTF-8 bytes. A blank
+/// secret is refused: anyone could compute its MACs.
+pub(crate) fn whole_secret(secret: &str) -> Result<Vec<u8>, KeyError> {
+    if secret.trim().is_empty() {
+        Err(KeyError::EmptySecret)
+    } else {
+        Ok(secret.as_bytes().to_vec())
+    }
+}
 
 /// HMAC-SHA256 of the concatenation of `parts` under `key`.
 ///
@@ -64,6 +115,22 @@ pub(crate) fn check_window(timestamp: i64, now: i64, tolerance: u32) -> Result<(
         Err(VerifyError::FutureTimestamp)
     } else {
         Ok(())
+    }
+}
+
+/// The end of every timestamped scheme: the signature first (until it holds, the timestamp is
+/// only a claim, and answering "stale" or "future" to a forgery would tell its sender our clock
+/// window), then the window of [`check_window`].
+pub(crate) fn signed_in_window(
+    matched: bool,
+    timestamp: i64,
+    now: i64,
+    tolerance: u32,
+) -> Result<(), VerifyError> {
+    if matched {
+        check_window(timestamp, now, tolerance)
+    } else {
+        Err(VerifyError::BadSignature)
     }
 }
 

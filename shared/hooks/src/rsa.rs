@@ -19,6 +19,7 @@ use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
 use base64::Engine as _;
 
 use crate::mac::{self, BASE64};
+use crate::stamped::{self, Names, Stamped};
 use crate::{Delivery, KeyError, Verified, Verifier, VerifyError};
 
 /// The message id header.
@@ -27,6 +28,12 @@ pub const ID_HEADER: &str = "x-webhook-id";
 pub const TIMESTAMP_HEADER: &str = "x-webhook-timestamp";
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "x-webhook-signature";
+
+const HEADERS: Names = Names {
+    id: ID_HEADER,
+    timestamp: TIMESTAMP_HEADER,
+    signature: SIGNATURE_HEADER,
+};
 
 /// The PEM labels accepted: SubjectPublicKeyInfo and PKCS#1 `RSAPublicKey`. aws-lc parses
 /// either DER form for RSA verification, so no conversion is needed.
@@ -67,41 +74,21 @@ impl Verifier for RsaVerifier {
         if self.keys.is_empty() {
             return Err(VerifyError::NoSecret);
         }
-        let header = |name| {
-            delivery
-                .headers
-                .get(name)
-                .ok_or(VerifyError::MissingHeader(name))
-        };
-        let id = header(ID_HEADER)?;
-        let timestamp_text = header(TIMESTAMP_HEADER)?;
-        let signature = header(SIGNATURE_HEADER)?;
-        if id.is_empty() {
-            return Err(VerifyError::MalformedHeader(ID_HEADER));
-        }
-        let timestamp = mac::parse_unix(timestamp_text)
-            .ok_or(VerifyError::MalformedHeader(TIMESTAMP_HEADER))?;
-        let signature = match BASE64.decode(signature) {
+        let stamped = Stamped::read(delivery, HEADERS)?;
+        let timestamp = stamped.unix_time()?;
+        let signature = match BASE64.decode(stamped.signature) {
             Ok(signature) if !signature.is_empty() => signature,
             _ => return Err(VerifyError::MalformedHeader(SIGNATURE_HEADER)),
         };
-        // The signature first, as for the HMAC schemes: an unsigned timestamp earns no
-        // specific answer. Public-key verification involves no secret, so an early return on
-        // the first matching key reveals nothing.
-        let content = content(id, timestamp_text, delivery.body);
-        if !self
+        // Public-key verification involves no secret, so an early return on the first matching
+        // key reveals nothing.
+        let content = stamped.content(delivery.body).concat();
+        let signed = self
             .keys
             .iter()
-            .any(|key| key.verify_sig(&content, &signature).is_ok())
-        {
-            return Err(VerifyError::BadSignature);
-        }
-        mac::check_window(timestamp, delivery.now, self.tolerance_secs)?;
-        Ok(Verified {
-            delivery_id: Some(id.to_owned()),
-            event_type: None,
-            timestamp: Some(timestamp),
-        })
+            .any(|key| key.verify_sig(&content, &signature).is_ok());
+        mac::signed_in_window(signed, timestamp, delivery.now, self.tolerance_secs)?;
+        Ok(stamped.verified(timestamp))
     }
 }
 
@@ -109,17 +96,7 @@ impl Verifier for RsaVerifier {
 /// `"{id}.{timestamp}.{body}"`, for tests and senders' tooling.
 #[must_use]
 pub fn signed_content(id: &str, timestamp: i64, body: &[u8]) -> Vec<u8> {
-    content(id, &timestamp.to_string(), body)
-}
-
-fn content(id: &str, timestamp: &str, body: &[u8]) -> Vec<u8> {
-    let mut content = Vec::with_capacity(id.len() + timestamp.len() + body.len() + 2);
-    content.extend_from_slice(id.as_bytes());
-    content.push(b'.');
-    content.extend_from_slice(timestamp.as_bytes());
-    content.push(b'.');
-    content.extend_from_slice(body);
-    content
+    stamped::content(id, &timestamp.to_string(), body).concat()
 }
 
 /// An RSA verification key from one PEM block (see [`RsaVerifier::new`]).

@@ -13,9 +13,10 @@
 //! timestamp window (both directions) is replay protection.
 
 use base64::Engine as _;
-use secrecy::{ExposeSecret as _, SecretSlice, SecretString};
+use secrecy::SecretString;
 
-use crate::mac::{self, BASE64, Tag};
+use crate::mac::{self, BASE64, Keys, Tag};
+use crate::stamped::{self, Names, Stamped};
 use crate::{Delivery, KeyError, Verified, Verifier, VerifyError};
 
 /// The message id header.
@@ -25,6 +26,12 @@ pub const TIMESTAMP_HEADER: &str = "webhook-timestamp";
 /// The signature list header.
 pub const SIGNATURE_HEADER: &str = "webhook-signature";
 
+const HEADERS: Names = Names {
+    id: ID_HEADER,
+    timestamp: TIMESTAMP_HEADER,
+    signature: SIGNATURE_HEADER,
+};
+
 /// The prefix the spec puts before a secret's base64.
 const SECRET_PREFIX: &str = "whsec_";
 
@@ -32,7 +39,7 @@ const SECRET_PREFIX: &str = "whsec_";
 #[derive(Debug, Clone)]
 pub struct StandardVerifier {
     /// The decoded keys.
-    keys: Vec<SecretSlice<u8>>,
+    keys: Keys,
     tolerance_secs: u32,
 }
 
@@ -45,12 +52,8 @@ impl StandardVerifier {
     /// [`KeyError::EmptySecret`] or [`KeyError::SecretNotBase64`] for a secret that gives no
     /// key.
     pub fn new(secrets: &[SecretString], tolerance_secs: u32) -> Result<Self, KeyError> {
-        let keys = secrets
-            .iter()
-            .map(|secret| decode_secret(secret.expose_secret()).map(SecretSlice::from))
-            .collect::<Result<_, _>>()?;
         Ok(Self {
-            keys,
+            keys: Keys::new(secrets, decode_secret)?,
             tolerance_secs,
         })
     }
@@ -58,38 +61,15 @@ impl StandardVerifier {
 
 impl Verifier for StandardVerifier {
     fn verify(&self, delivery: &Delivery<'_>) -> Result<Verified, VerifyError> {
-        if self.keys.is_empty() {
-            return Err(VerifyError::NoSecret);
-        }
-        let header = |name| {
-            delivery
-                .headers
-                .get(name)
-                .ok_or(VerifyError::MissingHeader(name))
-        };
-        let id = header(ID_HEADER)?;
-        let timestamp_text = header(TIMESTAMP_HEADER)?;
-        let signatures = parse_signatures(header(SIGNATURE_HEADER)?)?;
-        if id.is_empty() {
-            return Err(VerifyError::MalformedHeader(ID_HEADER));
-        }
-        let timestamp = mac::parse_unix(timestamp_text)
-            .ok_or(VerifyError::MalformedHeader(TIMESTAMP_HEADER))?;
-        // The signature first, as for Stripe: an unsigned timestamp earns no specific answer.
-        let expected: Vec<Tag> = self
+        self.keys.ensure_some()?;
+        let stamped = Stamped::read(delivery, HEADERS)?;
+        let signatures = parse_signatures(stamped.signature)?;
+        let timestamp = stamped.unix_time()?;
+        let signed = self
             .keys
-            .iter()
-            .map(|key| tag(key.expose_secret(), id, timestamp_text, delivery.body))
-            .collect();
-        if !mac::any_matches(&expected, &signatures) {
-            return Err(VerifyError::BadSignature);
-        }
-        mac::check_window(timestamp, delivery.now, self.tolerance_secs)?;
-        Ok(Verified {
-            delivery_id: Some(id.to_owned()),
-            event_type: None,
-            timestamp: Some(timestamp),
-        })
+            .signed(&stamped.content(delivery.body), &signatures);
+        mac::signed_in_window(signed, timestamp, delivery.now, self.tolerance_secs)?;
+        Ok(stamped.verified(timestamp))
     }
 }
 
@@ -99,8 +79,9 @@ impl Verifier for StandardVerifier {
 /// # Errors
 /// [`KeyError`] if `secret` gives no key (see [`StandardVerifier::new`]).
 pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Result<String, KeyError> {
-    let key = SecretSlice::from(decode_secret(secret)?);
-    let tag = tag(key.expose_secret(), id, &timestamp.to_string(), body);
+    let key = decode_secret(secret)?;
+    let timestamp = timestamp.to_string();
+    let tag = mac::hmac_sha256(&key, &stamped::content(id, &timestamp, body));
     Ok(format!("v1,{}", BASE64.encode(tag)))
 }
 
@@ -115,14 +96,6 @@ pub(crate) fn decode_secret(secret: &str) -> Result<Vec<u8>, KeyError> {
         Ok(key) if !key.is_empty() => Ok(key),
         _ => Err(KeyError::SecretNotBase64),
     }
-}
-
-/// HMAC of `"{id}.{timestamp}.{body}"`, the timestamp exactly as the header wrote it.
-fn tag(key: &[u8], id: &str, timestamp: &str, body: &[u8]) -> Tag {
-    mac::hmac_sha256(
-        key,
-        &[id.as_bytes(), b".", timestamp.as_bytes(), b".", body],
-    )
 }
 
 /// Every `v1` signature of the list, possibly none. An entry that is not `version,signature`,

@@ -10,9 +10,9 @@
 //! Stripe's libraries refuse only timestamps older than the tolerance; this one also refuses
 //! timestamps further ahead than the tolerance, like the Standard Webhooks libraries.
 
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::SecretString;
 
-use crate::mac::{self, Tag};
+use crate::mac::{self, Keys, Tag};
 use crate::{Delivery, KeyError, Verified, Verifier, VerifyError};
 
 /// The signature header.
@@ -21,7 +21,7 @@ pub const SIGNATURE_HEADER: &str = "Stripe-Signature";
 /// Verifies Stripe deliveries against any of its endpoint secrets.
 #[derive(Debug, Clone)]
 pub struct StripeVerifier {
-    secrets: Vec<SecretString>,
+    keys: Keys,
     tolerance_secs: u32,
 }
 
@@ -34,14 +34,8 @@ impl StripeVerifier {
     /// # Errors
     /// [`KeyError::EmptySecret`] if a secret is empty or blank.
     pub fn new(secrets: &[SecretString], tolerance_secs: u32) -> Result<Self, KeyError> {
-        if secrets
-            .iter()
-            .any(|secret| secret.expose_secret().trim().is_empty())
-        {
-            return Err(KeyError::EmptySecret);
-        }
         Ok(Self {
-            secrets: secrets.to_vec(),
+            keys: Keys::new(secrets, mac::whole_secret)?,
             tolerance_secs,
         })
     }
@@ -49,25 +43,13 @@ impl StripeVerifier {
 
 impl Verifier for StripeVerifier {
     fn verify(&self, delivery: &Delivery<'_>) -> Result<Verified, VerifyError> {
-        if self.secrets.is_empty() {
-            return Err(VerifyError::NoSecret);
-        }
-        let header = delivery
-            .headers
-            .get(SIGNATURE_HEADER)
-            .ok_or(VerifyError::MissingHeader(SIGNATURE_HEADER))?;
-        let parsed = parse_header(header)?;
-        // The signature first: until it holds, the timestamp is only a claim, and answering
-        // "stale" or "future" to a forgery would tell its sender our clock window.
-        let expected: Vec<Tag> = self
-            .secrets
-            .iter()
-            .map(|secret| tag(secret.expose_secret(), parsed.timestamp_text, delivery.body))
-            .collect();
-        if !mac::any_matches(&expected, &parsed.signatures) {
-            return Err(VerifyError::BadSignature);
-        }
-        mac::check_window(parsed.timestamp, delivery.now, self.tolerance_secs)?;
+        self.keys.ensure_some()?;
+        let parsed = parse_header(delivery.require(SIGNATURE_HEADER)?)?;
+        let signed = self.keys.signed(
+            &content(parsed.timestamp_text, delivery.body),
+            &parsed.signatures,
+        );
+        mac::signed_in_window(signed, parsed.timestamp, delivery.now, self.tolerance_secs)?;
         Ok(Verified {
             delivery_id: None,
             event_type: None,
@@ -81,14 +63,14 @@ impl Verifier for StripeVerifier {
 #[must_use]
 pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
     let timestamp = timestamp.to_string();
-    let tag = tag(secret, &timestamp, body);
+    let tag = mac::hmac_sha256(secret.as_bytes(), &content(&timestamp, body));
     format!("t={timestamp},v1={}", mac::encode_hex(&tag))
 }
 
-/// HMAC of `"{t}.{body}"`, with `t` exactly as the header wrote it: that text, not the number
-/// it parses to, is what Stripe signed.
-fn tag(secret: &str, timestamp: &str, body: &[u8]) -> Tag {
-    mac::hmac_sha256(secret.as_bytes(), &[timestamp.as_bytes(), b".", body])
+/// What is signed, `"{t}.{body}"`, with `t` exactly as the header wrote it: that text, not the
+/// number it parses to, is what Stripe signed.
+fn content<'c>(timestamp: &'c str, body: &'c [u8]) -> [&'c [u8]; 3] {
+    [timestamp.as_bytes(), b".", body]
 }
 
 /// The parts of a [`SIGNATURE_HEADER`] that matter.

@@ -1,5 +1,6 @@
 use super::*;
 use crate::DEFAULT_TOLERANCE_SECS;
+use crate::testing::{each_left_out, verify_with};
 
 /// The spec's official test vector.
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -11,19 +12,6 @@ const SIGNATURE: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
 fn verifier(secrets: &[&str]) -> StandardVerifier {
     let secrets: Vec<SecretString> = secrets.iter().map(|&s| SecretString::from(s)).collect();
     StandardVerifier::new(&secrets, DEFAULT_TOLERANCE_SECS).unwrap()
-}
-
-fn verify_with(
-    verifier: &StandardVerifier,
-    headers: &[(&str, &str)],
-    body: &[u8],
-    now: i64,
-) -> Result<Verified, VerifyError> {
-    verifier.verify(&Delivery {
-        headers: &headers,
-        body,
-        now,
-    })
 }
 
 /// The vector's headers with `signature` as the signature list.
@@ -90,16 +78,10 @@ fn each_missing_header_is_named() {
         ("webhook-timestamp", ts.as_str()),
         ("webhook-signature", SIGNATURE),
     ];
-    for skipped in 0..all.len() {
-        let headers: Vec<(&str, &str)> = all
-            .iter()
-            .enumerate()
-            .filter(|&(index, _)| index != skipped)
-            .map(|(_, &pair)| pair)
-            .collect();
+    for (missing, headers) in each_left_out(&all) {
         assert_eq!(
             verify_with(&verifier(&[SECRET]), &headers, BODY, TS),
-            Err(VerifyError::MissingHeader(all[skipped].0))
+            Err(VerifyError::MissingHeader(missing))
         );
     }
 }
