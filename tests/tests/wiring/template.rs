@@ -3,17 +3,10 @@
 //! argon2 flood cannot starve the other functions). cfn-lint checks the syntax; this checks that
 //! they are there, for every function, and stay there.
 
-#![allow(clippy::expect_used)] // Helpers outside #[test] fns: an unreadable template must fail loudly.
+use crate::repo::{self, Yaml, text};
 
-use serde_yaml::Value;
-
-fn template() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
-    serde_yaml::from_str(&std::fs::read_to_string(path).expect("template.yaml"))
-        .expect("template.yaml parses")
-}
-
-fn resources(t: &Value) -> Vec<(String, Value)> {
+/// The resources of the template, by logical id.
+fn resources(t: &Yaml) -> Vec<(String, Yaml)> {
     t["Resources"]
         .as_mapping()
         .expect("Resources")
@@ -22,18 +15,9 @@ fn resources(t: &Value) -> Vec<(String, Value)> {
         .collect()
 }
 
-/// The text of a scalar or of a tagged scalar (`!Sub "..."`).
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Tagged(t) => text(&t.value),
-        _ => String::new(),
-    }
-}
-
 #[test]
 fn the_stage_writes_access_logs_with_the_request_id() {
-    let t = template();
+    let t = repo::template();
     let api = &t["Resources"]["Api"]["Properties"];
     let format = text(&api["AccessLogSetting"]["Format"]);
     assert!(format.contains("$context.requestId"), "{format}");
@@ -44,7 +28,7 @@ fn the_stage_writes_access_logs_with_the_request_id() {
 
 #[test]
 fn every_function_and_the_access_log_have_a_log_group_with_a_retention() {
-    let t = template();
+    let t = repo::template();
     let all = resources(&t);
     let groups: Vec<String> = all
         .iter()
@@ -72,7 +56,7 @@ fn every_function_and_the_access_log_have_a_log_group_with_a_retention() {
 
 #[test]
 fn auth_has_reserved_concurrency_from_a_parameter() {
-    let t = template();
+    let t = repo::template();
     let reserved = &t["Resources"]["AuthFunction"]["Properties"]["ReservedConcurrentExecutions"];
     let rendered = format!("{reserved:?}");
     assert!(

@@ -1,0 +1,199 @@
+//! Route-group consistency. A route group (`functions/<group>`, one Lambda) is listed in several
+//! places, and a half-wired group fails silently: a route missing from `template.yaml` is never
+//! deployed, one the watch router sends elsewhere answers 404 only locally, one without an event
+//! is never replayed, a group without a measure probe is never measured. So for every directory
+//! under `functions/` and every method and path its router serves, [`check::problems`] checks:
+//! 1. `Cargo.toml`: `[workspace] members` (a `dir/*` glob expanded as cargo does, so a new
+//!    `functions/<group>` is a member by construction) and `[workspace.dependencies]` (with the
+//!    right path);
+//! 2. `tests/src/lib.rs`: the group is in `functions!(...)` (the harness gives the route table);
+//! 3. `[workspace.metadata.lambda.watch.router]`: the most specific pattern ([`router`]) sends
+//!    each route to the group;
+//! 4. `template.yaml`: a function with `BuildProperties.Binary: <group>`, with an `Api` event of
+//!    the same path and method (or `ANY`) for each route;
+//! 5. `events/<group>/`: at least one event (`httpMethod`, `resource`) per route;
+//! 6. the sidecars of `events/<group>/`: exactly one is marked `"probe": true`, the event
+//!    `make bench` measures the group's cold start with;
+//! 7. the group's OpenAPI document and the merged one (`docs::document()`) have every route, and
+//!    nothing the router does not serve;
+//!
+//! and the reverse: every `Api` event and event file is served by its group's router, and every
+//! name used elsewhere (binary, watch target, `events/` directory, ...) has a `functions/` dir.
+//! [`load`] reads the wiring; the check is pure, so the tests ([`tests`]) break one piece of the
+//! real wiring at a time and check that it is reported. No emulator, no AWS.
+
+mod check;
+mod router;
+mod tests;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::repo::{self, Yaml};
+
+/// `(method, path)`, e.g. `("GET", "/api/v1/users/{id}")`; `ANY` in the template.
+type Route = (String, String);
+
+/// One event file of `events/<group>/`, with what its sidecar says about measuring.
+#[derive(Debug, Clone)]
+struct Event {
+    method: String,
+    resource: String,
+    /// Relative to the repository root: `events/users/me.json`.
+    file: String,
+    /// Its sidecar (`<case>.expect.json`) has `"probe": true`: `make bench` measures with it.
+    probe: bool,
+}
+
+/// Everything the check compares, as read from disk.
+#[derive(Debug, Clone, Default)]
+struct Wiring {
+    /// Directories under `functions/`.
+    groups: Vec<String>,
+    /// `[workspace] members`, globs expanded.
+    members: Vec<String>,
+    /// `[workspace.dependencies]`: name -> path.
+    deps: BTreeMap<String, String>,
+    /// `[workspace.metadata.lambda.watch.router]`: pattern -> function.
+    watch_router: Vec<(String, String)>,
+    /// `template.yaml`: `BuildProperties.Binary` -> its `Api` events.
+    template: BTreeMap<String, Vec<Route>>,
+    /// `events/<dir>/*.json` (not the `.expect.json` sidecars), by directory.
+    events: BTreeMap<String, Vec<Event>>,
+    /// The harness: group -> what its router serves.
+    harness: BTreeMap<String, Vec<Route>>,
+    /// Each group's own OpenAPI document (`<group>::openapi()`), paths as the router writes them.
+    openapi: BTreeMap<String, Vec<Route>>,
+    /// The merged document the docs function serves (`docs::document()`).
+    merged: Vec<Route>,
+}
+
+/// A path as axum writes it: API Gateway's greedy `{name+}` and OpenAPI's plain `{name}` of a
+/// catch-all become `{*name}` (`catch_alls` lists the router's catch-all names).
+fn axum_path(path: &str, catch_alls: &[String]) -> String {
+    let segments = path.split('/').map(|s| {
+        let inner = s.strip_prefix('{').and_then(|s| s.strip_suffix('}'));
+        match inner {
+            Some(name) if name.ends_with('+') => format!("{{*{}}}", name.trim_end_matches('+')),
+            Some(name) if catch_alls.iter().any(|c| c == name) => format!("{{*{name}}}"),
+            _ => s.to_owned(),
+        }
+    });
+    segments.collect::<Vec<_>>().join("/")
+}
+
+/// Reads the wiring of the repository.
+fn load() -> Wiring {
+    let cargo = repo::toml("Cargo.toml");
+    let workspace = cargo.get("workspace").expect("[workspace] in Cargo.toml");
+    let strings = |value: Option<&toml::Value>| -> Vec<(String, String)> {
+        let table = value.and_then(toml::Value::as_table).into_iter().flatten();
+        table
+            .filter_map(|(key, v)| {
+                let text = v.as_str().or_else(|| v.get("path")?.as_str())?;
+                Some((key.clone(), text.to_owned()))
+            })
+            .collect()
+    };
+    let router = ["metadata", "lambda", "watch", "router"]
+        .iter()
+        .try_fold(workspace, |value, key| value.get(key));
+
+    let harness = e2e::FUNCTIONS.iter().filter_map(|&name| {
+        let routes = e2e::routes_for(name)?.into_iter();
+        let routes = routes.map(|r| (r.method.to_owned(), r.path.to_owned()));
+        Some((name.to_owned(), routes.collect()))
+    });
+    let harness: BTreeMap<String, Vec<Route>> = harness.collect();
+    let catch_alls: Vec<String> = harness
+        .values()
+        .flatten()
+        .flat_map(|(_, path)| path.split('/'))
+        .filter_map(|s| s.strip_prefix("{*")?.strip_suffix('}').map(str::to_owned))
+        .collect();
+    let doc_routes = |doc: &utoipa::openapi::OpenApi| -> Vec<Route> {
+        e2e::openapi_routes(doc)
+            .into_iter()
+            .map(|(m, p)| (m, axum_path(&p, &catch_alls)))
+            .collect()
+    };
+    let openapi = e2e::FUNCTIONS
+        .iter()
+        .filter_map(|&name| Some((name.to_owned(), doc_routes(&e2e::openapi_for(name)?))))
+        .collect();
+
+    Wiring {
+        openapi,
+        merged: doc_routes(&docs::document()),
+        groups: repo::dirs("functions"),
+        members: repo::members(&cargo),
+        deps: strings(workspace.get("dependencies")).into_iter().collect(),
+        watch_router: strings(router),
+        template: template_routes(&repo::template()),
+        events: events(),
+        harness,
+    }
+}
+
+/// `events/<dir>/*.json` (not the sidecars), by directory, each with its sidecar's probe mark.
+fn events() -> BTreeMap<String, Vec<Event>> {
+    let is_event = |p: &Path| {
+        let name = p.to_string_lossy();
+        name.ends_with(".json") && !name.ends_with(".expect.json")
+    };
+    let event = |dir: &str, name: &str| {
+        let file = format!("events/{dir}/{name}");
+        let json: serde_json::Value = serde_json::from_str(&repo::read(&file)).expect(&file);
+        let field = |name: &str| json[name].as_str().unwrap_or_default().to_owned();
+        // A missing sidecar is the event replay's to report; here it only marks no probe.
+        let sidecar = format!(
+            "events/{dir}/{}.expect.json",
+            name.trim_end_matches(".json")
+        );
+        let sidecar: serde_json::Value = match repo::root().join(&sidecar).is_file() {
+            true => serde_json::from_str(&repo::read(&sidecar)).expect(&sidecar),
+            false => serde_json::Value::Null,
+        };
+        Event {
+            method: field("httpMethod"),
+            resource: axum_path(&field("resource"), &[]),
+            probe: sidecar["probe"] == true,
+            file,
+        }
+    };
+    let dirs = repo::dirs("events").into_iter();
+    dirs.map(|dir| {
+        let files = repo::entries(&format!("events/{dir}"), is_event);
+        let events = files.iter().map(|name| event(&dir, name)).collect();
+        (dir, events)
+    })
+    .collect()
+}
+
+/// `BuildProperties.Binary` -> `Api` events (paths as axum writes them), of every function.
+fn template_routes(template: &Yaml) -> BTreeMap<String, Vec<Route>> {
+    let text = |value: &Yaml, path: &[&str]| -> Option<String> {
+        let found = path.iter().try_fold(value, |v, key| v.get(key))?;
+        found.as_str().map(str::to_owned)
+    };
+    let mut functions = BTreeMap::<String, Vec<Route>>::new();
+    for function in repo::functions(template) {
+        let events = function
+            .resource
+            .get("Properties")
+            .and_then(|p| p.get("Events"));
+        let events = events
+            .and_then(Yaml::as_mapping)
+            .into_iter()
+            .flat_map(|e| e.values());
+        let api = events.filter(|event| text(event, &["Type"]).as_deref() == Some("Api"));
+        let routes = api.filter_map(|event| {
+            let method = text(event, &["Properties", "Method"])?.to_uppercase();
+            let path = text(event, &["Properties", "Path"])?;
+            Some((method, axum_path(&path, &[])))
+        });
+        let binary = function.binary.to_owned();
+        functions.entry(binary).or_default().extend(routes);
+    }
+    functions
+}
