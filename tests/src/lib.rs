@@ -1,7 +1,7 @@
 //! Helpers for the tests of this package: the end-to-end tests (`tests/tests/e2e/`), the event
 //! replay (`tests/tests/events_replay.rs`), the smoke checks through a running stack
-//! (`tests/tests/smoke/`) and the wiring checks. The root wires every function into the harness
-//! (`functions!` below); the modules hold the rest, re-exported here:
+//! (`tests/tests/smoke/`) and the wiring checks (`tests/tests/wiring/`). The root wires every
+//! function into the harness (`functions!` below); the modules hold the rest, re-exported here:
 //!
 //! - [`emulator`]: the environment `make test` exports, the core state, fresh tables, unique names;
 //! - [`client`]: routers served over HTTP or called in process, and a client reading replies whole;
@@ -41,8 +41,9 @@ pub use openapi::openapi_routes;
 pub use tools::{repo_root, venv_tool};
 
 /// Every route group under `functions/`, by directory name, wired into the harness: its router
-/// (`router_for`) and its route table (`routes_for`, read by the consistency test). Adding a
-/// group is one name here; `tests/tests/consistency.rs` fails, naming this file, if one is missing.
+/// (`router_for`) and its route table (`routes_for`, read by the consistency checks). Adding a
+/// group is one name here; the consistency checks (`tests/tests/wiring/consistency/`) fail,
+/// naming this file, if one is missing.
 macro_rules! functions {
     ($($name:ident),+ $(,)?) => {
         /// The route groups the harness knows, as named under `functions/`.
