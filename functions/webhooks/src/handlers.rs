@@ -4,9 +4,8 @@
 //! The one real handler, [`SubscriptionTier`], shows the shape: it reads its own typed event
 //! from the payload, is idempotent, and never lets an older event overwrite a newer one.
 
-use aws_sdk_dynamodb::Client;
+use identity::store::users::Users;
 use serde::Deserialize;
-use shared::dynamo::{StoreError, applied, n, s};
 
 use crate::verifiers::Provider;
 
@@ -22,8 +21,8 @@ pub enum Outcome {
 /// The handlers' dependencies.
 #[derive(Debug, Clone)]
 pub struct Handlers {
-    dynamo: Client,
-    users_table: String,
+    /// The users table, for tier changes.
+    users: Users,
 }
 
 /// Which handler a delivery goes to.
@@ -46,12 +45,9 @@ fn handler_for(provider: &Provider, event_type: &str) -> Option<Handler> {
 }
 
 impl Handlers {
-    /// Handlers writing to the users table `users_table`.
-    pub fn new(dynamo: Client, users_table: String) -> Self {
-        Self {
-            dynamo,
-            users_table,
-        }
+    /// Handlers writing to `users`.
+    pub fn new(users: Users) -> Self {
+        Self { users }
     }
 
     /// Runs the handler registered for `provider` and `event_type` on `payload`. An error
@@ -119,28 +115,11 @@ impl SubscriptionTier {
         } else {
             "free"
         };
-        // One conditional write: the user exists, and no event at least as new was applied. A
-        // redelivery (same `created`) or an older event arriving late changes nothing.
-        let written = applied(
-            handlers
-                .dynamo
-                .update_item()
-                .table_name(&handlers.users_table)
-                .key("pk", s(format!("USER#{user_id}")))
-                .update_expression(
-                    "SET tier = :tier, tier_event_created = :created, updated_at = :now",
-                )
-                .condition_expression(
-                    "attribute_exists(pk) AND (attribute_not_exists(tier_event_created) \
-                     OR tier_event_created < :created)",
-                )
-                .expression_attribute_values(":tier", s(tier))
-                .expression_attribute_values(":created", n(event.created))
-                .expression_attribute_values(":now", s(shared::clock::now_rfc3339()))
-                .send()
-                .await
-                .map_err(StoreError::from),
-        )?;
+        // One conditional write: the user exists, and no event at least as new was applied.
+        let written = handlers
+            .users
+            .set_tier_from_event(user_id, tier, event.created)
+            .await?;
         tracing::info!(event_type, tier, written, "subscription tier event");
         Ok(if written {
             Outcome::Done

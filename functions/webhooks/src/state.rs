@@ -1,9 +1,11 @@
 //! The webhooks function's state: the core, an exempt limiter, and [`WebhooksContext`]. No
-//! identity: deliveries authenticate by signature, not by token.
+//! identity state: deliveries authenticate by signature, not by token; only identity's users
+//! store, through which the tier handler writes.
 
 use std::sync::Arc;
 
 use axum::extract::FromRef;
+use identity::store::users::Users;
 use shared::{
     AppState, Env,
     config::Table,
@@ -59,10 +61,10 @@ pub async fn init(app: AppState, env: Env) -> anyhow::Result<State> {
             settings.retention,
             settings.lease,
         ),
-        handlers: Handlers::new(
+        handlers: Handlers::new(Users::new(
             app.dynamo.clone(),
             app.config.require_table(Table::Users)?.to_owned(),
-        ),
+        )),
         settings,
     });
     Ok(State {

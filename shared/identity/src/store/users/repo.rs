@@ -375,6 +375,31 @@ impl Users {
         self.get(id).await?.ok_or(StoreError::NotFound)
     }
 
+    /// Sets user `id`'s tier as a billing event created at `event_created` (its sender's
+    /// clock, Unix seconds) says, unless the user does not exist or an event at least as new
+    /// was applied: a redelivery (same time) or an older event arriving late changes nothing,
+    /// whatever order events arrive in. `true` when written.
+    pub async fn set_tier_from_event(
+        &self,
+        id: &str,
+        tier: &str,
+        event_created: i64,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .update_user(id)
+            .update_expression("SET tier = :tier, tier_event_created = :created, updated_at = :now")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(tier_event_created) \
+                 OR tier_event_created < :created)",
+            )
+            .expression_attribute_values(":tier", s(tier))
+            .expression_attribute_values(":created", n(event_created))
+            .expression_attribute_values(":now", s(now_rfc3339()))
+            .send()
+            .await;
+        dynamo::applied(result.map_err(StoreError::from))
+    }
+
     /// Another active admin than `except`, if there is one: a change that takes away
     /// `except`'s admin powers is written together with a check that this one still is an
     /// admin, so two admins demoting each other at once cannot leave none. Reads the listing
