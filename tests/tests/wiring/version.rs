@@ -39,6 +39,7 @@ fn entries(changelog: &str) -> Vec<(usize, String)> {
     entries.collect()
 }
 
+/// Every disagreement between the versions, one message each.
 fn problems(v: &Versions) -> Vec<String> {
     let mut out = Vec::new();
     let workspace = &v.workspace;
@@ -132,46 +133,51 @@ const GOOD_CHANGELOG: &str = "# Changelog\n\nNewest first.\n\n\
       - 0.1.0 — an indented line is not an entry\n\
     - 0.1.0 — foundation.\n";
 
+/// A change to a good set of versions, and the problems it must then report.
 struct Case {
     case: &'static str,
     change: fn(&mut Versions),
-    expected: &'static str,
+    expected: &'static [&'static str],
 }
 
 const CASES: &[Case] = &[
     Case {
-        case: "a workspace version bumped alone is reported twice",
+        case: "a workspace version bumped alone is reported for health and the changelog",
         change: |v| v.workspace = "0.11.0".to_owned(),
-        expected: "/health reports 0.10.0 (health::VERSION, the version of functions/health), \
-                   not the workspace version 0.11.0 (Cargo.toml)",
-    },
-    Case {
-        case: "a changelog whose newest entry is not the workspace version is reported",
-        change: |v| v.workspace = "0.11.0".to_owned(),
-        expected: "functions/docs/guide/changelog.md:5: the newest entry is 0.10.0, not the \
-                   workspace version 0.11.0 (Cargo.toml)",
+        expected: &[
+            "/health reports 0.10.0 (health::VERSION, the version of functions/health), not the \
+             workspace version 0.11.0 (Cargo.toml)",
+            "functions/docs/guide/changelog.md:5: the newest entry is 0.10.0, not the workspace \
+             version 0.11.0 (Cargo.toml)",
+        ],
     },
     Case {
         case: "a version listed twice is reported",
         change: |v| v.changelog.push_str("- 0.9.0 — docs, again.\n"),
-        expected: "functions/docs/guide/changelog.md:10: 0.9.0 is listed again (first at line 7)",
+        expected: &[
+            "functions/docs/guide/changelog.md:10: 0.9.0 is listed again (first at line 7)",
+        ],
     },
     Case {
         case: "an entry out of order is reported",
         change: |v| v.changelog.push_str("- 0.2.0 — auth.\n"),
-        expected: "functions/docs/guide/changelog.md:10: 0.2.0 comes after 0.1.0, which is older \
-                   (newest first)",
+        expected: &[
+            "functions/docs/guide/changelog.md:10: 0.2.0 comes after 0.1.0, which is older \
+             (newest first)",
+        ],
     },
     Case {
         case: "a changelog without entries is reported",
         change: |v| v.changelog = "# Changelog\n\n0.10.0: layout.\n".to_owned(),
-        expected: "functions/docs/guide/changelog.md: no `- X.Y.Z — ...` entry",
+        expected: &["functions/docs/guide/changelog.md: no `- X.Y.Z — ...` entry"],
     },
     Case {
         case: "a crate with a version of its own is reported",
         change: |v| v.members.push(("functions/billing".to_owned(), false)),
-        expected: "functions/billing/Cargo.toml: no `version.workspace = true`, so its version \
-                   can drift from the workspace's 0.10.0 (Cargo.toml)",
+        expected: &[
+            "functions/billing/Cargo.toml: no `version.workspace = true`, so its version can \
+             drift from the workspace's 0.10.0 (Cargo.toml)",
+        ],
     },
 ];
 
@@ -191,12 +197,13 @@ fn a_version_that_disagrees_is_reported() {
             let mut versions = good();
             (c.change)(&mut versions);
             let problems = problems(&versions);
-            assert!(
-                problems.iter().any(|p| p == c.expected),
-                "expected\n    {}\namong:\n  - {}",
-                c.expected,
-                problems.join("\n  - ")
-            );
+            for expected in c.expected {
+                assert!(
+                    problems.iter().any(|p| p == expected),
+                    "expected\n    {expected}\namong:\n  - {}",
+                    problems.join("\n  - ")
+                );
+            }
         },
     );
 }

@@ -49,16 +49,16 @@ const ROOTS: &[&str] = &[
 /// Directories never walked: build output, virtual environments, caches.
 const SKIPPED: &[&str] = &["target", ".venv", "node_modules", "__pycache__", ".git"];
 
-/// Every file and directory of the repository under the [`ROOTS`], relative to the root, with
-/// `/` separators; directories end with `/`.
+/// The files at the top level of the repository, and every file and directory under the
+/// directories of the [`ROOTS`]: relative to the root, with `/` separators; a directory ends
+/// with `/`.
 #[derive(Debug, Clone, Default)]
 struct Tree {
     paths: BTreeSet<String>,
 }
 
 impl Tree {
-    /// The repository as it is on disk: the files at the top level, and everything under the
-    /// directories of the [`ROOTS`].
+    /// The repository as it is on disk.
     fn read() -> Tree {
         let mut tree = Tree::default();
         let root = repo::root();
@@ -129,12 +129,12 @@ fn quoted(line: &str) -> Vec<String> {
         let Some(root) = start else { continue };
         let candidate = after_dot_slash.unwrap_or(rest);
         let end = candidate.find(|c| !in_token(c)).unwrap_or(candidate.len());
-        let token = &candidate[..end];
+        let token = trimmed(&candidate[..end]);
         // A file entry is the whole token (`Cargo.toml`, not `Cargo.tomlx`).
         if !root.ends_with('/') && token != *root {
             continue;
         }
-        found.push(trimmed(token).to_owned());
+        found.push(token.to_owned());
     }
     found
 }

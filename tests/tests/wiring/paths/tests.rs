@@ -109,8 +109,15 @@ const CASES: &[Case] = &[
     Case {
         case: "a line number, an anchor, a ./ and a full stop are not part of the path",
         file: "README.md",
-        text: "infra/local/emulator.py:12, infra/local/emulator.py#L3, ./infra/local/emulator.py.",
+        text: "infra/local/emulator.py:12, infra/local/emulator.py#L3, ./infra/local/emulator.py, \
+               `Makefile`'s, in Makefile.",
         missing: &[],
+    },
+    Case {
+        case: "a top-level file is a path too, and only as a whole word",
+        file: "README.md",
+        text: "`Cargo.toml`'s members, in Cargo.toml.\nMakefile.d, Makefiles\n",
+        missing: &["README.md:1 → Cargo.toml"],
     },
     Case {
         case: "a markdown link is relative to its file, without its anchor",
