@@ -3,11 +3,12 @@
 //! scoped to `REFRESH_COOKIE_PATH`.
 
 use axum::{
-    Json,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
+
+use shared::extract::Json;
 
 use crate::context::AuthSettings;
 

@@ -2,7 +2,7 @@
 //! the account; reset tokens are single-use, purpose-bound and short-lived; a reset ends every
 //! session; a change needs the current password and keeps only the caller's session.
 
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{extract::State, http::StatusCode};
 use identity::{
     AuthUser, IdentityState,
     domain::{Email, NewPassword, Validator},
@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use shared::{
     ApiError, ErrorCode, Routes,
     clock::{now_rfc3339, now_s},
-    extract::{ClientIp, Json as JsonBody},
+    extract::{ClientIp, Json},
 };
 
 use crate::{
@@ -49,7 +49,7 @@ pub(crate) struct ForgotBody {
 pub(crate) async fn forgot(
     State(identity): State<IdentityState>,
     State(auth): State<AuthContext>,
-    JsonBody(body): JsonBody<ForgotBody>,
+    Json(body): Json<ForgotBody>,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     let email = Email::parse(&body.email)?;
     // Even a failing store must not change the answer: that would tell accounts apart.
@@ -135,7 +135,7 @@ fn personal(user: &User) -> [&str; 4] {
 pub(crate) async fn reset(
     State(identity): State<IdentityState>,
     State(auth): State<AuthContext>,
-    JsonBody(body): JsonBody<ResetBody>,
+    Json(body): Json<ResetBody>,
 ) -> Result<Json<Message>, ApiError> {
     let claims = action_claims(&identity, TokenKind::PasswordReset, &body.token).await?;
     let user = identity
@@ -190,7 +190,7 @@ pub(crate) async fn change(
     State(auth): State<AuthContext>,
     user: AuthUser,
     client: ClientIp,
-    JsonBody(body): JsonBody<ChangeBody>,
+    Json(body): Json<ChangeBody>,
 ) -> Result<Json<Changed>, ApiError> {
     let u = &user.user;
     // The current-password check is a password guess like a login, with the same limits.

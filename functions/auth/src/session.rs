@@ -2,7 +2,6 @@
 //! logout-all.
 
 use axum::{
-    Json,
     extract::State,
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
@@ -23,7 +22,7 @@ use shared::{
     ApiError, ErrorCode, Routes,
     clock::{now_ms, now_rfc3339, now_s},
     dynamo::StoreError,
-    extract::{ClientIp, JsonOrForm, OptionalJson},
+    extract::{ClientIp, Json, JsonOrForm, OptionalJson},
 };
 
 use crate::{

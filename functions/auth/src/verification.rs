@@ -1,7 +1,7 @@
 //! Email verification: the link mailed at signup (and on resend), and its single-use token.
 //! Also the mail and action-token helpers the password routes share.
 
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{extract::State, http::StatusCode};
 use identity::{
     IdentityState, MaybeAuthUser,
     domain::Email,
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use shared::{
     ApiError, ErrorCode, Routes,
     clock::now_s,
-    extract::{Json as JsonBody, OptionalJson},
+    extract::{Json, OptionalJson},
 };
 
 use crate::context::AuthContext;
@@ -132,7 +132,7 @@ pub(crate) struct VerifyBody {
         (status = 400, description = "Invalid, expired or used link (`INVALID_ACTION_TOKEN`)", body = shared::openapi::ErrorEnvelope)))]
 pub(crate) async fn verify_email(
     State(identity): State<IdentityState>,
-    JsonBody(body): JsonBody<VerifyBody>,
+    Json(body): Json<VerifyBody>,
 ) -> Result<Json<Message>, ApiError> {
     let claims = action_claims(&identity, TokenKind::VerifyEmail, &body.token).await?;
     let done = identity

@@ -10,14 +10,13 @@ use std::{
 };
 
 use axum::{
-    Json,
     extract::State,
     http::StatusCode,
     response::{IntoResponse, Response},
 };
 use futures::future::{BoxFuture, join_all};
 use serde::Serialize;
-use shared::{AppState, Routes, Table, clock::now_rfc3339};
+use shared::{AppState, Routes, Table, clock::now_rfc3339, extract::Json};
 
 /// The version reported by `/health`: this crate's.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

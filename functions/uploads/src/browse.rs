@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use axum::{
-    Json,
     extract::{Path, State},
     response::Response,
 };
@@ -12,7 +11,7 @@ use identity::{
     AuthUser,
     pagination::{PageParams, PageRequest},
 };
-use shared::{ApiError, ErrorCode, Routes, dynamo::Item};
+use shared::{ApiError, ErrorCode, Routes, dynamo::Item, extract::Json};
 use time::OffsetDateTime;
 
 use crate::{

@@ -5,12 +5,9 @@
 
 use std::sync::Arc;
 
-use axum::{
-    Json,
-    extract::{Path, State},
-};
+use axum::extract::{Path, State};
 use identity::AuthUser;
-use shared::{ApiError, ErrorCode, Routes};
+use shared::{ApiError, ErrorCode, Routes, extract::Json};
 
 use crate::{
     body::UploadBody,

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{extract::State, http::StatusCode};
 use blob::filename::DisplayName;
 use identity::AuthUser;
 use serde::Deserialize;
 use shared::clock::rfc3339;
-use shared::{ApiError, ErrorCode, Routes, error::FieldError, extract::Json as JsonBody};
+use shared::{ApiError, ErrorCode, Routes, error::FieldError, extract::Json};
 use time::OffsetDateTime;
 
 use crate::{
@@ -47,7 +47,7 @@ pub(crate) struct CreateUpload {
 pub(crate) async fn create(
     State(ctx): State<Arc<UploadsContext>>,
     user: AuthUser,
-    JsonBody(body): JsonBody<CreateUpload>,
+    Json(body): Json<CreateUpload>,
 ) -> Result<(StatusCode, Json<CreatedUpload>), ApiError> {
     let settings = &ctx.settings;
     // Shape first (422), then the rules a valid request can still break (415, 413).

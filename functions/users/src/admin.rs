@@ -1,7 +1,6 @@
 //! `/api/v1/users` and `/api/v1/users/{id}`: user management for the `admin` role.
 
 use axum::{
-    Json,
     extract::{Path, State},
     http::StatusCode,
     response::Response,
@@ -12,7 +11,7 @@ use identity::{
     store::users::{AdminChanges, User},
 };
 use serde::Deserialize;
-use shared::{ApiError, ErrorCode, Routes, error::FieldError, extract::Json as JsonBody};
+use shared::{ApiError, ErrorCode, Routes, error::FieldError, extract::Json};
 
 use crate::{
     body::{UserBody, UserPage},
@@ -106,7 +105,7 @@ pub(crate) async fn patch_user(
     State(identity): State<IdentityState>,
     _admin: RequireRole<Admin>,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody<PatchUser>,
+    Json(body): Json<PatchUser>,
 ) -> Result<Json<UserBody>, ApiError> {
     let mut errors = Vec::new();
     if let Some(roles) = &body.roles

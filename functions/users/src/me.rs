@@ -1,13 +1,13 @@
 //! `/api/v1/users/me`: the caller's own profile.
 
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{extract::State, http::StatusCode};
 use identity::{
     AuthUser, IdentityState,
     domain::{PersonName, Username, Validator},
     store::users::ProfileChanges,
 };
 use serde::Deserialize;
-use shared::{ApiError, ErrorCode, Routes, dynamo::StoreError, extract::Json as JsonBody};
+use shared::{ApiError, ErrorCode, Routes, dynamo::StoreError, extract::Json};
 
 use crate::{body::UserBody, lifecycle};
 
@@ -44,7 +44,7 @@ pub(crate) struct PatchMe {
 pub(crate) async fn patch_me(
     State(identity): State<IdentityState>,
     user: AuthUser,
-    JsonBody(body): JsonBody<PatchMe>,
+    Json(body): Json<PatchMe>,
 ) -> Result<Json<UserBody>, ApiError> {
     let mut v = Validator::default();
     let changes = ProfileChanges {

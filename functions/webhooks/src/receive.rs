@@ -2,13 +2,12 @@
 //! bytes, the payload, the claim that makes it exactly-once, the handler, the record.
 
 use axum::{
-    Json,
     body::Body,
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use hooks::{Delivery, Headers};
-use shared::{ApiError, ErrorCode};
+use shared::{ApiError, ErrorCode, extract::Json};
 
 use crate::{
     body::Ack,

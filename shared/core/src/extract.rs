@@ -3,15 +3,24 @@
 use axum::{
     extract::{FromRequest, Request},
     http::header,
+    response::{IntoResponse, Response},
 };
 use bytes::Bytes;
-use serde::de::DeserializeOwned;
+use serde::{Serialize, de::DeserializeOwned};
 
 use crate::error::{ApiError, ErrorCode, FieldError};
 
-/// JSON body: 415 without a JSON content type, 400 for malformed JSON, 422 for a wrong shape.
+/// A JSON body, in and out. Extracted: 415 without a JSON content type, 400 for malformed JSON,
+/// 422 for a wrong shape. Answered: axum's `Json` (the value serialized, `application/json`), so
+/// that a handler names one `Json` for both.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
 
 impl<T, S> FromRequest<S> for Json<T>
 where

@@ -20,7 +20,7 @@ use shared::{
     config::{ConfigError, Env},
     dynamo::{Item, key_to_strings, s},
     error::{ApiError, ErrorCode},
-    extract::Query,
+    extract::{Json, Query},
     secrets::LazySecret,
 };
 use utoipa::{
@@ -166,7 +166,7 @@ impl PageRequest {
         let link = next_cursor
             .as_deref()
             .map(|cursor| format!("<?limit={}&cursor={cursor}>; rel=\"next\"", self.limit));
-        let mut response = axum::Json(Page {
+        let mut response = Json(Page {
             items: items.into_iter().collect(),
             next_cursor,
         })
