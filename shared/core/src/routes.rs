@@ -1,9 +1,10 @@
 //! [`Routes`]: an axum router that also knows its route table.
 //!
 //! Each route module of a function exposes `routes() -> Routes<State>`; the function's `lib.rs`
-//! merges them, and [`Routes::finish`] makes the merged routes its router. The table lets the route-group consistency test (`tests/tests/consistency.rs`)
-//! compare what a router serves with `template.yaml`, the watch router and `events/`, without a
-//! running function or any AWS access.
+//! merges them, and [`Routes::finish`] makes the merged routes its router. The table lets the
+//! route-group consistency test (`tests/tests/wiring/consistency/`) compare what a router serves
+//! with `template.yaml`, the watch router and `events/`, without a running function or any AWS
+//! access.
 
 use std::sync::Arc;
 

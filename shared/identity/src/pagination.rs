@@ -32,7 +32,8 @@ use utoipa::{
 };
 
 /// The key that signs cursors: `PAGINATION_KEY` (at least 32 characters) when set, otherwise
-/// derived from the signing key ring, so it is as secret as that without a second secret.
+/// derived from a secret of its own, `CURSOR_KEY_SECRET_ID` ([`CursorKey::from_env`],
+/// [`CursorKey::derived`]).
 #[derive(Clone)]
 pub struct CursorKey(Vec<u8>);
 

@@ -4,9 +4,10 @@
 //! argon2's memory (19 MiB at the default cost) is reused, not allocated per hash: glibc serves
 //! the first such block with mmap, but freeing it raises its dynamic mmap threshold above 19 MiB,
 //! so every later block came from the heap of whichever arena the blocking thread used and
-//! fragmented it: `auth`'s peak RSS grew by ~19.5 MiB per signup up to 210–382 MiB. With the
-//! buffers kept in a pool, a sandbox allocates one and never frees it (`measure-argon2-rss`,
-//! functions/docs/guide/measurements.md).
+//! fragmented it: `auth`'s peak RSS grew with every signup. With the buffers kept in a pool, a
+//! sandbox allocates one and never frees it (`measure-argon2-rss` measures it; `make bench`
+//! reports the functions' peak RSS; the history is in functions/docs/guide/measurements.md,
+//! "argon2 memory").
 
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
@@ -91,8 +92,9 @@ struct Inner {
     // concurrent hashes: one in a Lambda sandbox, which serves one request at a time.
     memory: Mutex<Vec<Vec<Block>>>,
     // At most one hash per CPU at a time: argon2 is CPU-bound, so more would not finish sooner,
-    // only hold a buffer each (measured: 4 requests at a time on 2 CPUs, 79.5 MiB without,
-    // 41 MiB with). A Lambda sandbox serves one request at a time, so there it never waits.
+    // only hold a buffer each (`measure-argon2-rss` with more requests than CPUs shows the
+    // difference; functions/docs/guide/measurements.md, "argon2 memory"). A Lambda sandbox
+    // serves one request at a time, so there it never waits.
     // Here rather than tokio's `max_blocking_threads`, which would hold up all blocking work.
     permits: Arc<tokio::sync::Semaphore>,
 }
