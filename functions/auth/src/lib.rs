@@ -12,7 +12,6 @@ mod session;
 mod state;
 mod verification;
 
-use axum::Router;
 use shared::Routes;
 
 pub use context::{AuthContext, AuthSettings};
@@ -25,15 +24,7 @@ pub fn routes() -> Routes<State> {
         .merge(verification::routes())
 }
 
-/// The function's router: its routes inside the shared layer stack.
-pub fn router(state: State) -> Router {
-    routes().finish(state)
-}
-
-/// This function's OpenAPI document (merged with the others by the docs function).
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    shared::openapi::document::<ApiDoc>(shared::openapi::Layers::API)
-}
+shared::function_api!(ApiDoc::openapi(), shared::openapi::Layers::API);
 
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(

@@ -7,7 +7,6 @@
 mod pages;
 mod state;
 
-use axum::Router;
 use shared::Routes;
 use utoipa::openapi::{InfoBuilder, OpenApi};
 
@@ -18,15 +17,8 @@ pub fn routes() -> Routes<State> {
     pages::routes()
 }
 
-/// The function's router: its routes inside the shared layer stack.
-pub fn router(state: State) -> Router {
-    routes().finish(state)
-}
-
-/// This function's own paths.
-pub fn openapi() -> OpenApi {
-    shared::openapi::conventions(pages::own_paths(), shared::openapi::Layers::OPEN)
-}
+// Its own paths: the documentation pages.
+shared::function_api!(pages::own_paths(), shared::openapi::Layers::OPEN);
 
 /// The whole API: every function's document, merged. Each function contributes its own paths
 /// and schemas; the consistency test checks that they are exactly its router's routes.

@@ -5,7 +5,6 @@ pub mod cache;
 pub mod checks;
 mod state;
 
-use axum::Router;
 use shared::Routes;
 
 pub use checks::VERSION;
@@ -16,15 +15,7 @@ pub fn routes() -> Routes<State> {
     checks::routes()
 }
 
-/// The function's router: its routes inside the shared layer stack.
-pub fn router(state: State) -> Router {
-    routes().finish(state)
-}
-
-/// This function's OpenAPI document (merged with the others by the docs function).
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    shared::openapi::document::<ApiDoc>(shared::openapi::Layers::OPEN)
-}
+shared::function_api!(ApiDoc::openapi(), shared::openapi::Layers::OPEN);
 
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(checks::health, checks::liveness, checks::readiness))]

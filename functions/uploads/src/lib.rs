@@ -14,7 +14,6 @@ mod settings;
 mod state;
 mod store;
 
-use axum::Router;
 use shared::Routes;
 
 pub use objects::PENDING_TAGGING;
@@ -30,15 +29,7 @@ pub fn routes() -> Routes<State> {
         .merge(remove::routes())
 }
 
-/// The function's router: its routes inside the shared layer stack.
-pub fn router(state: State) -> Router {
-    routes().finish(state)
-}
-
-/// This function's OpenAPI document (merged with the others by the docs function).
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    shared::openapi::document::<ApiDoc>(shared::openapi::Layers::API)
-}
+shared::function_api!(ApiDoc::openapi(), shared::openapi::Layers::API);
 
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(

@@ -7,7 +7,6 @@ mod lifecycle;
 mod me;
 mod state;
 
-use axum::Router;
 use shared::Routes;
 
 pub use body::UserBody;
@@ -18,15 +17,7 @@ pub fn routes() -> Routes<State> {
     me::routes().merge(admin::routes())
 }
 
-/// The function's router: its routes inside the shared layer stack.
-pub fn router(state: State) -> Router {
-    routes().finish(state)
-}
-
-/// This function's OpenAPI document (merged with the others by the docs function).
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    shared::openapi::document::<ApiDoc>(shared::openapi::Layers::API)
-}
+shared::function_api!(ApiDoc::openapi(), shared::openapi::Layers::API);
 
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(

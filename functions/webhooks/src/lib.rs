@@ -12,7 +12,6 @@ mod settings;
 mod state;
 mod verifiers;
 
-use axum::Router;
 use shared::Routes;
 
 pub use deliveries::{Claim, Deliveries};
@@ -24,16 +23,8 @@ pub fn routes() -> Routes<State> {
     providers::routes()
 }
 
-/// The function's router: its routes inside the shared layer stack.
-pub fn router(state: State) -> Router {
-    routes().finish(state)
-}
-
-/// This function's OpenAPI document (merged with the others by the docs function). No API key
-/// (senders carry none) and no application rate limit.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    shared::openapi::document::<ApiDoc>(shared::openapi::Layers::OPEN)
-}
+// No API key (senders carry none) and no application rate limit.
+shared::function_api!(ApiDoc::openapi(), shared::openapi::Layers::OPEN);
 
 #[derive(utoipa::OpenApi)]
 #[openapi(

@@ -48,12 +48,6 @@ impl Layers {
     };
 }
 
-/// A function's own OpenAPI document: the paths `D` lists (`#[derive(utoipa::OpenApi)]` over
-/// its handlers), with the [`conventions`] of its `layers`. The docs function merges them.
-pub fn document<D: utoipa::OpenApi>(layers: Layers) -> OpenApi {
-    conventions(D::openapi(), layers)
-}
-
 /// Adds to every operation of `doc` what the shared layers do: `X-Request-ID` on every response,
 /// the rate-limit headers and a 429 where the limiter counts, the body errors (400, 413, 415,
 /// 422) where there is a body, 401 where a Bearer token is required, 503 everywhere (a

@@ -100,6 +100,35 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
     }
 }
 
+/// Declares the two functions every function crate gives its `main`, the docs function and the
+/// test harness, from the crate's `routes()` and `State`:
+/// - `router(state)`: the routes inside the shared layer stack ([`Routes::finish`]);
+/// - `openapi()`: the document `$doc` (usually `ApiDoc::openapi()`, the `#[derive(OpenApi)]`
+///   over its handlers) with the [`conventions`](crate::openapi::conventions) of `$layers`.
+///
+/// A function's `lib.rs` merges its route modules' `routes()`, lists its handlers in `ApiDoc`,
+/// and calls this once:
+///
+/// ```ignore
+/// shared::function_api!(ApiDoc::openapi(), shared::openapi::Layers::API);
+/// ```
+#[macro_export]
+macro_rules! function_api {
+    ($doc:expr, $layers:expr $(,)?) => {
+        /// The function's router: its routes inside the shared layer stack.
+        pub fn router(state: State) -> ::axum::Router {
+            routes().finish(state)
+        }
+
+        /// This function's OpenAPI document (merged with the others by the docs function).
+        pub fn openapi() -> ::utoipa::openapi::OpenApi {
+            #[allow(unused_imports)]
+            use ::utoipa::OpenApi as _;
+            $crate::openapi::conventions($doc, $layers)
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
