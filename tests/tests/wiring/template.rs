@@ -65,3 +65,33 @@ fn auth_has_reserved_concurrency_from_a_parameter() {
     );
     assert!(!t["Parameters"]["AuthReservedConcurrency"].is_null());
 }
+
+#[test]
+fn the_uploads_bucket_refuses_every_request_not_made_over_tls() {
+    let t = repo::template();
+    let policies: Vec<(String, Yaml)> = resources(&t)
+        .into_iter()
+        .filter(|(_, r)| r["Type"] == "AWS::S3::BucketPolicy")
+        .collect();
+    let denies_plain_http = policies.iter().any(|(_, p)| {
+        let on_bucket = repo::shown(&p["Properties"]["Bucket"]).contains("UploadsBucket");
+        let statements = p["Properties"]["PolicyDocument"]["Statement"]
+            .as_sequence()
+            .cloned()
+            .unwrap_or_default();
+        on_bucket
+            && statements.iter().any(|s| {
+                let resources = repo::shown(&s["Resource"]);
+                s["Effect"] == "Deny"
+                    && s["Principal"] == "*"
+                    && s["Action"] == "s3:*"
+                    && text(&s["Condition"]["Bool"]["aws:SecureTransport"]) == "false"
+                    && resources.contains("UploadsBucket.Arn}/*")
+            })
+    });
+    assert!(
+        denies_plain_http,
+        "a bucket policy on UploadsBucket denies s3:* to everyone when aws:SecureTransport is \
+         false, on the bucket and its objects: {policies:?}"
+    );
+}
