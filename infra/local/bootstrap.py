@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Create, in the local AWS emulator, every resource template.yaml declares. Idempotent.
 
-template.yaml is the single source of truth: tables (keys, GSIs, TTL), the bucket (CORS) and the
-secrets are read from it, and the function environment is derived from its Globals, so a table
-added to the template appears locally with no second definition to keep in sync.
+template.yaml is the single source of truth: tables (keys, GSIs, TTL), the bucket (CORS), the
+secrets and the usage plans are read from it, and the function environment is derived from its
+Globals, so a table added to the template appears locally with no second definition to keep in sync.
 
-Writes an env file (KEY=VALUE lines) that `make dev` and `make test` export for the functions.
+Each usage plan (throttle and quota from the template's parameters, cfn.py) gets one local API
+key, in the emulator's API Gateway, where infra/local/gateway.py reads keys and plans.
+
+Writes an env file (KEY=VALUE lines) that `make dev` and `make test` export for the functions:
+their environment, and the local API keys as LOCAL_API_KEY_<PLAN> (LOCAL_API_KEY_FREE, ...).
 
 Usage: bootstrap.py --endpoint http://127.0.0.1:5000 --env-out .local/dev.env
 """
@@ -30,9 +34,14 @@ from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+# cfn.py, beside this file: no bytecode written there (cargo lambda watch would rebuild).
+sys.dont_write_bytecode = True
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cfn  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
-PREFIX = "starter"
+PREFIX = cfn.STACK_NAME
 
 
 class CfnLoader(yaml.SafeLoader):
@@ -239,6 +248,68 @@ def ensure_ses_identity(ses, address: str) -> None:
         print(f"  ses    {address:<32} exists")
 
 
+def ensure_usage_plans(apigw, stack: cfn.Stack, stage: str) -> dict[str, str]:
+    """The template's usage plans on a local REST API's stage, with one enabled API key each:
+    plan logical id -> key value. The REST API stands for the template's Api in the emulator
+    (moto keeps keys and plans, and gives key values back); gateway.py serves its routes."""
+    plans = stack.resources("AWS::ApiGateway::UsagePlan")
+    if not plans:
+        return {}
+    apis = [a for a in apigw.get_rest_apis(limit=500)["items"] if a["name"] == cfn.REST_API_NAME]
+    api_id = apis[0]["id"] if apis else apigw.create_rest_api(name=cfn.REST_API_NAME, apiKeySource="HEADER")["id"]
+    existing_plans = {p["name"]: p for p in apigw.get_usage_plans(limit=500)["items"]}
+    existing_keys = {k["name"]: k for k in apigw.get_api_keys(includeValues=True, limit=500)["items"]}
+    values = {}
+    for logical_id, resource in plans.items():
+        props = stack.resolve(resource.get("Properties") or {})
+        name = props.get("UsagePlanName") or f"{PREFIX}-{logical_id}"
+        spec = {"apiStages": [{"apiId": api_id, "stage": stage}]}
+        if "Throttle" in props:
+            spec["throttle"] = {
+                "rateLimit": float(props["Throttle"]["RateLimit"]),
+                "burstLimit": int(props["Throttle"]["BurstLimit"]),
+            }
+        if "Quota" in props:
+            spec["quota"] = {"limit": int(props["Quota"]["Limit"]), "period": props["Quota"]["Period"]}
+        plan = existing_plans.get(name)
+        if plan is None:
+            plan = apigw.create_usage_plan(name=name, description=props.get("Description", ""), **spec)
+            state = "created"
+        else:
+            # A parameter changed since (FREE_PLAN_RATE_LIMIT=...): the plan follows.
+            values_now = {}
+            if "throttle" in spec:
+                values_now["/throttle/rateLimit"] = f"{spec['throttle']['rateLimit']:g}"
+                values_now["/throttle/burstLimit"] = str(spec["throttle"]["burstLimit"])
+            if "quota" in spec:
+                values_now["/quota/limit"] = str(spec["quota"]["limit"])
+                values_now["/quota/period"] = spec["quota"]["period"]
+            ops = [{"op": "replace", "path": path, "value": value} for path, value in values_now.items()]
+            if ops:
+                apigw.update_usage_plan(usagePlanId=plan["id"], patchOperations=ops)
+            state = "exists"
+        key_name = f"{PREFIX}-local-{plan_label(logical_id).lower()}"
+        key = existing_keys.get(key_name)
+        if key is None:
+            key = apigw.create_api_key(
+                name=key_name,
+                description=f"local key on {name}",
+                enabled=True,
+                value=base64.urlsafe_b64encode(secrets.token_bytes(30)).decode(),
+            )
+        attached = {k["id"] for k in apigw.get_usage_plan_keys(usagePlanId=plan["id"], limit=500)["items"]}
+        if key["id"] not in attached:
+            apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+        values[logical_id] = key["value"]
+        print(f"  plan   {name:<32} {state}, key {key_name}")
+    return values
+
+
+def plan_label(logical_id: str) -> str:
+    """FreeUsagePlan -> FREE: the suffix of LOCAL_API_KEY_<label>."""
+    return re.sub(r"UsagePlan$", "", logical_id).upper() or logical_id.upper()
+
+
 def resolve_env(value, names: dict[str, str], params: dict[str, str]) -> str | None:
     if isinstance(value, (str, int, float)):
         return str(value)
@@ -279,6 +350,7 @@ def main() -> int:
     s3 = client("s3", args.endpoint)
     sm = client("secretsmanager", args.endpoint)
     ses = client("sesv2", args.endpoint)
+    apigw = client("apigateway", args.endpoint)
 
     print(f"bootstrapping {args.endpoint} from {args.template}")
     names: dict[str, str] = {}
@@ -297,6 +369,9 @@ def main() -> int:
     if "SigningKeysSecret" in names and "VerifyingKeysSecret" in names:
         publish_verifying_keys(sm, names["SigningKeysSecret"], names["VerifyingKeysSecret"])
     ensure_ses_identity(ses, mail_from)
+    # Parameters as gateway.py reads them (defaults, then FREE_PLAN_RATE_LIMIT=... in the env).
+    stack = cfn.Stack(cfn.load(args.template))
+    keys = ensure_usage_plans(apigw, stack, stack.params["StageName"])
 
     env = {}
     for key, value in template["Globals"]["Function"]["Environment"]["Variables"].items():
@@ -308,9 +383,11 @@ def main() -> int:
         # `RATE_LIMIT_STRICT=1000 make dev`: a limit set in the shell wins over the template's.
         if key.startswith("RATE_LIMIT_") and os.environ.get(key):
             env[key] = os.environ[key]
-    # Local differences from a deployed stage.
+    # Local differences from a deployed stage. (AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH stays as
+    # deployed: gateway.py sends REST events with the stage in requestContext.path.)
     env["APP_ENV"] = "local"
-    env.pop("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", None)
+    for logical_id, value in keys.items():
+        env[f"LOCAL_API_KEY_{plan_label(logical_id)}"] = value
     out = Path(args.env_out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("".join(f"{k}={v}\n" for k, v in sorted(env.items())))
