@@ -6,7 +6,7 @@ FN ?= health
 EVENT ?= events/health/liveness.json
 API_PORT ?= 9000
 
-.PHONY: help dev test build invoke deploy lint fmt measure bench clean admin mail fuzz-api package
+.PHONY: help dev test build invoke deploy lint fmt bench clean admin mail fuzz-api package
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -50,11 +50,8 @@ fmt: ## Format the code
 fuzz-api: ## schemathesis against a fresh local stack, deep budget: make fuzz-api [EXAMPLES=200] [SEED=..]
 	@bash infra/scripts/fuzz.sh
 
-bench: ## Release builds; CPU per invocation (Lambda and plain HTTP), peak RSS, cold init, zip size
+bench: ## Measure release builds here: make bench [MODE=cpu,init,size,auth] [QUICK=1] [ONLY=health,users]; figures in target/bench/results.md
 	@bash infra/scripts/bench.sh
-
-measure: ## Release builds for this machine; size, cold start, peak RSS, login latency split
-	@bash infra/scripts/measure.sh
 
 clean: ## Remove build output and local state (keeps .venv)
 	cargo clean

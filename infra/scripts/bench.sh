@@ -1,25 +1,45 @@
 #!/usr/bin/env bash
-# `make bench`: CPU per invocation (Lambda mode and plain HTTP), peak RSS, cold init and zip size
-# of every function, release build, against the emulator (infra/scripts/bench.py). Prints
-# numbers, never pass/fail. BENCH_ARGS="--quick" for a short run, "--only auth" for one function.
+# `make bench [MODE=full|cpu,init,size,auth] [QUICK=1] [ONLY=health,users]`: the release builds
+# measured on this machine against the emulator (infra/scripts/bench.py says what each mode
+# measures). Prints numbers, never pass/fail, and writes them to target/bench/results.json and
+# results.md (read by infra/scripts/cost.py). BENCH_ARGS passes more arguments to bench.py, e.g.
+# BENCH_ARGS="--init-runs 50 --via lambda".
 set -euo pipefail
+# A run directory of its own: pid files must not collide with a `make dev` running meanwhile.
 export STARTER_RUN_DIR="${TMPDIR:-/tmp}/rust-starter-bench-$$"
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 cleanup() { stop_group moto; rm -rf "$RUN_DIR"; }
 trap cleanup EXIT
+
+mode="${MODE:-full}"
+[[ "$mode" == full ]] && mode=cpu,init,size,auth
+IFS=, read -ra modes <<< "$mode"
+for m in "${modes[@]}"; do
+  [[ "$m" =~ ^(cpu|init|size|auth)$ ]] || die "MODE=$MODE: use full, or a comma-separated list of cpu, init, size, auth"
+done
+has() { [[ ",$mode," == *",$1,"* ]]; }
+dir=target/lambda-host
+args=(--mode "$mode" --lambda-dir "$dir" --tools-dir "$dir")
+[[ -n "${QUICK:-}" && "$QUICK" != 0 ]] && args+=(--quick)
+[[ -n "${ONLY:-}" ]] && args+=(--only "$ONLY")
+
 ensure_venv
-ARCH=x86-64 LAMBDA_DIR=target/lambda-host bash infra/scripts/build.sh >/dev/null
-log "building the floors and the argon2 bench (release)"
-PATH="$VENV/bin:$PATH" "$VENV/bin/cargo-lambda" lambda build --quiet --release --x86-64 -p tools \
-  --bin floor-runtime --bin floor-http --bin bench-argon2 --lambda-dir target/lambda-host
-MOTO_PORT="$(free_port)"
-local_aws "$MOTO_PORT" bench
-# The limiter still runs (and costs what it costs) but never answers 429 to the bench.
-lift_rate_limits
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "argon2id hash alone (default cost, median of 15): $(target/lambda-host/bench-argon2/bootstrap) ms"
+ARCH=x86-64 LAMBDA_DIR="$dir" bash infra/scripts/build.sh >/dev/null
+tools=()
+has cpu && tools+=(--bin floor-runtime --bin floor-http)
+has auth && tools+=(--bin bench-argon2 --bin measure-auth --bin measure-argon2-rss --bin bench-tokens)
+if ((${#tools[@]})); then
+  log "building the measurement tools (release)"
+  PATH="$VENV/bin:$PATH" "$VENV/bin/cargo-lambda" lambda build --quiet --release --x86-64 -p tools "${tools[@]}" \
+    --lambda-dir "$dir"
+fi
+has cpu && args+=(--floor "lambda_runtime=$dir/floor-runtime/bootstrap" --floor "lambda_http+axum=$dir/floor-http/bootstrap")
+if has cpu || has init || has auth; then
+  MOTO_PORT="$(free_port)"
+  local_aws "$MOTO_PORT" bench
+  # The limiter still runs (and costs what it costs) but never answers 429 to the bench.
+  lift_rate_limits
+fi
 # shellcheck disable=SC2086
-"$VENV/bin/python" infra/scripts/bench.py --lambda-dir target/lambda-host \
-  --floor "lambda_runtime=target/lambda-host/floor-runtime/bootstrap" --floor "lambda_http+axum=target/lambda-host/floor-http/bootstrap" \
-  ${BENCH_ARGS:-}
+"$VENV/bin/python" infra/scripts/bench.py "${args[@]}" ${BENCH_ARGS:-}

@@ -1,23 +1,36 @@
 #!/usr/bin/env python3
-"""The README's cost model: dollars per million requests, per route, from `make bench`'s CPU
-figures and the AWS calls each route makes. Prints markdown; `--auth-sizes` prints the login
-cost and latency at several memory sizes.
+"""The cost model: dollars per million requests, per route, from the CPU figures `make bench`
+wrote to target/bench/results.json and the AWS calls each route makes. Prints markdown;
+`--auth-sizes` prints the login cost and latency at several memory sizes.
 
 The model, per request:
 - Lambda: CPU time / vCPU share + waits on AWS. A function gets memory / 1,769 MB of a vCPU
   (one full vCPU at 1,769 MB; a single thread gains nothing above it). Each AWS call on the path
-  adds `AWS_CALL_MS` of waiting, in sequence. Billed per ms (rounded up), at the memory size,
-  plus the per-request charge.
+  adds `AWS_CALL_MS` of waiting, in sequence. Billed per ms (rounded up), at the function's
+  MemorySize in template.yaml, plus the per-request charge.
 - API Gateway REST: per request. DynamoDB on-demand: per RRU and WRU. SES: per message sent.
 
-The CPU figures are this machine's (x86_64, release build, `make bench`, Lambda mode); Graviton
-cores differ by tens of percent, which moves the Lambda column, not the others.
+The routes are the cases `make bench` timed in Lambda mode that `AWS` below describes, in the
+bench's order; the other timed cases are listed as not priced. An entry of `AWS` for a case the
+results lack is an error (a renamed event, a route the bench no longer times).
+
+The CPU figures are this machine's (x86_64, release build); Graviton cores differ by tens of
+percent, which moves the Lambda column, not the others.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "target" / "bench" / "results.json"
+TEMPLATE = ROOT / "template.yaml"
 
 # Public prices, us-east-1, as listed on the AWS pricing pages on 2026-11-21.
 PRICES_TAKEN = "2026-11-21"
@@ -30,26 +43,71 @@ SES_MESSAGE = 0.10 / 1000
 FULL_VCPU_MB = 1769
 # An in-region DynamoDB call, request to response, as the SDK sees it: single-digit ms; 4 ms here.
 AWS_CALL_MS = 4.0
-
-# route: function, CPU µs per request (make bench, Lambda mode, median, 2026-11-22), sequential
-# AWS calls, RRU, WRU, SES messages. AWS calls and units from the code (see README "Cost per route").
-ROUTES = [
-    ("GET /health/liveness", "health", 140, 0, 0, 0, 0),
-    ("GET /health/readiness (cached)", "health", 150, 0, 0, 0, 0),
-    ("GET /users/me", "users", 1060, 2, 3, 1, 0),
-    ("POST /auth/refresh", "auth", 2000, 4, 2, 2, 0),
-    ("POST /auth/login", "auth", 19000, 8, 2, 10, 0),
-    ("POST /auth/signup", "auth", 19000, 5, 0, 14, 1),
-    ("GET /uploads", "uploads", 1450, 3, 4, 1, 0),
-    # A delivery = the ping's 150 µs + two SDK calls (claim, finish) at ~0.45 ms each: estimated.
-    ("POST /webhooks/github (push)", "webhooks", 1050, 2, 0, 2, 0),
-    ("GET /openapi.json", "docs", 400, 0, 0, 0, 0),
-]
+# The CPU an SDK call costs the function (signing, serialization): an assumption, for routes the
+# bench times only in part (a webhook delivery's claim and finish, beyond the ping it times).
+SDK_CALL_CPU_US = 450.0
 
 
-def per_request(cpu_us: float, calls: int, rru: float, wru: float, ses: int, memory_mb: int) -> dict[str, float]:
+@dataclass(frozen=True)
+class Aws:
+    """What a route does besides its own CPU: sequential AWS calls, read and write units, mails
+    sent, and CPU the bench cannot time (`extra_cpu_us`). From the code (see the guide's
+    "Cost per route")."""
+
+    calls: int = 0
+    rru: float = 0
+    wru: float = 0
+    ses: int = 0
+    extra_cpu_us: float = 0
+    label: str = ""
+
+
+# Keyed by the bench case (events/<function>/<case>.json) whose CPU the route takes.
+AWS: dict[str, Aws] = {
+    "health/liveness": Aws(),
+    "health/readiness": Aws(label="(cached)"),
+    "users/me": Aws(calls=2, rru=3, wru=1),
+    "auth/refresh": Aws(calls=4, rru=2, wru=2),
+    "auth/login": Aws(calls=8, rru=2, wru=10),
+    "auth/signup": Aws(calls=5, wru=14, ses=1),
+    "uploads/list": Aws(calls=3, rru=4, wru=1),
+    # A delivery: the ping's CPU plus two SDK calls (claim, finish), estimated.
+    "webhooks/github-ping": Aws(calls=2, wru=2, extra_cpu_us=2 * SDK_CALL_CPU_US, label="(a push: the ping, claim and finish)"),
+    "docs/openapi": Aws(),
+    "docs/swagger": Aws(),
+}
+
+
+class CostError(Exception):
+    """The results and the model disagree, or there are no results."""
+
+
+def memory_sizes(template: str) -> dict[str, int]:
+    """MemorySize per function binary, from template.yaml (Globals' for a function without one).
+    Read as text: the template's CloudFormation tags need no YAML library here."""
+    default = None
+    globals_fn = re.search(r"^Globals:\n  Function:\n((?:    .*\n|\s*\n)+)", template, re.M)
+    if globals_fn:
+        m = re.search(r"^    MemorySize: (\d+)", globals_fn.group(1), re.M)
+        default = int(m.group(1)) if m else None
+    sizes = {}
+    # Each resource: two-space indented name, then its lines until the next one.
+    for block in re.split(r"^  (?=[A-Za-z0-9]+:\s*$)", template, flags=re.M):
+        if "Type: AWS::Serverless::Function" not in block:
+            continue
+        binary = re.search(r"^        Binary: (\S+)", block, re.M)
+        memory = re.search(r"^      MemorySize: (\d+)", block, re.M)
+        if binary:
+            size = int(memory.group(1)) if memory else default
+            if size is None:
+                raise CostError(f"template.yaml: {binary.group(1)} has no MemorySize and Globals sets none")
+            sizes[binary.group(1)] = size
+    return sizes
+
+
+def per_request(cpu_us: float, aws: Aws, memory_mb: int) -> dict[str, float]:
     share = min(memory_mb / FULL_VCPU_MB, 1.0)
-    duration_ms = cpu_us / 1000 / share + calls * AWS_CALL_MS
+    duration_ms = (cpu_us + aws.extra_cpu_us) / 1000 / share + aws.calls * AWS_CALL_MS
     billed_ms = max(1, math.ceil(duration_ms))
     lam = billed_ms / 1000 * memory_mb / 1024 * LAMBDA_ARM_GB_S + LAMBDA_REQUEST
     return {
@@ -57,44 +115,100 @@ def per_request(cpu_us: float, calls: int, rru: float, wru: float, ses: int, mem
         "billed_ms": billed_ms,
         "lambda": lam,
         "apigw": APIGW_REST_REQUEST,
-        "dynamo": rru * DYNAMO_RRU + wru * DYNAMO_WRU,
-        "ses": ses * SES_MESSAGE,
+        "dynamo": aws.rru * DYNAMO_RRU + aws.wru * DYNAMO_WRU,
+        "ses": aws.ses * SES_MESSAGE,
     }
+
+
+@dataclass
+class Route:
+    case: str
+    function: str
+    label: str
+    cpu_us: float
+    aws: Aws
+
+
+def routes(section: dict, cpu_overrides: dict[str, float]) -> tuple[list[Route], list[str]]:
+    """The priced routes (`AWS`'s cases, in the bench's order) and the timed cases left
+    unpriced; errors where the model names what the bench did not time."""
+    timed = [c for c in section["cases"] if c["via"] == "lambda"]
+    names = {c["case"] for c in timed}
+    problems = []
+    if not section.get("only"):
+        problems += [f"{case}: in cost.py's AWS table, but not in the bench results" for case in AWS if case not in names]
+    problems += [f"--cpu {case}: not a case of the bench results" for case in cpu_overrides if case not in names]
+    if problems:
+        raise CostError("; ".join(problems))
+    priced, unpriced = [], []
+    for c in timed:
+        aws = AWS.get(c["case"])
+        if aws is None:
+            unpriced.append(c["case"])
+            continue
+        label = f"{c['label']} {aws.label}".strip()
+        priced.append(Route(c["case"], c["function"], label, cpu_overrides.get(c["case"], c["cpu_us"]["median"]), aws))
+    return priced, unpriced
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cpu", action="append", default=[], help="ROUTE=µs, overriding the table")
-    parser.add_argument("--memory", action="append", default=[], help="FUNCTION=MB")
+    parser.add_argument("--results", default=str(RESULTS), help="make bench's results.json")
+    parser.add_argument("--cpu", action="append", default=[], help="CASE=µs, overriding the results (e.g. users/me=1060)")
+    parser.add_argument("--memory", action="append", default=[], help="FUNCTION=MB, overriding template.yaml")
     parser.add_argument("--auth-sizes", action="store_true")
     args = parser.parse_args()
-    memory = {"health": 128, "users": 256, "auth": 1024, "uploads": 256, "webhooks": 256, "docs": 128}
-    memory.update({k: int(v) for k, v in (m.split("=") for m in args.memory)})
-    cpu = dict(c.rsplit("=", 1) for c in args.cpu)
+    try:
+        try:
+            results = json.loads(Path(args.results).read_text())
+        except FileNotFoundError:
+            raise CostError(f"no {args.results}: run `make bench` first") from None
+        memory = memory_sizes(TEMPLATE.read_text())
+        memory.update({k: int(v) for k, v in (m.split("=", 1) for m in args.memory)})
+        cpu = {k: float(v) for k, v in (c.rsplit("=", 1) for c in args.cpu)}
+        section = results.get("sections", {}).get("cpu")
+        if not section:
+            raise CostError(f"no CPU figures in {args.results}: run `make bench` (or `make bench MODE=cpu`)")
+        table, unpriced = routes(section, cpu)
+        for route in table:
+            if route.function not in memory:
+                raise CostError(f"{route.function}: no function with `Binary: {route.function}` in template.yaml")
+    except CostError as err:
+        print(f"cost: {err}", file=sys.stderr)
+        return 1
 
-    print(f"Prices: us-east-1, arm64, taken {PRICES_TAKEN}. $ per million requests.\n")
-    print("| route | MB | CPU | AWS calls | RRU | WRU | billed | Lambda | API GW | DynamoDB | SES | total |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for route, fn, cpu_us, calls, rru, wru, ses in ROUTES:
-        cpu_us = float(cpu.get(route, cpu_us))
-        c = per_request(cpu_us, calls, rru, wru, ses, memory[fn])
+    s = section
+    print(f"Prices: us-east-1, arm64, taken {PRICES_TAKEN}. $ per million requests.")
+    print(f"CPU: `make bench`, Lambda mode, median; {s['measured_at']}, commit {s['commit']}, {s['machine']}"
+          + (" (quick run)" if s.get("quick") else "") + ".\n")
+    print("| route | case | MB | CPU | AWS calls | RRU | WRU | billed | Lambda | API GW | DynamoDB | SES | total |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in table:
+        mb = memory[r.function]
+        c = per_request(r.cpu_us, r.aws, mb)
         total = c["lambda"] + c["apigw"] + c["dynamo"] + c["ses"]
         print(
-            f"| `{route}` | {memory[fn]} | {cpu_us / 1000:.2f} ms | {calls} | {rru:g} | {wru:g} | {c['billed_ms']} ms "
-            f"| {c['lambda'] * 1e6:.2f} | {c['apigw'] * 1e6:.2f} | {c['dynamo'] * 1e6:.2f} | {c['ses'] * 1e6:.2f} | **{total * 1e6:.2f}** |"
+            f"| `{r.label}` | {r.case} | {mb} | {(r.cpu_us + r.aws.extra_cpu_us) / 1000:.2f} ms | {r.aws.calls} | {r.aws.rru:g} "
+            f"| {r.aws.wru:g} | {c['billed_ms']} ms | {c['lambda'] * 1e6:.2f} | {c['apigw'] * 1e6:.2f} "
+            f"| {c['dynamo'] * 1e6:.2f} | {c['ses'] * 1e6:.2f} | **{total * 1e6:.2f}** |"
         )
+    if unpriced:
+        print(f"\nTimed but not priced (no entry in cost.py's AWS table): {', '.join(unpriced)}")
     if args.auth_sizes:
+        by_case = {r.case: r for r in table}
+        if "auth/login" not in by_case or "auth/refresh" not in by_case:
+            print("cost: --auth-sizes needs auth/login and auth/refresh in the results", file=sys.stderr)
+            return 1
+        login, refresh = by_case["auth/login"], by_case["auth/refresh"]
         print("\nauth at other memory sizes (Lambda $ per million; the rest does not change):\n")
         print("| MB | vCPU | login billed | login Lambda $ | refresh billed | refresh Lambda $ |")
         print("|---|---|---|---|---|---|")
-        login = next(r for r in ROUTES if r[0] == "POST /auth/login")
-        refresh = next(r for r in ROUTES if r[0] == "POST /auth/refresh")
         for mb in (256, 512, 1024, 1769, 3008):
-            lo = per_request(float(cpu.get(login[0], login[2])), *login[3:], mb)
-            re = per_request(float(cpu.get(refresh[0], refresh[2])), *refresh[3:], mb)
+            lo = per_request(login.cpu_us, login.aws, mb)
+            re_ = per_request(refresh.cpu_us, refresh.aws, mb)
             print(
                 f"| {mb} | {min(mb / FULL_VCPU_MB, 1):.2f} | {lo['billed_ms']} ms | {lo['lambda'] * 1e6:.2f} "
-                f"| {re['billed_ms']} ms | {re['lambda'] * 1e6:.2f} |"
+                f"| {re_['billed_ms']} ms | {re_['lambda'] * 1e6:.2f} |"
             )
     return 0
 

@@ -1,5 +1,6 @@
 //! Prints the median argon2id hash time at the configured cost: the CPU-bound part of a login,
-//! used to compare release opt-levels (`infra/scripts/compare-opt-levels.sh`).
+//! printed by `make bench MODE=auth` and used to compare release opt-levels
+//! (`infra/scripts/compare-opt-levels.sh`).
 
 #![allow(clippy::print_stdout)] // A measurement tool: stdout is its output.
 

@@ -1,6 +1,6 @@
 //! Prints the cost of checking one access token: the HS256 check this project used before
 //! (a shared secret every function held) against the Ed25519 check it uses now (public keys
-//! only). `make measure` runs it in release; numbers only.
+//! only). `make bench MODE=auth` runs it in release; numbers only.
 
 #![allow(clippy::print_stdout, clippy::expect_used)] // A measurement tool: stdout is its output.
 

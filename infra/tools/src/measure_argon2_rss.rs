@@ -4,7 +4,8 @@
 //!
 //! `measure-argon2-rss [N=200] [CONCURRENCY=4] [KEEP_ALIVE_MS]`. KEEP_ALIVE_MS shortens tokio's
 //! idle blocking-thread keep-alive (10 s by default) so threads exit and are replaced between
-//! operations, as they do in a sandbox with idle gaps between requests.
+//! operations, as they do in a sandbox with idle gaps between requests. `make bench MODE=auth`
+//! runs it with the defaults (N=40 when `QUICK=1`).
 
 #![allow(clippy::print_stdout)] // A measurement tool: stdout is its output.
 

@@ -1,5 +1,5 @@
-//! `make measure`: login latency split (argon2 vs DynamoDB) and DynamoDB calls per request,
-//! through the real routers against the emulator. Prints numbers; asserts nothing.
+//! Login latency split (argon2 vs DynamoDB) and DynamoDB calls per request, through the real
+//! routers against the emulator; `make bench MODE=auth` runs it. Prints numbers; asserts nothing.
 
 #![allow(clippy::print_stdout, clippy::expect_used)] // A measurement tool: stdout is its output.
 
