@@ -60,6 +60,11 @@ import cfn  # noqa: E402
 
 # API Gateway's payload limit (REST): a larger body is REQUEST_TOO_LARGE before any function runs.
 MAX_BODY = 10 * 1024 * 1024
+# Lambda's synchronous invocation payload limits (the event in, the response out): the function
+# never sees a larger event (a body over about 4.5 MB, base64-encoded) and a larger response is a
+# function error; API Gateway answers either as a failed integration (502).
+LAMBDA_MAX_EVENT = 6 * 1024 * 1024
+LAMBDA_MAX_RESPONSE = 6 * 1024 * 1024 + 100
 # API Gateway gives up on an integration after 29 s (INTEGRATION_TIMEOUT, 504). A function's own
 # Timeout below that ends as Lambda's "Task timed out", which API Gateway answers 502.
 INTEGRATION_TIMEOUT = 29
@@ -78,10 +83,12 @@ COLD_TIMEOUT = 600
 WATCH_OWN_500 = b'{"type":"https://httpstatuses.com/500"'
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 WATCH_ATTEMPTS = 3
-# Watch takes invocations one at a time per function (one instance, AWS_LAMBDA_MAX_CONCURRENCY=1)
-# and wedges (no invocation answered, of any function, until it restarts) when about 200 arrive
-# at once: the gateway queues them and hands watch one per function at a time. Deployed, Lambda
-# runs them side by side; the order within a function does not change what each one gets.
+# Watch runs one instance per function and takes its invocations one at a time
+# (AWS_LAMBDA_MAX_CONCURRENCY=1). Given a large burst of parallel invocations (its invoke API and
+# its HTTP front alike) it wedges: no invocation of any function is answered again until it
+# restarts. So the gateway queues requests itself and hands watch one invocation per function at
+# a time, which costs nothing (the instance would run them one by one anyway). Deployed, Lambda
+# runs them side by side; what each one gets does not depend on that.
 WATCH_CONCURRENCY = 1
 # How long a request waits for watch's port to open (it starts with the gateway).
 WATCH_STARTUP = 60
@@ -843,6 +850,10 @@ class Watch:
     def invoke(self, route: Route, event: dict, method: str) -> bytes:
         """The function's response payload, or IntegrationError."""
         payload = json.dumps(event).encode()
+        if len(payload) > LAMBDA_MAX_EVENT:
+            log("%s %s -> %s: the event (%d bytes) is over Lambda's invocation payload limit",
+                method, event["path"], route.function, len(payload))
+            raise IntegrationError("INTEGRATION_FAILURE", 502, "event over Lambda's payload limit")
         attempts = WATCH_ATTEMPTS if method in SAFE_METHODS else 1
         lambda_timeout = IntegrationError(
             "INTEGRATION_TIMEOUT" if route.timeout >= INTEGRATION_TIMEOUT else "INTEGRATION_FAILURE",
@@ -868,6 +879,10 @@ class Watch:
                 raise IntegrationError("INTEGRATION_FAILURE", 502, f"watch: {err}") from None
             if status == 200:
                 self.warm.add(route.function)
+                if len(body) > LAMBDA_MAX_RESPONSE:
+                    log("%s %s -> %s: the response (%d bytes) is over Lambda's payload limit",
+                        method, event["path"], route.function, len(body))
+                    raise IntegrationError("INTEGRATION_FAILURE", 502, "response over Lambda's payload limit")
                 return body
             if status == 500 and body.startswith(WATCH_OWN_500):
                 log("%s %s -> %s: cargo lambda watch's own 500 (attempt %d of %d)",

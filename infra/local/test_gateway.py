@@ -507,6 +507,12 @@ class Server(unittest.TestCase):
         self.assertEqual((reply.status, json.loads(body)["error_code"]), (413, "REQUEST_TOO_LARGE"))
         self.assertNotIn("big", FakeWatch.calls)
 
+    def test_a_body_lambda_cannot_take_is_a_502_before_the_function(self):
+        FakeWatch.calls.pop("large", None)
+        reply, body = self.send("POST", "/fake/large", body=b"x" * (5 * 1024 * 1024))
+        self.assertEqual((reply.status, json.loads(body)["error_code"]), (502, "INTEGRATION_FAILURE"))
+        self.assertNotIn("large", FakeWatch.calls)
+
     def test_200_clients_at_once_are_all_answered(self):
         results, barrier = [], threading.Barrier(200)
 
