@@ -2,7 +2,9 @@
 //!
 //! Readiness calls every dependency this function is configured with, concurrently, each under
 //! the readiness budget, so a dead emulator or region answers 503 in about that budget. A round's
-//! results are reused for `HEALTH_CACHE_SECONDS` ([`crate::cache`]).
+//! results are reused for `HEALTH_CACHE_SECONDS` ([`crate::cache`]). The webhook secret is the
+//! one value it reads: a webhook source left at a placeholder is named, so that a stack that
+//! would answer a sender 503 is not reported ready.
 
 use std::{
     sync::Arc,
@@ -155,7 +157,12 @@ pub async fn run_checks(state: &AppState) -> Vec<Check> {
             }),
         ));
     }
+    let mut webhook_secrets = None;
     for (role, id) in &resources.secrets {
+        if *role == WEBHOOK_SECRETS {
+            webhook_secrets = Some(id.clone());
+            continue;
+        }
         let id = id.clone();
         let client = state.secrets.clone();
         probes.push((
@@ -191,12 +198,63 @@ pub async fn run_checks(state: &AppState) -> Vec<Check> {
         ),
     });
 
-    join_all(
-        probes
-            .into_iter()
-            .map(|(name, probe)| timed(name, probe, budget)),
-    )
-    .await
+    let webhooks = async {
+        match webhook_secrets {
+            Some(id) => webhook_checks(state, id, budget).await,
+            None => Vec::new(),
+        }
+    };
+    let (mut checks, webhooks) = tokio::join!(
+        join_all(
+            probes
+                .into_iter()
+                .map(|(name, probe)| timed(name, probe, budget)),
+        ),
+        webhooks
+    );
+    checks.extend(webhooks);
+    checks
+}
+
+/// The role of the webhook secret in `Resources::secrets`.
+const WEBHOOK_SECRETS: &str = "webhook_secrets";
+
+/// The webhook secret is read, not only described: `secretsmanager:webhook_secrets` as for
+/// every secret, then a failed `webhooks:<source>` check (`not_configured`) per source it names
+/// with only empty or placeholder values (`hooks::is_placeholder`; those sources answer 503),
+/// or `webhooks:secrets` (`invalid`) when it does not parse (every delivery answers 500). Names
+/// only: no value, not even a configured source's name, is shown.
+async fn webhook_checks(state: &AppState, id: String, budget: Duration) -> Vec<Check> {
+    let started = Instant::now();
+    let read = state.secrets.get_secret_value().secret_id(id).send();
+    let read = tokio::time::timeout(budget, read).await;
+    let (error, value) = match read {
+        Ok(Ok(out)) => (None, out.secret_string),
+        Ok(Err(err)) => (Some(classify(err)), None),
+        Err(_) => (Some("timeout".to_owned()), None),
+    };
+    let mut checks = vec![Check {
+        name: format!("secretsmanager:{WEBHOOK_SECRETS}"),
+        status: if error.is_none() { "ok" } else { "fail" },
+        latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        error,
+    }];
+    let failed = |name: String, error: &str| Check {
+        name,
+        status: "fail",
+        latency_ms: 0,
+        error: Some(error.to_owned()),
+    };
+    if let Some(value) = value {
+        match hooks::WebhookSecrets::parse(&value) {
+            Ok(secrets) => checks.extend(
+                (secrets.unconfigured.iter())
+                    .map(|source| failed(format!("webhooks:{source}"), "not_configured")),
+            ),
+            Err(_) => checks.push(failed("webhooks:secrets".to_owned(), "invalid")),
+        }
+    }
+    checks
 }
 
 async fn timed(name: String, probe: Probe, budget: Duration) -> Check {

@@ -1,5 +1,6 @@
-//! Health Lambda: `/health`, `/health/liveness`, `/health/readiness` ([`checks`]). It links only
-//! `shared`: no identity, no password hashing, no mail. The contract is `functions/docs/guide/api.md`.
+//! Health Lambda: `/health`, `/health/liveness`, `/health/readiness` ([`checks`]). It links
+//! `shared`, and `hooks` for the webhook secret's placeholder rule: no identity, no password
+//! hashing, no mail. The contract is `functions/docs/guide/api.md`.
 
 pub mod cache;
 pub mod checks;

@@ -24,13 +24,15 @@ pub enum DeliveryResponses {
     /// Verified, but not JSON, or without a delivery id or type (`BAD_REQUEST`).
     #[response(status = 400)]
     Unreadable(shared::openapi::ErrorEnvelope),
-    /// Missing or bad signature, or a timestamp outside the window (`INVALID_SIGNATURE`).
+    /// Missing or bad signature, a timestamp outside the window, or a source the secret does
+    /// not name (`INVALID_SIGNATURE`).
     #[response(status = 401)]
     Unsigned(shared::openapi::ErrorEnvelope),
     /// Body over `WEBHOOK_MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`).
     #[response(status = 413)]
     TooLarge(shared::openapi::ErrorEnvelope),
-    /// The handler failed; redeliver (`SERVICE_UNAVAILABLE`).
+    /// The handler failed, or the source's secret is empty or a placeholder (not configured);
+    /// redeliver (`SERVICE_UNAVAILABLE`).
     #[response(status = 503)]
     HandlerFailed(shared::openapi::ErrorEnvelope),
 }

@@ -14,7 +14,7 @@ use crate::{
     deliveries::{Claim, Finished, Received},
     handlers::Outcome,
     state::WebhooksContext,
-    verifiers::Provider,
+    verifiers::{Lookup, Provider},
 };
 
 /// `hooks`' view of the request headers (`HeaderMap` lookups ignore case; a value that is not
@@ -39,9 +39,18 @@ pub async fn receive(
     // The raw bytes, before anything parses them (lambda_http has already decoded an
     // `isBase64Encoded` body back to the bytes the sender signed).
     let verifiers = ctx.verifiers.get().await?;
-    let verified = verifiers
-        .of(&provider)
-        .ok_or(hooks::VerifyError::NoSecret)
+    let verifier = match verifiers.of(&provider) {
+        Lookup::Verifier(verifier) => Ok(verifier),
+        Lookup::Unknown => Err(hooks::VerifyError::NoSecret),
+        // Logged with the 503 (the source's name, never a value).
+        Lookup::NotConfigured => {
+            return Err(ApiError::Unavailable(anyhow::anyhow!(
+                "webhook source {name} is not configured: its secret is empty or a placeholder \
+                 (contains replace_me); set it in the webhook secrets secret"
+            )));
+        }
+    };
+    let verified = verifier
         .and_then(|verifier| {
             verifier.verify(&Delivery {
                 headers: &HeaderView(headers),

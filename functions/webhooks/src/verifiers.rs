@@ -1,6 +1,6 @@
 //! One verifier per provider and source, built from the webhook-secrets secret.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use hooks::{
     GithubVerifier, RsaVerifier, StandardVerifier, StripeVerifier, Verifier, WebhookSecrets,
@@ -14,6 +14,22 @@ pub struct Verifiers {
     stripe: StripeVerifier,
     standard: BTreeMap<String, StandardVerifier>,
     rsa: BTreeMap<String, RsaVerifier>,
+    /// Sources named with only empty or placeholder values (`hooks::is_placeholder`), by
+    /// [`Provider::name`].
+    unconfigured: BTreeSet<String>,
+}
+
+/// What [`Verifiers::of`] finds for a provider.
+pub enum Lookup<'a> {
+    /// Its verifier.
+    Verifier(&'a dyn Verifier),
+    /// The secret names it with only empty or placeholder values: 503, so that the sender
+    /// retries once an operator sets the secret, and nothing ever verifies with a published
+    /// placeholder.
+    NotConfigured,
+    /// The secret does not name it: refused like a bad signature, so the answer does not
+    /// tell which sources exist.
+    Unknown,
 }
 
 impl std::fmt::Debug for Verifiers {
@@ -21,6 +37,7 @@ impl std::fmt::Debug for Verifiers {
         f.debug_struct("Verifiers")
             .field("standard", &self.standard.keys().collect::<Vec<_>>())
             .field("rsa", &self.rsa.keys().collect::<Vec<_>>())
+            .field("unconfigured", &self.unconfigured)
             .finish_non_exhaustive()
     }
 }
@@ -53,9 +70,17 @@ impl Provider {
 impl Verifiers {
     /// Parses the secret (`{"github": [..], "stripe": [..], "standard": {"<source>": [..]},
     /// "rsa": {"<source>": ["<PEM>"]}}`, a single string wherever a list goes) and builds every
-    /// verifier; a secret or key that cannot be used is an error naming its entry.
+    /// verifier; a secret or key that cannot be used is an error naming its entry. A source
+    /// left empty or at a placeholder is logged (by name, never its value) and answers 503.
     pub fn from_secret(secret: &SecretString, tolerance_secs: u32) -> anyhow::Result<Self> {
         let secrets = WebhookSecrets::parse(secret.expose_secret())?;
+        for source in &secrets.unconfigured {
+            tracing::warn!(
+                %source,
+                "webhook source not configured: its secret is empty or a placeholder \
+                 (contains replace_me); its deliveries answer 503 until it is set"
+            );
+        }
         let standard = secrets
             .standard
             .iter()
@@ -73,17 +98,21 @@ impl Verifiers {
             stripe: StripeVerifier::new(&secrets.stripe, tolerance_secs)?,
             standard,
             rsa,
+            unconfigured: secrets.unconfigured,
         })
     }
 
-    /// The verifier of `provider`; `None` for a source with no secret (refused like a bad
-    /// signature, so the answer does not tell which sources exist).
-    pub fn of(&self, provider: &Provider) -> Option<&dyn Verifier> {
-        match provider {
-            Provider::Github => Some(&self.github),
-            Provider::Stripe => Some(&self.stripe),
+    /// The verifier of `provider`, or why there is none.
+    pub fn of(&self, provider: &Provider) -> Lookup<'_> {
+        if self.unconfigured.contains(&provider.name()) {
+            return Lookup::NotConfigured;
+        }
+        let found = match provider {
+            Provider::Github => Some(&self.github as &dyn Verifier),
+            Provider::Stripe => Some(&self.stripe as &dyn Verifier),
             Provider::Standard(source) => self.standard.get(source).map(|v| v as &dyn Verifier),
             Provider::Rsa(source) => self.rsa.get(source).map(|v| v as &dyn Verifier),
-        }
+        };
+        found.map_or(Lookup::Unknown, Lookup::Verifier)
     }
 }

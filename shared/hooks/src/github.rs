@@ -33,7 +33,8 @@ impl GithubVerifier {
     /// empty list is allowed and refuses every delivery with [`VerifyError::NoSecret`].
     ///
     /// # Errors
-    /// [`KeyError::EmptySecret`] if a secret is empty or blank.
+    /// [`KeyError::EmptySecret`] if a secret is empty or blank, [`KeyError::PlaceholderSecret`]
+    /// if it is a placeholder.
     pub fn new(secrets: &[SecretString]) -> Result<Self, KeyError> {
         Ok(Self {
             keys: Keys::new(secrets, mac::whole_secret)?,

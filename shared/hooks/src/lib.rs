@@ -35,7 +35,7 @@ mod testing;
 
 pub use github::GithubVerifier;
 pub use rsa::RsaVerifier;
-pub use secrets::{SecretsError, WebhookSecrets};
+pub use secrets::{SecretsError, WebhookSecrets, is_placeholder};
 pub use standard::StandardVerifier;
 pub use stripe::StripeVerifier;
 
@@ -155,6 +155,10 @@ pub enum KeyError {
     /// The secret is empty or only whitespace: anyone could compute its MACs.
     #[error("the secret is empty")]
     EmptySecret,
+    /// The secret is a placeholder ([`secrets::is_placeholder`]): its value is published, so
+    /// anyone could compute its MACs.
+    #[error("the secret is a placeholder (it contains replace_me)")]
+    PlaceholderSecret,
     /// A Standard Webhooks secret is not base64 after its optional `whsec_` prefix, or decodes
     /// to nothing.
     #[error("the secret is not base64 after its whsec_ prefix")]

@@ -32,14 +32,21 @@ pub(crate) struct Keys(Vec<SecretSlice<u8>>);
 
 impl Keys {
     /// The key each of `secrets` stands for, by `decode`. An empty list is allowed: it refuses
-    /// every delivery ([`Keys::ensure_some`]).
+    /// every delivery ([`Keys::ensure_some`]). A placeholder ([`crate::secrets::is_placeholder`])
+    /// is refused whatever `decode` makes of it: its value is published.
     pub(crate) fn new(
         secrets: &[SecretString],
         decode: impl Fn(&str) -> Result<Vec<u8>, KeyError>,
     ) -> Result<Self, KeyError> {
         secrets
             .iter()
-            .map(|secret| decode(secret.expose_secret()).map(SecretSlice::from))
+            .map(|secret| {
+                let secret = secret.expose_secret();
+                if !secret.trim().is_empty() && crate::secrets::is_placeholder(secret) {
+                    return Err(KeyError::PlaceholderSecret);
+                }
+                decode(secret).map(SecretSlice::from)
+            })
             .collect::<Result<_, _>>()
             .map(Self)
     }

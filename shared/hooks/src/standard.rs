@@ -49,8 +49,8 @@ impl StandardVerifier {
     /// empty list is allowed and refuses every delivery with [`VerifyError::NoSecret`].
     ///
     /// # Errors
-    /// [`KeyError::EmptySecret`] or [`KeyError::SecretNotBase64`] for a secret that gives no
-    /// key.
+    /// [`KeyError::EmptySecret`], [`KeyError::PlaceholderSecret`] or
+    /// [`KeyError::SecretNotBase64`] for a secret that gives no key.
     pub fn new(secrets: &[SecretString], tolerance_secs: u32) -> Result<Self, KeyError> {
         Ok(Self {
             keys: Keys::new(secrets, decode_secret)?,

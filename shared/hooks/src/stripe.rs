@@ -32,7 +32,8 @@ impl StripeVerifier {
     /// is allowed and refuses every delivery with [`VerifyError::NoSecret`].
     ///
     /// # Errors
-    /// [`KeyError::EmptySecret`] if a secret is empty or blank.
+    /// [`KeyError::EmptySecret`] if a secret is empty or blank, [`KeyError::PlaceholderSecret`]
+    /// if it is a placeholder.
     pub fn new(secrets: &[SecretString], tolerance_secs: u32) -> Result<Self, KeyError> {
         Ok(Self {
             keys: Keys::new(secrets, mac::whole_secret)?,

@@ -15,5 +15,6 @@ mod lookalike;
 mod mail;
 mod no_panic;
 mod ratelimit;
+mod secrets;
 mod uploads;
 mod webhooks;

@@ -69,22 +69,98 @@ fn missing_keys_and_nulls_are_empty_and_unknown_keys_ignored() {
 }
 
 #[test]
-fn an_empty_string_is_refused_with_its_entry() {
-    for (json, entry) in [
-        (r#"{"github": ""}"#, "github"),
-        (r#"{"stripe": ["whsec_a", "  "]}"#, "stripe[1]"),
-        (r#"{"standard": {"svix": [""]}}"#, "standard.svix[0]"),
-        (r#"{"rsa": {"partner": ""}}"#, "rsa.partner"),
+fn the_placeholder_rule_is_blank_or_replace_me_in_any_case() {
+    for placeholder in [
+        "",
+        "   ",
+        "whsec_replace_me",
+        "REPLACE_ME",
+        "whsec_Replace_Me_later",
+        "-----BEGIN PUBLIC KEY-----\nREPLACE_ME\n-----END PUBLIC KEY-----",
     ] {
+        assert!(is_placeholder(placeholder), "{placeholder:?}");
+    }
+    for real in [
+        "local-github-webhook-secret",
+        "whsec_local_stripe_secret",
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "replace me",
+        "replaceme",
+    ] {
+        assert!(!is_placeholder(real), "{real:?}");
+    }
+}
+
+#[test]
+fn a_source_with_only_empty_or_placeholder_values_is_not_configured() {
+    for (json, source) in [
+        (r#"{"github": ""}"#, "github"),
+        (r#"{"github": []}"#, "github"),
+        (r#"{"stripe": "whsec_replace_me"}"#, "stripe"),
+        (r#"{"stripe": ["  ", "whsec_REPLACE_ME"]}"#, "stripe"),
+        (r#"{"standard": {"svix": [""]}}"#, "standard:svix"),
+        (
+            r#"{"standard": {"svix": "whsec_replace_me"}}"#,
+            "standard:svix",
+        ),
+        (r#"{"rsa": {"partner": ""}}"#, "rsa:partner"),
+        (r#"{"rsa": {"partner": "REPLACE_ME"}}"#, "rsa:partner"),
+    ] {
+        let secrets = WebhookSecrets::parse(json).unwrap();
         assert_eq!(
-            WebhookSecrets::parse(json).unwrap_err(),
-            SecretsError::Key {
-                entry: entry.to_owned(),
-                error: KeyError::EmptySecret,
-            },
+            secrets.unconfigured.iter().collect::<Vec<_>>(),
+            [source],
+            "{json}"
+        );
+        assert!(
+            secrets.github.is_empty() && secrets.stripe.is_empty(),
+            "{json}"
+        );
+        assert!(
+            secrets.standard.is_empty() && secrets.rsa.is_empty(),
             "{json}"
         );
     }
+}
+
+#[test]
+fn a_placeholder_beside_a_real_value_is_dropped_and_the_source_configured() {
+    let secrets = WebhookSecrets::parse(
+        r#"{"github": ["", "real-secret"], "stripe": ["whsec_replace_me", "whsec_real"],
+            "standard": {"svix": ["whsec_replace_me", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]}}"#,
+    )
+    .unwrap();
+    assert_eq!(exposed(&secrets.github), ["real-secret"]);
+    assert_eq!(exposed(&secrets.stripe), ["whsec_real"]);
+    assert_eq!(
+        exposed(&secrets.standard["svix"]),
+        ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
+    );
+    assert!(secrets.unconfigured.is_empty());
+}
+
+#[test]
+fn no_verifier_takes_a_placeholder_as_a_key() {
+    let placeholder = [SecretString::from("whsec_replace_me")];
+    assert_eq!(
+        crate::GithubVerifier::new(&placeholder).unwrap_err(),
+        KeyError::PlaceholderSecret
+    );
+    assert_eq!(
+        crate::StripeVerifier::new(&placeholder, 300).unwrap_err(),
+        KeyError::PlaceholderSecret
+    );
+    assert_eq!(
+        crate::StandardVerifier::new(&placeholder, 300).unwrap_err(),
+        KeyError::PlaceholderSecret
+    );
+}
+
+#[test]
+fn absent_and_null_sources_are_not_used_rather_than_not_configured() {
+    let secrets = WebhookSecrets::parse(r#"{"stripe": null, "standard": {"svix": null}}"#).unwrap();
+    assert!(secrets.unconfigured.is_empty());
+    assert!(secrets.standard.is_empty());
 }
 
 #[test]
