@@ -16,7 +16,19 @@
 //! ```
 //!
 //! `[not_granted.<resource>]` holds calls the code has but the deployed function never makes,
-//! with the reason. This reads the `Policies` of the function with `BuildProperties.Binary:
+//! with the reason. `[conditions.<resource>."<action>"]` holds the IAM `Condition` a call must be
+//! granted under, where the code reaches only part of a resource (the webhooks function: only
+//! the tier attributes of user items):
+//!
+//! ```toml
+//! [conditions.UsersTable."dynamodb:UpdateItem"]
+//! "ForAllValues:StringEquals" = { "dynamodb:Attributes" = ["pk", "tier"] }
+//! ```
+//!
+//! Every statement of the template granting that call must carry exactly that condition (same
+//! operators, keys and values, in any order); one statement without it would grant the call
+//! unconditionally. A condition the table does not declare is not compared (such as auth's
+//! `ses:FromAddress`). This reads the `Policies` of the function with `BuildProperties.Binary:
 //! <group>` in `template.yaml`, resolves every statement's resources to logical names
 //! (`!GetAtt UsersTable.Arn` is `UsersTable`, `!Sub "${SessionsTable.Arn}/index/by_user"` is
 //! `SessionsTable/index/by_user`, `!Ref SigningKeysSecret` is `SigningKeysSecret`, and
@@ -31,7 +43,7 @@
 //!
 //! The tables are written by reading the code: this test compares them with the template, not
 //! with the code, so a change that adds or drops an AWS call must change its `iam.toml` too
-//! (review it with the code). Conditions (such as `ses:FromAddress`) are not compared.
+//! (review it with the code).
 //! [`table`] reads the `iam.toml` files, [`policy`] the template's policies; [`load`] reads both
 //! and [`problems`] compares them. It is pure, so the tests ([`tests`]) change the real data in
 //! memory and check that the change is reported. No emulator, no AWS.
@@ -49,6 +61,25 @@ use table::{ActionTable, action_table};
 
 /// `(action, resource)`, e.g. `("dynamodb:Query", "SessionsTable/index/by_user")`.
 type Grant = (String, String);
+
+/// A statement's `Condition`: operator -> condition key -> values (a single value is a list of
+/// one; a value that is not a string, such as `!Ref MailFrom`, is shown as written). Empty: no
+/// condition.
+type Conditions = BTreeMap<String, BTreeMap<String, BTreeSet<String>>>;
+
+/// `conditions` as one line: `Op key [v, w]; Op2 key2 [x]`, or `no condition`.
+fn show_conditions(conditions: &Conditions) -> String {
+    if conditions.is_empty() {
+        return "no condition".to_owned();
+    }
+    let parts = conditions.iter().flat_map(|(operator, keys)| {
+        keys.iter().map(move |(key, values)| {
+            let values: Vec<&str> = values.iter().map(String::as_str).collect();
+            format!("{operator} {key} [{}]", values.join(", "))
+        })
+    });
+    parts.collect::<Vec<_>>().join("; ")
+}
 
 /// A [`Grant`] from its parts.
 fn grant(action: &str, resource: &str) -> Grant {
@@ -160,6 +191,17 @@ fn problems(model: &Model) -> Vec<String> {
                 out.push(format!(
                     "{binary}: the code calls {action} on {resource} ({file}), which \
                      template.yaml does not grant"
+                ));
+            }
+        }
+        for (grant @ (action, resource), required) in &table.conditions {
+            let given = function.conditions.get(grant).into_iter().flatten();
+            for given in given.filter(|given| *given != required) {
+                out.push(format!(
+                    "{binary}: template.yaml grants {action} on {resource} under {}, where {file} \
+                     requires {}",
+                    show_conditions(given),
+                    show_conditions(required)
                 ));
             }
         }

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Grant, grant};
+use super::{Conditions, Grant, grant};
 use crate::repo::{self, Yaml};
 
 /// One `AWS::Serverless::Function` of the template.
@@ -14,6 +14,9 @@ pub(super) struct Function {
     pub(super) logical_id: String,
     /// What its `Policies` allow.
     pub(super) grants: BTreeSet<Grant>,
+    /// The conditions each grant is given under, one per statement granting it (an empty map:
+    /// a statement without a `Condition`).
+    pub(super) conditions: BTreeMap<Grant, BTreeSet<Conditions>>,
     /// What this test cannot compare, as messages.
     pub(super) unreadable: Vec<String>,
 }
@@ -128,6 +131,20 @@ fn read_policies(
                 Some(Yaml::Sequence(items)) => items.clone(),
                 Some(item) => vec![item.clone()],
             };
+            let conditions = match statement.get("Condition") {
+                None => Conditions::new(),
+                Some(condition) => match read_conditions(condition) {
+                    Some(conditions) => conditions,
+                    None => {
+                        unreadable(format!(
+                            "{place} has a Condition that is not operator -> key -> value(s): \
+                             {}",
+                            repo::shown(condition)
+                        ));
+                        continue;
+                    }
+                },
+            };
             let mut actions = Vec::new();
             for action in list("Action") {
                 match action.as_str() {
@@ -138,7 +155,12 @@ fn read_policies(
             for resource in list("Resource") {
                 match resource_name(&resource, ref_is_arn) {
                     Ok(name) => {
-                        grants.extend(actions.iter().map(|a| (a.clone(), name.clone())));
+                        for action in &actions {
+                            let granted = (action.clone(), name.clone());
+                            (function.conditions.entry(granted.clone()).or_default())
+                                .insert(conditions.clone());
+                            grants.push(granted);
+                        }
                     }
                     Err(shown) => unreadable(format!(
                         "{place} grants {} on {shown}: a resource must be written as !GetAtt \
@@ -153,6 +175,28 @@ fn read_policies(
         }
     }
     function.grants.extend(grants);
+}
+
+/// A statement's `Condition` block as [`Conditions`]; `None` when it is not a mapping of
+/// operators to mappings of keys to a value or a list of values.
+fn read_conditions(condition: &Yaml) -> Option<Conditions> {
+    let value = |value: &Yaml| match value {
+        Yaml::String(text) => text.clone(),
+        other => repo::shown(other),
+    };
+    let mut conditions = Conditions::new();
+    for (operator, keys) in condition.as_mapping()? {
+        let keys = keys.as_mapping()?;
+        let entry = conditions.entry(operator.as_str()?.to_owned()).or_default();
+        for (key, values) in keys {
+            let values = match values {
+                Yaml::Sequence(items) => items.iter().map(value).collect(),
+                single => BTreeSet::from([value(single)]),
+            };
+            entry.insert(key.as_str()?.to_owned(), values);
+        }
+    }
+    Some(conditions)
 }
 
 /// The intrinsic function of a value and its argument: `!GetAtt X.Arn` or `{"Fn::GetAtt": ...}`
@@ -339,4 +383,78 @@ fn a_policy_this_test_cannot_read_is_reported() {
     );
     let query = grant("dynamodb:Query", "UsersTable/index/gsi1");
     assert_eq!(billing.grants, BTreeSet::from([query]));
+}
+
+#[test]
+fn a_statements_condition_is_kept_with_each_of_its_grants() {
+    let template = r#"
+        Resources:
+          UsersTable:
+            Type: AWS::DynamoDB::Table
+          BillingFunction:
+            Type: AWS::Serverless::Function
+            Metadata:
+              BuildProperties:
+                Binary: billing
+            Properties:
+              Policies:
+                - Statement:
+                    - Effect: Allow
+                      Action: [dynamodb:UpdateItem, dynamodb:GetItem]
+                      Resource: !GetAtt UsersTable.Arn
+                      Condition:
+                        ForAllValues:StringEquals:
+                          dynamodb:Attributes: [pk, tier]
+                        StringEquals:
+                          aws:SourceAccount: !Ref AWS::AccountId
+                    - Effect: Allow
+                      Action: dynamodb:GetItem
+                      Resource: !GetAtt UsersTable.Arn
+                    - Effect: Allow
+                      Action: dynamodb:PutItem
+                      Resource: !GetAtt UsersTable.Arn
+                      Condition: !If [Never, {}, {}]
+    "#;
+    let template = repo::yaml("a template", template);
+    let billing = &template_functions(&template)["billing"];
+    let conditioned: super::Conditions = BTreeMap::from([
+        (
+            "ForAllValues:StringEquals".to_owned(),
+            BTreeMap::from([(
+                "dynamodb:Attributes".to_owned(),
+                BTreeSet::from(["pk".to_owned(), "tier".to_owned()]),
+            )]),
+        ),
+        (
+            "StringEquals".to_owned(),
+            BTreeMap::from([(
+                "aws:SourceAccount".to_owned(),
+                BTreeSet::from(["!Ref AWS::AccountId".to_owned()]),
+            )]),
+        ),
+    ]);
+    let update = grant("dynamodb:UpdateItem", "UsersTable");
+    let get = grant("dynamodb:GetItem", "UsersTable");
+    assert_eq!(
+        billing.conditions[&update],
+        BTreeSet::from([conditioned.clone()])
+    );
+    assert_eq!(
+        billing.conditions[&get],
+        BTreeSet::from([conditioned, super::Conditions::new()]),
+        "one entry per statement: the unconditioned one too"
+    );
+    assert!(
+        billing.unreadable.iter().any(|p| p.starts_with(
+            "billing: Statement[2] of Policies[0] of BillingFunction in template.yaml has a \
+             Condition that is not operator -> key -> value(s)"
+        )),
+        "{:?}",
+        billing.unreadable
+    );
+    assert!(
+        !billing
+            .grants
+            .contains(&grant("dynamodb:PutItem", "UsersTable"))
+    );
 }

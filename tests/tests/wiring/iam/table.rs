@@ -1,10 +1,11 @@
 //! The code's side: a `functions/<group>/iam.toml`, which lists every AWS call the group's code
-//! makes, by resource, with the code that makes it (`[calls.<resource>]`), and the calls it has
-//! but never makes when deployed, with why (`[not_granted.<resource>]`).
+//! makes, by resource, with the code that makes it (`[calls.<resource>]`), the calls it has
+//! but never makes when deployed, with why (`[not_granted.<resource>]`), and the condition a
+//! call must be granted under, if any (`[conditions.<resource>."<action>"]`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use super::Grant;
+use super::{Conditions, Grant};
 
 /// A `functions/<group>/iam.toml`.
 #[derive(Debug, Clone, Default)]
@@ -13,6 +14,8 @@ pub(super) struct ActionTable {
     pub(super) calls: BTreeMap<Grant, String>,
     /// `[not_granted.<resource>]`: grant -> why the deployed function never makes it.
     pub(super) not_granted: BTreeMap<Grant, String>,
+    /// `[conditions.<resource>."<action>"]`: grant -> the condition it must be granted under.
+    pub(super) conditions: BTreeMap<Grant, Conditions>,
     /// What is wrong with the file itself.
     pub(super) malformed: Vec<String>,
 }
@@ -33,10 +36,14 @@ pub(super) fn action_table(group: &str, text: &str) -> ActionTable {
         let is_calls = match section.as_str() {
             "calls" => true,
             "not_granted" => false,
+            "conditions" => {
+                read_conditions(&file, resources, &mut table);
+                continue;
+            }
             other => {
                 table.malformed.push(format!(
-                    "{file}: unknown table [{other}]; only [calls.<resource>] and \
-                     [not_granted.<resource>] are read"
+                    "{file}: unknown table [{other}]; only [calls.<resource>], \
+                     [not_granted.<resource>] and [conditions.<resource>.\"<action>\"] are read"
                 ));
                 continue;
             }
@@ -85,7 +92,51 @@ pub(super) fn action_table(group: &str, text: &str) -> ActionTable {
             ));
         }
     }
+    for grant @ (action, resource) in table.conditions.keys() {
+        if !table.calls.contains_key(grant) {
+            table.malformed.push(format!(
+                "{file}: [conditions] names {action} on {resource}, which [calls] does not list"
+            ));
+        }
+    }
     table
+}
+
+/// `[conditions.<resource>."<action>"]`: operator -> { key -> value or list of values }.
+fn read_conditions(file: &str, resources: &toml::Value, table: &mut ActionTable) {
+    let resources = resources.as_table().into_iter().flatten();
+    for (resource, actions) in resources {
+        let actions = actions.as_table().into_iter().flatten();
+        for (action, operators) in actions {
+            let grant = (action.clone(), resource.clone());
+            let conditions = operators.as_table().and_then(|operators| {
+                let mut conditions = Conditions::new();
+                for (operator, keys) in operators {
+                    let entry = conditions.entry(operator.clone()).or_default();
+                    for (key, values) in keys.as_table()? {
+                        let values: BTreeSet<String> = match values {
+                            toml::Value::Array(items) => items
+                                .iter()
+                                .map(|v| v.as_str().map(str::to_owned))
+                                .collect::<Option<_>>()?,
+                            single => BTreeSet::from([single.as_str()?.to_owned()]),
+                        };
+                        entry.insert(key.clone(), values);
+                    }
+                }
+                (!conditions.is_empty()).then_some(conditions)
+            });
+            match conditions {
+                Some(conditions) => {
+                    table.conditions.insert(grant, conditions);
+                }
+                None => table.malformed.push(format!(
+                    "{file}: [conditions.{resource}.\"{action}\"] must map each operator to \
+                     {{ condition key = value or [values] }}"
+                )),
+            }
+        }
+    }
 }
 
 #[test]
@@ -99,6 +150,12 @@ fn a_malformed_iam_toml_is_reported() {
 
         [grants.UsersTable]
         "dynamodb:PutItem" = "an unknown table"
+
+        [conditions.UsersTable."dynamodb:UpdateItem"]
+        "ForAllValues:StringEquals" = { "dynamodb:Attributes" = ["pk", "tier"] }
+
+        [conditions.UsersTable."dynamodb:GetItem"]
+        "StringEquals" = "not a table of keys"
         "#,
     );
     let mut malformed = table.malformed;
@@ -108,10 +165,14 @@ fn a_malformed_iam_toml_is_reported() {
         [
             "functions/billing/iam.toml: GetItem on UsersTable is not an IAM action \
              (service:Action)",
+            "functions/billing/iam.toml: [conditions.UsersTable.\"dynamodb:GetItem\"] must map \
+             each operator to { condition key = value or [values] }",
+            "functions/billing/iam.toml: [conditions] names dynamodb:UpdateItem on UsersTable, \
+             which [calls] does not list",
             "functions/billing/iam.toml: dynamodb:GetItem on UsersTable must say which code \
              makes the call",
-            "functions/billing/iam.toml: unknown table [grants]; only [calls.<resource>] and \
-             [not_granted.<resource>] are read",
+            "functions/billing/iam.toml: unknown table [grants]; only [calls.<resource>], \
+             [not_granted.<resource>] and [conditions.<resource>.\"<action>\"] are read",
         ]
     );
 }

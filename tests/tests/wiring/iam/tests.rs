@@ -43,6 +43,42 @@ fn the_template_grants_each_function_exactly_the_calls_its_code_makes() {
     );
 }
 
+/// The conditions the template grants the webhooks function's tier update under.
+fn tier_update(model: &mut Model) -> &mut std::collections::BTreeSet<super::Conditions> {
+    let update = grant("dynamodb:UpdateItem", "UsersTable");
+    function(model, "webhooks")
+        .conditions
+        .get_mut(&update)
+        .expect("webhooks is granted UpdateItem on UsersTable")
+}
+
+/// The webhooks function writes a user's tier and nothing else of the users table (issue 20):
+/// its `iam.toml` requires the condition, and [`problems`] then holds the template to it.
+#[test]
+fn the_webhooks_tier_update_reaches_only_the_attributes_it_writes() {
+    let model = load();
+    let update = grant("dynamodb:UpdateItem", "UsersTable");
+    let required = model.tables["webhooks"]
+        .conditions
+        .get(&update)
+        .expect("functions/webhooks/iam.toml conditions its UpdateItem on UsersTable");
+    let attributes = &required["ForAllValues:StringEquals"]["dynamodb:Attributes"];
+    assert_eq!(
+        attributes.iter().map(String::as_str).collect::<Vec<_>>(),
+        ["pk", "tier", "tier_event_created", "updated_at"]
+    );
+    assert_eq!(
+        required["StringEqualsIfExists"]["dynamodb:ReturnValues"],
+        std::collections::BTreeSet::from(["NONE".to_owned()]),
+        "no ReturnValues that would read the rest of the item"
+    );
+    let given = &model.functions["webhooks"].conditions[&update];
+    assert!(
+        given.iter().all(|c| c == required),
+        "every statement granting it carries the condition: {given:?}"
+    );
+}
+
 fn function<'a>(model: &'a mut Model, binary: &str) -> &'a mut Function {
     model
         .functions
@@ -121,6 +157,63 @@ const CHANGES: &[Change<Model>] = &[
         change: |m| {
             let by_owner = grant("dynamodb:Query", "SessionsTable/index/by_owner");
             function(m, "auth").grants.insert(by_owner);
+        },
+    },
+    Change {
+        case: "a call granted without the condition its table requires is reported",
+        expected: &[concat!(
+            "webhooks: template.yaml grants dynamodb:UpdateItem on UsersTable under no \
+             condition, where functions/webhooks/iam.toml requires ",
+            "ForAllValues:StringEquals dynamodb:Attributes [pk, tier, tier_event_created, \
+             updated_at]; ForAllValues:StringLike dynamodb:LeadingKeys [USER#*]; \
+             StringEqualsIfExists dynamodb:ReturnValues [NONE]"
+        )],
+        change: |m| {
+            let conditions = tier_update(m);
+            assert!(
+                conditions.iter().all(|c| !c.is_empty()),
+                "the tier update is already granted without a condition"
+            );
+            conditions.clear();
+            conditions.insert(super::Conditions::new());
+        },
+    },
+    Change {
+        case: "a second statement granting a conditioned call without the condition is reported",
+        expected: &[concat!(
+            "webhooks: template.yaml grants dynamodb:UpdateItem on UsersTable under no \
+             condition, where functions/webhooks/iam.toml requires ",
+            "ForAllValues:StringEquals dynamodb:Attributes [pk, tier, tier_event_created, \
+             updated_at]; ForAllValues:StringLike dynamodb:LeadingKeys [USER#*]; \
+             StringEqualsIfExists dynamodb:ReturnValues [NONE]"
+        )],
+        change: |m| {
+            tier_update(m).insert(super::Conditions::new());
+        },
+    },
+    Change {
+        case: "a condition that lets the call reach another attribute is reported",
+        expected: &[concat!(
+            "webhooks: template.yaml grants dynamodb:UpdateItem on UsersTable under \
+             ForAllValues:StringEquals dynamodb:Attributes [pk, roles, tier, tier_event_created, \
+             updated_at]; ForAllValues:StringLike dynamodb:LeadingKeys [USER#*]; \
+             StringEqualsIfExists dynamodb:ReturnValues [NONE], where \
+             functions/webhooks/iam.toml requires ",
+            "ForAllValues:StringEquals dynamodb:Attributes [pk, tier, tier_event_created, \
+             updated_at]; ForAllValues:StringLike dynamodb:LeadingKeys [USER#*]; \
+             StringEqualsIfExists dynamodb:ReturnValues [NONE]"
+        )],
+        change: |m| {
+            let conditions = tier_update(m);
+            let mut widened: Vec<super::Conditions> = conditions.iter().cloned().collect();
+            for condition in &mut widened {
+                let attributes = condition
+                    .get_mut("ForAllValues:StringEquals")
+                    .and_then(|keys| keys.get_mut("dynamodb:Attributes"))
+                    .expect("the tier update names its attributes");
+                attributes.insert("roles".to_owned());
+            }
+            *conditions = widened.into_iter().collect();
         },
     },
 ];
