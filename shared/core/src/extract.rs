@@ -180,8 +180,11 @@ async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Ap
 }
 
 /// Parses JSON: syntax errors are 400, type/shape errors are 422 with the field's location.
+/// Malformed wins: the whole document is read before any field is judged, so a body with an
+/// unknown field and trailing bytes is a 400, not a 422 about the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     use serde_json::error::Category;
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|_| ErrorCode::BadRequest)?;
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|err| {
         match err.inner().classify() {
@@ -251,6 +254,18 @@ mod tests {
     fn trailing_garbage_is_a_400() {
         let err = parse_json::<Signup>(br#"{"email":"a@b.c","age":3} x"#).unwrap_err();
         assert_eq!(err.status(), 400);
+    }
+
+    #[test]
+    fn an_unknown_field_then_trailing_bytes_is_a_400_not_a_422() {
+        for body in [
+            &br#"{"roles":["admin"]} x"#[..],
+            br#"{"roles":1}{}"#,
+            b"[1] ]",
+        ] {
+            let err = parse_json::<Signup>(body).unwrap_err();
+            assert_eq!(err.status(), 400, "{}", String::from_utf8_lossy(body));
+        }
     }
 
     #[test]
