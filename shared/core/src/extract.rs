@@ -185,6 +185,11 @@ async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Ap
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     use serde_json::error::Category;
     serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|_| ErrorCode::BadRequest)?;
+    // Well-formed, so its first byte that is not whitespace says what it is. Every body is an
+    // object: serde would read an array into a struct by field position.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(not_an_object());
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|err| {
         match err.inner().classify() {
@@ -195,6 +200,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Trailing bytes after the value mean the body is not one JSON document.
     de.end().map_err(|_| ErrorCode::BadRequest)?;
     Ok(value)
+}
+
+/// The 422 of a well-formed body that is not a JSON object (an array, a string, a number,
+/// `true`, `null`).
+fn not_an_object() -> ApiError {
+    ApiError::invalid_field(&["body"], "the body must be a JSON object", "value_error")
 }
 
 fn field_error(path: &str, message: &str) -> ApiError {
@@ -265,6 +276,30 @@ mod tests {
         ] {
             let err = parse_json::<Signup>(body).unwrap_err();
             assert_eq!(err.status(), 400, "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_is_a_422_at_the_body() {
+        for body in [
+            &br#"["a@b.c", 3]"#[..],
+            b" []",
+            br#""text""#,
+            b"5",
+            b"true",
+            b"null",
+        ] {
+            let ApiError::Validation(fields) = parse_json::<Signup>(body).unwrap_err() else {
+                panic!("expected validation error")
+            };
+            assert_eq!(
+                fields,
+                [FieldError::new(
+                    &["body"],
+                    "the body must be a JSON object",
+                    "value_error"
+                )]
+            );
         }
     }
 
