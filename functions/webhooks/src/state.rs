@@ -34,7 +34,8 @@ pub struct State {
 pub struct WebhooksContext {
     /// Body cap, replay window, retention.
     pub settings: WebhookSettings,
-    /// Built from the webhook-secrets secret on first use.
+    /// Built from the webhook-secrets secret on first use, and again once older than
+    /// `SECRETS_CACHE_SECS`.
     pub verifiers: LazySecret<Verifiers>,
     /// Exactly-once records.
     pub deliveries: Deliveries,
@@ -52,7 +53,8 @@ pub async fn init(app: AppState, env: Env) -> anyhow::Result<State> {
             app.secrets.clone(),
             env.required("WEBHOOK_SECRETS_SECRET_ID")?,
             move |secret| Verifiers::from_secret(secret, tolerance),
-        ),
+        )
+        .with_max_age(shared::secrets::max_age(&env)?),
         deliveries: Deliveries::new(
             app.dynamo.clone(),
             app.config

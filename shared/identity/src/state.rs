@@ -5,6 +5,11 @@
 //!
 //! Building it makes no network call: the keys are a [`LazySecret`], read on first use, so a
 //! cold start while Secrets Manager is unreachable answers 503s and then recovers.
+//!
+//! Rotation: the keys are read again once older than `SECRETS_CACHE_SECS`
+//! ([`shared::secrets::max_age`]), so a key removed from the secrets stops verifying, and a new
+//! one starts, within that bound; a token naming a `kid` the cached keys lack reads them at
+//! once (at most every `RELOAD_UNKNOWN_KID_AFTER`), so a new key verifies before the bound too.
 
 use std::{ops::Deref, sync::Arc, time::Duration};
 
@@ -63,11 +68,13 @@ impl IdentityState {
                 use secrecy::ExposeSecret as _;
                 Verifier::from_public_json(json.expose_secret(), parse_settings.clone())
             },
-        );
+        )
+        .with_max_age(shared::secrets::max_age(env)?);
         Self::build(app, Keys::Published(keys), settings)
     }
 
-    /// Identity that verifies with the signing ring's own public keys (`auth`).
+    /// Identity that verifies with the signing ring's own public keys (`auth`). The ring's
+    /// lifetime is the signer's own (`auth` builds it with [`shared::secrets::max_age`]).
     pub fn with_signer(
         app: &AppState,
         env: &Env,

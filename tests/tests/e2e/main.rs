@@ -16,6 +16,7 @@ mod lookalike;
 mod mail;
 mod no_panic;
 mod ratelimit;
+mod rotation;
 mod secrets;
 mod uploads;
 mod webhooks;
