@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use shared::{
     ApiError, ErrorCode, Routes,
     clock::{now_rfc3339, now_s},
-    extract::{ClientIp, Json},
+    extract::{ClientIp, Json, Validate},
 };
 
 use crate::{
@@ -42,6 +42,9 @@ pub(crate) struct ForgotBody {
     #[schema(format = Email)]
     email: String,
 }
+
+/// Its one field is checked by the handler.
+impl Validate for ForgotBody {}
 
 /// `POST /password/forgot`: always 202 with one body, never sooner than the response floor.
 #[utoipa::path(post, path = "/api/v1/auth/password/forgot", tag = "auth", request_body = ForgotBody,
@@ -115,6 +118,10 @@ pub(crate) struct ResetBody {
     new_password: SecretString,
 }
 
+/// The token is checked first, against the store, and the password against its account: no
+/// rule the body can be judged by alone.
+impl Validate for ResetBody {}
+
 /// The user's own inputs, which make a password guessable too.
 fn personal(user: &User) -> [&str; 4] {
     [
@@ -171,6 +178,10 @@ pub(crate) struct ChangeBody {
     #[schema(value_type = String, format = Password, min_length = 8, max_length = 128)]
     new_password: SecretString,
 }
+
+/// The current password is checked first (a wrong one is a 401 before any 422), and the new
+/// one against the account: no rule the body can be judged by alone.
+impl Validate for ChangeBody {}
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct Changed {

@@ -22,7 +22,8 @@ use shared::{
     ApiError, ErrorCode, Routes,
     clock::{now_ms, now_rfc3339, now_s},
     dynamo::StoreError,
-    extract::{ClientIp, Json, JsonOrForm, OptionalJson},
+    error::FieldError,
+    extract::{ClientIp, Json, JsonOrForm, OptionalJson, Validate, failures},
 };
 
 use crate::{
@@ -62,6 +63,35 @@ pub(crate) struct SignupBody {
     last_name: String,
 }
 
+/// The fields of a signup, each by its rule.
+type NewAccount = (Username, Email, PersonName, PersonName, NewPassword);
+
+impl SignupBody {
+    /// Every field by its rule, the password also against the other fields (one 422 naming every
+    /// field that breaks one).
+    fn check(&self) -> Result<NewAccount, ApiError> {
+        let mut v = Validator::default();
+        let username = v.check(Username::parse(&self.username));
+        let email = v.check(Email::parse(&self.email));
+        let first_name = v.check(PersonName::parse(&self.first_name, "first_name"));
+        let last_name = v.check(PersonName::parse(&self.last_name, "last_name"));
+        let context = [
+            self.username.as_str(),
+            self.email.as_str(),
+            self.first_name.as_str(),
+            self.last_name.as_str(),
+        ];
+        let password = v.check(NewPassword::parse(&self.password, "password", &context));
+        v.finish_with((username, email, first_name, last_name, password))
+    }
+}
+
+impl Validate for SignupBody {
+    fn rule_errors(&self) -> Vec<FieldError> {
+        failures(self.check())
+    }
+}
+
 /// Signup under `REQUIRE_VERIFIED_EMAIL`: the account exists, the mail is on its way, no tokens.
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct SignupPending {
@@ -79,20 +109,7 @@ pub(crate) async fn signup(
     State(auth): State<AuthContext>,
     JsonOrForm(body): JsonOrForm<SignupBody>,
 ) -> Result<Response, ApiError> {
-    let mut v = Validator::default();
-    let username = v.check(Username::parse(&body.username));
-    let email = v.check(Email::parse(&body.email));
-    let first_name = v.check(PersonName::parse(&body.first_name, "first_name"));
-    let last_name = v.check(PersonName::parse(&body.last_name, "last_name"));
-    let context = [
-        body.username.as_str(),
-        body.email.as_str(),
-        body.first_name.as_str(),
-        body.last_name.as_str(),
-    ];
-    let password = v.check(NewPassword::parse(&body.password, "password", &context));
-    let (username, email, first_name, last_name, password) =
-        v.finish_with((username, email, first_name, last_name, password))?;
+    let (username, email, first_name, last_name, password) = body.check()?;
 
     let password_hash = auth.passwords.hash(password.secret()).await?;
     let user = identity
@@ -151,6 +168,26 @@ pub(crate) struct LoginBody {
     _client_secret: Option<SecretString>,
 }
 
+impl LoginBody {
+    /// `grant_type`, when given, is `password`.
+    fn check(&self) -> Result<(), ApiError> {
+        if self.grant_type.as_deref().is_some_and(|g| g != "password") {
+            return Err(ApiError::invalid_field(
+                &["body", "grant_type"],
+                "grant_type must be \"password\"",
+                "value_error",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Validate for LoginBody {
+    fn rule_errors(&self) -> Vec<FieldError> {
+        failures(self.check())
+    }
+}
+
 /// Logs in: a new session and its token pair.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
     request_body(content((LoginBody = "application/x-www-form-urlencoded"), (LoginBody = "application/json"))),
@@ -164,13 +201,7 @@ pub(crate) async fn login(
     client: ClientIp,
     JsonOrForm(body): JsonOrForm<LoginBody>,
 ) -> Result<Response, ApiError> {
-    if body.grant_type.as_deref().is_some_and(|g| g != "password") {
-        return Err(ApiError::invalid_field(
-            &["body", "grant_type"],
-            "grant_type must be \"password\"",
-            "value_error",
-        ));
-    }
+    body.check()?;
     // Longer than any username or email: never an account, and kept out of lookups.
     let identifier = body.username.trim().to_lowercase();
     let user = if identifier.chars().count() <= 254 {
@@ -223,6 +254,9 @@ pub(crate) struct RefreshBody {
     #[serde(default)]
     refresh_token: Option<String>,
 }
+
+/// Its one field is checked by the handler (the token is verified there).
+impl Validate for RefreshBody {}
 
 /// Rotates the session: a new access and refresh token; the old refresh token is spent.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth",

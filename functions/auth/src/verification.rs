@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use shared::{
     ApiError, ErrorCode, Routes,
     clock::now_s,
-    extract::{Json, OptionalJson},
+    extract::{Json, OptionalJson, Validate},
 };
 
 use crate::context::AuthContext;
@@ -124,6 +124,9 @@ pub(crate) struct VerifyBody {
     token: String,
 }
 
+/// The token is checked against the store by the handler.
+impl Validate for VerifyBody {}
+
 /// `POST /verify-email`: single-use, purpose-bound.
 /// Verifies the email address of a link's account.
 #[utoipa::path(post, path = "/api/v1/auth/verify-email", tag = "auth", request_body = VerifyBody,
@@ -152,6 +155,9 @@ pub(crate) struct ResendBody {
     #[serde(default)]
     email: Option<String>,
 }
+
+/// `email` counts only without a Bearer token: the handler checks it then.
+impl Validate for ResendBody {}
 
 /// `POST /verify-email/resend`: with a Bearer token, for the caller; without one (an account
 /// that cannot log in yet under `REQUIRE_VERIFIED_EMAIL`), for `{"email"}`. Always 202 with one

@@ -8,7 +8,11 @@ use blob::filename::DisplayName;
 use identity::AuthUser;
 use serde::Deserialize;
 use shared::clock::rfc3339;
-use shared::{ApiError, ErrorCode, Routes, error::FieldError, extract::Json};
+use shared::{
+    ApiError, ErrorCode, Routes,
+    error::FieldError,
+    extract::{Json, Validate, failures},
+};
 use time::OffsetDateTime;
 
 use crate::{
@@ -36,6 +40,43 @@ pub(crate) struct CreateUpload {
     size: u64,
 }
 
+impl CreateUpload {
+    /// `filename`, `size` and `content_type` by their rules (one 422 naming each that breaks
+    /// one): the display name and the trimmed content type. Whether the type and the size are
+    /// allowed (415, 413) is the handler's next question.
+    fn check(&self) -> Result<(DisplayName, &str), ApiError> {
+        let mut errors = Vec::new();
+        let filename = DisplayName::parse(&self.filename)
+            .map_err(|msg| errors.push(FieldError::new(&["body", "filename"], msg, "value_error")))
+            .ok();
+        if self.size == 0 {
+            errors.push(FieldError::new(
+                &["body", "size"],
+                "size must be at least 1 byte",
+                "value_error.range",
+            ));
+        }
+        let content_type = self.content_type.trim();
+        if content_type.is_empty() {
+            errors.push(FieldError::new(
+                &["body", "content_type"],
+                "content_type must not be empty",
+                "value_error",
+            ));
+        }
+        match filename.filter(|_| errors.is_empty()) {
+            Some(filename) => Ok((filename, content_type)),
+            None => Err(ApiError::Validation(errors)),
+        }
+    }
+}
+
+impl Validate for CreateUpload {
+    fn rule_errors(&self) -> Vec<FieldError> {
+        failures(self.check())
+    }
+}
+
 /// Signs a form that uploads exactly the declared file to S3, and records it `pending`.
 #[utoipa::path(post, path = "/api/v1/uploads", tag = "uploads", security(("bearer" = [])),
     request_body = CreateUpload,
@@ -51,28 +92,7 @@ pub(crate) async fn create(
 ) -> Result<(StatusCode, Json<CreatedUpload>), ApiError> {
     let settings = &ctx.settings;
     // Shape first (422), then the rules a valid request can still break (415, 413).
-    let mut errors = Vec::new();
-    let filename = DisplayName::parse(&body.filename)
-        .map_err(|msg| errors.push(FieldError::new(&["body", "filename"], msg, "value_error")))
-        .ok();
-    if body.size == 0 {
-        errors.push(FieldError::new(
-            &["body", "size"],
-            "size must be at least 1 byte",
-            "value_error.range",
-        ));
-    }
-    let content_type = body.content_type.trim();
-    if content_type.is_empty() {
-        errors.push(FieldError::new(
-            &["body", "content_type"],
-            "content_type must not be empty",
-            "value_error",
-        ));
-    }
-    let Some(filename) = filename.filter(|_| errors.is_empty()) else {
-        return Err(ApiError::Validation(errors));
-    };
+    let (filename, content_type) = body.check()?;
     let content_type = settings
         .allowed(content_type)
         .ok_or(ErrorCode::UploadTypeNotAllowed)?

@@ -11,7 +11,11 @@ use identity::{
     store::users::{AdminChanges, User},
 };
 use serde::Deserialize;
-use shared::{ApiError, ErrorCode, Routes, error::FieldError, extract::Json};
+use shared::{
+    ApiError, ErrorCode, Routes,
+    error::FieldError,
+    extract::{Json, Validate, failures},
+};
 
 use crate::{
     body::{UserBody, UserPage},
@@ -93,6 +97,45 @@ pub(crate) struct PatchUser {
     disabled: Option<bool>,
 }
 
+impl PatchUser {
+    /// `roles` and `tier` by their rules (one 422 naming both when both break theirs).
+    fn check(&self) -> Result<(), ApiError> {
+        let mut errors = Vec::new();
+        if let Some(roles) = &self.roles
+            && (roles.is_empty() || roles.iter().any(|r| !ROLES.contains(&r.as_str())))
+        {
+            errors.push(FieldError::new(
+                &["body", "roles"],
+                format!("roles must be a non-empty subset of {ROLES:?}"),
+                "value_error",
+            ));
+        }
+        if let Some(tier) = &self.tier
+            && (!(1..=32).contains(&tier.len())
+                || !tier.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+                }))
+        {
+            errors.push(FieldError::new(
+                &["body", "tier"],
+                "tier must be 1-32 of [a-z0-9_-]",
+                "value_error",
+            ));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(errors))
+        }
+    }
+}
+
+impl Validate for PatchUser {
+    fn rule_errors(&self) -> Vec<FieldError> {
+        failures(self.check())
+    }
+}
+
 /// Changes a user's roles, tier or disabled flag (admin).
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
     params(("id" = String, Path, description = "The user id (UUID)")), request_body = PatchUser,
@@ -107,31 +150,7 @@ pub(crate) async fn patch_user(
     Path(id): Path<String>,
     Json(body): Json<PatchUser>,
 ) -> Result<Json<UserBody>, ApiError> {
-    let mut errors = Vec::new();
-    if let Some(roles) = &body.roles
-        && (roles.is_empty() || roles.iter().any(|r| !ROLES.contains(&r.as_str())))
-    {
-        errors.push(FieldError::new(
-            &["body", "roles"],
-            format!("roles must be a non-empty subset of {ROLES:?}"),
-            "value_error",
-        ));
-    }
-    if let Some(tier) = &body.tier
-        && (!(1..=32).contains(&tier.len())
-            || !tier
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'))
-    {
-        errors.push(FieldError::new(
-            &["body", "tier"],
-            "tier must be 1-32 of [a-z0-9_-]",
-            "value_error",
-        ));
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
+    body.check()?;
     let existing = load(&identity, &id).await?;
     let mut roles = body.roles;
     if let Some(r) = roles.as_mut() {

@@ -7,7 +7,12 @@ use identity::{
     store::users::ProfileChanges,
 };
 use serde::Deserialize;
-use shared::{ApiError, ErrorCode, Routes, dynamo::StoreError, extract::Json};
+use shared::{
+    ApiError, ErrorCode, Routes,
+    dynamo::StoreError,
+    error::FieldError,
+    extract::{Json, Validate, failures},
+};
 
 use crate::{body::UserBody, lifecycle};
 
@@ -35,6 +40,35 @@ pub(crate) struct PatchMe {
     username: Option<String>,
 }
 
+impl PatchMe {
+    /// Each field given by its rule (one 422 naming every field that breaks one).
+    fn check(&self) -> Result<ProfileChanges, ApiError> {
+        let mut v = Validator::default();
+        let changes = ProfileChanges {
+            first_name: self
+                .first_name
+                .as_deref()
+                .and_then(|n| v.check(PersonName::parse(n, "first_name"))),
+            last_name: self
+                .last_name
+                .as_deref()
+                .and_then(|n| v.check(PersonName::parse(n, "last_name"))),
+            username: self
+                .username
+                .as_deref()
+                .and_then(|n| v.check(Username::parse(n))),
+        };
+        v.finish()?;
+        Ok(changes)
+    }
+}
+
+impl Validate for PatchMe {
+    fn rule_errors(&self) -> Vec<FieldError> {
+        failures(self.check())
+    }
+}
+
 /// Changes the caller's names or username (`null` or absent: unchanged).
 #[utoipa::path(patch, path = "/api/v1/users/me", tag = "users", security(("bearer" = [])),
     request_body = PatchMe,
@@ -46,22 +80,7 @@ pub(crate) async fn patch_me(
     user: AuthUser,
     Json(body): Json<PatchMe>,
 ) -> Result<Json<UserBody>, ApiError> {
-    let mut v = Validator::default();
-    let changes = ProfileChanges {
-        first_name: body
-            .first_name
-            .as_deref()
-            .and_then(|n| v.check(PersonName::parse(n, "first_name"))),
-        last_name: body
-            .last_name
-            .as_deref()
-            .and_then(|n| v.check(PersonName::parse(n, "last_name"))),
-        username: body
-            .username
-            .as_deref()
-            .and_then(|n| v.check(Username::parse(n))),
-    };
-    v.finish()?;
+    let changes = body.check()?;
     let updated = identity
         .store
         .users

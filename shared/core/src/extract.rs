@@ -10,8 +10,33 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use crate::error::{ApiError, ErrorCode, FieldError};
 
+mod fields;
+
+/// A request body's own rules beyond its shape, so that one 422 names every failing field: when
+/// some fields have the wrong shape (a wrong type, missing, unknown, repeated), the extractors add
+/// what these rules say about the others. A body with no rule the extractor can judge alone
+/// (every rule needs a store, a token or the caller) implements it empty.
+pub trait Validate {
+    /// Every rule the body breaks, judged from the body alone: the failures its handler's own
+    /// check reports (usually that check's [`failures`]). Only asked when the shape failed; the
+    /// handler checks the rules itself otherwise.
+    fn rule_errors(&self) -> Vec<FieldError> {
+        Vec::new()
+    }
+}
+
+/// The field errors of a check's outcome: its 422's list, none when it passed (or failed with
+/// anything but a 422).
+pub fn failures<T>(checked: Result<T, ApiError>) -> Vec<FieldError> {
+    match checked {
+        Err(ApiError::Validation(errors)) => errors,
+        _ => Vec::new(),
+    }
+}
+
 /// A JSON body, in and out. Extracted: 415 without a JSON content type, 400 for malformed JSON,
-/// 422 for a wrong shape. Answered: axum's `Json` (the value serialized, `application/json`), so
+/// 422 for a body that is not an object or has the wrong shape, naming every failing field
+/// ([`Validate`]). Answered: axum's `Json` (the value serialized, `application/json`), so
 /// that a handler names one `Json` for both.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
@@ -24,7 +49,7 @@ impl<T: Serialize> IntoResponse for Json<T> {
 
 impl<T, S> FromRequest<S> for Json<T>
 where
-    T: DeserializeOwned,
+    T: DeserializeOwned + Validate,
     S: Send + Sync,
 {
     type Rejection = ApiError;
@@ -45,7 +70,7 @@ pub struct OptionalJson<T>(pub Option<T>);
 
 impl<T, S> FromRequest<S> for OptionalJson<T>
 where
-    T: DeserializeOwned,
+    T: DeserializeOwned + Validate,
     S: Send + Sync,
 {
     type Rejection = ApiError;
@@ -64,12 +89,13 @@ where
 }
 
 /// Either a JSON or an `application/x-www-form-urlencoded` body, decided by the content type.
+/// A form's fields are text: the struct a form fills holds strings.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JsonOrForm<T>(pub T);
 
 impl<T, S> FromRequest<S> for JsonOrForm<T>
 where
-    T: DeserializeOwned,
+    T: DeserializeOwned + Validate,
     S: Send + Sync,
 {
     type Rejection = ApiError;
@@ -81,10 +107,7 @@ where
         }
         if has_content_type(&req, "application/x-www-form-urlencoded") {
             let bytes = body_bytes(req, state).await?;
-            let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(&bytes));
-            return serde_path_to_error::deserialize(de)
-                .map(JsonOrForm)
-                .map_err(|err| field_error(&err.path().to_string(), &err.inner().to_string()));
+            return parse_form(&bytes).map(JsonOrForm);
         }
         Err(ErrorCode::UnsupportedMediaType.into())
     }
@@ -154,7 +177,7 @@ where
                 }
                 ApiError::Validation(vec![FieldError {
                     loc,
-                    msg: strip_position(&err.inner().to_string()),
+                    msg: fields::strip_position(&err.inner().to_string()),
                     kind: "value_error".to_owned(),
                 }])
             })
@@ -179,67 +202,26 @@ async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Ap
     })
 }
 
-/// Parses JSON: syntax errors are 400, type/shape errors are 422 with the field's location.
-/// Malformed wins: the whole document is read before any field is judged, so a body with an
-/// unknown field and trailing bytes is a 400, not a 422 about the field.
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    use serde_json::error::Category;
-    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|_| ErrorCode::BadRequest)?;
-    // Well-formed, so its first byte that is not whitespace says what it is. Every body is an
-    // object: serde would read an array into a struct by field position.
-    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(not_an_object());
-    }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|err| {
-        match err.inner().classify() {
-            Category::Syntax | Category::Eof | Category::Io => ErrorCode::BadRequest.into(),
-            Category::Data => field_error(&err.path().to_string(), &err.inner().to_string()),
-        }
-    })?;
-    // Trailing bytes after the value mean the body is not one JSON document.
-    de.end().map_err(|_| ErrorCode::BadRequest)?;
-    Ok(value)
+/// Parses a JSON body: 400 when it does not parse (malformed wins: the whole document is read
+/// before any field is judged, so an unknown field followed by trailing bytes is a 400), 422 at
+/// `["body"]` when it is not an object (serde would read an array into a struct by field
+/// position), 422 naming every failing field otherwise.
+pub fn parse_json<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, ApiError> {
+    fields::read(&fields::parse_object(bytes)?)
 }
 
-/// The 422 of a well-formed body that is not a JSON object (an array, a string, a number,
-/// `true`, `null`).
-fn not_an_object() -> ApiError {
-    ApiError::invalid_field(&["body"], "the body must be a JSON object", "value_error")
-}
-
-fn field_error(path: &str, message: &str) -> ApiError {
-    // serde reports a missing field at the parent path, naming it in the message.
-    let missing = message
-        .strip_prefix("missing field `")
-        .and_then(|rest| rest.split('`').next());
-    let mut loc: Vec<String> = vec!["body".to_owned()];
-    if path != "." {
-        loc.extend(path.split('.').map(str::to_owned));
-    }
-    let (msg, kind) = match missing {
-        Some(field) => {
-            loc.push(field.to_owned());
-            ("Field required".to_owned(), "missing")
-        }
-        None if message.starts_with("unknown field") => {
-            (strip_position(message), "extra_forbidden")
-        }
-        None => (strip_position(message), "value_error"),
-    };
-    ApiError::Validation(vec![FieldError {
-        loc,
-        msg,
-        kind: kind.to_owned(),
-    }])
-}
-
-fn strip_position(message: &str) -> String {
-    // serde_json appends " at line 1 column 17"; it helps nobody reading an API response.
-    match message.find(" at line ") {
-        Some(i) => message[..i].to_owned(),
-        None => message.to_owned(),
-    }
+/// Parses an `application/x-www-form-urlencoded` body, every field a string; a 422 names every
+/// failing field, as for JSON.
+pub fn parse_form<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, ApiError> {
+    let members = form_urlencoded::parse(bytes)
+        .map(|(name, value)| {
+            (
+                name.into_owned(),
+                serde_json::Value::String(value.into_owned()),
+            )
+        })
+        .collect();
+    fields::read(&members)
 }
 
 #[cfg(test)]
@@ -253,6 +235,49 @@ mod tests {
     struct Signup {
         email: String,
         age: u8,
+    }
+
+    /// `email` must hold an `@`.
+    impl Validate for Signup {
+        fn rule_errors(&self) -> Vec<FieldError> {
+            if self.email.contains('@') {
+                Vec::new()
+            } else {
+                vec![FieldError::new(
+                    &["body", "email"],
+                    "no @",
+                    "value_error.email",
+                )]
+            }
+        }
+    }
+
+    /// Ignores unknown fields; `tags` is a list, `nickname` optional.
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Lenient {
+        name: String,
+        tags: Vec<String>,
+        nickname: Option<String>,
+    }
+
+    impl Validate for Lenient {}
+
+    /// The `(loc, type)` of every failure, in order.
+    fn failures_of<T: DeserializeOwned + Validate + std::fmt::Debug>(
+        body: &[u8],
+    ) -> Vec<(Vec<String>, String)> {
+        let ApiError::Validation(fields) = parse_json::<T>(body).unwrap_err() else {
+            panic!("expected validation error")
+        };
+        fields.into_iter().map(|f| (f.loc, f.kind)).collect()
+    }
+
+    fn at(loc: &[&str], kind: &str) -> (Vec<String>, String) {
+        (
+            loc.iter().map(|s| (*s).to_owned()).collect(),
+            kind.to_owned(),
+        )
     }
 
     #[test]
@@ -331,5 +356,110 @@ mod tests {
             panic!("expected validation error")
         };
         assert_eq!(fields[0].kind, "extra_forbidden");
+    }
+
+    #[test]
+    fn every_failing_field_is_named_in_the_order_the_type_declares_them() {
+        assert_eq!(
+            failures_of::<Signup>(br#"{"age":"old","roles":1,"x":2}"#),
+            [
+                at(&["body", "email"], "missing"),
+                at(&["body", "age"], "value_error"),
+                at(&["body", "roles"], "extra_forbidden"),
+                at(&["body", "x"], "extra_forbidden"),
+            ]
+        );
+        assert_eq!(
+            failures_of::<Signup>(b"{}"),
+            [
+                at(&["body", "email"], "missing"),
+                at(&["body", "age"], "missing")
+            ]
+        );
+    }
+
+    #[test]
+    fn the_rules_of_the_fields_whose_shape_was_right_follow_the_shapes_failures() {
+        assert_eq!(
+            failures_of::<Signup>(br#"{"email":"nowhere","age":-1}"#),
+            [
+                at(&["body", "age"], "value_error"),
+                at(&["body", "email"], "value_error.email"),
+            ]
+        );
+        // A field whose shape failed is not judged by the rules too.
+        assert_eq!(
+            failures_of::<Signup>(br#"{"email":5,"age":300}"#),
+            [
+                at(&["body", "email"], "value_error"),
+                at(&["body", "age"], "value_error"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_repeated_field_is_refused_and_the_others_still_read() {
+        let ApiError::Validation(fields) =
+            parse_json::<Signup>(br#"{"email":"a@b.c","email":"d@e.f","age":"x"}"#).unwrap_err()
+        else {
+            panic!("expected validation error")
+        };
+        assert_eq!(
+            fields,
+            [
+                FieldError::new(&["body", "email"], "duplicate field `email`", "value_error"),
+                FieldError::new(
+                    &["body", "age"],
+                    "invalid type: string \"x\", expected u8",
+                    "value_error"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_type_that_ignores_unknown_fields_still_ignores_them() {
+        let body: Lenient =
+            parse_json(br#"{"name":"a","tags":["b"],"other":1,"other":2}"#).unwrap();
+        assert_eq!(body.tags, ["b"]);
+        assert_eq!(
+            failures_of::<Lenient>(br#"{"tags":[1,"b",2],"nickname":3,"other":1}"#),
+            [
+                at(&["body", "name"], "missing"),
+                at(&["body", "tags[0]"], "value_error"),
+                at(&["body", "nickname"], "value_error"),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_messages_are_serdes_without_the_position() {
+        let ApiError::Validation(fields) =
+            parse_json::<Signup>(br#"{"email":"a@b.c","age":3,"roles":1}"#).unwrap_err()
+        else {
+            panic!("expected validation error")
+        };
+        assert_eq!(
+            fields[0].msg,
+            "unknown field `roles`, expected `email` or `age`"
+        );
+    }
+
+    #[test]
+    fn a_form_names_every_failing_field_too() {
+        let ApiError::Validation(fields) =
+            parse_form::<Signup>(b"age=x&email=a&email=b&z=1").unwrap_err()
+        else {
+            panic!("expected validation error")
+        };
+        let kinds: Vec<_> = fields.into_iter().map(|f| (f.loc, f.kind)).collect();
+        assert_eq!(
+            kinds,
+            [
+                at(&["body", "email"], "value_error"),
+                at(&["body", "age"], "value_error"),
+                at(&["body", "z"], "extra_forbidden"),
+            ]
+        );
     }
 }

@@ -233,6 +233,8 @@ mod tests {
         name: String,
     }
 
+    impl crate::extract::Validate for Named {}
+
     fn app(config: &Config) -> Router {
         let routes = Router::new()
             .route("/ok", get(|| async { "ok" }))

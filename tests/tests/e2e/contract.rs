@@ -1,12 +1,13 @@
 //! The contract and the server agree: what an outside review found looser on one side than on
-//! the other, each reproduced with real requests. A JSON body that is not an object is refused
-//! on every JSON route; malformed JSON is a 400 even when a field is wrong too.
+//! the other, each reproduced with real requests. A 422 names every failing field at once; a
+//! JSON body that is not an object is refused on every JSON route; malformed JSON is a 400 even
+//! when a field is wrong too.
 
 #![allow(clippy::expect_used)] // Helpers outside #[test] fns: a failed set-up should stop the test loudly.
 
 use e2e::{Account, Reply, upload_api::UploadsApi};
 use http::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// `method url` with `body` sent as is, as `content_type`, with an optional Bearer token.
 async fn send_raw(
@@ -45,9 +46,15 @@ fn failures(reply: &Reply) -> Vec<(Vec<String>, String)> {
         .collect()
 }
 
+/// `(["body", field], type)`, as [`failures`] lists them.
+fn at(field: &str, kind: &str) -> (Vec<String>, String) {
+    (vec!["body".to_owned(), field.to_owned()], kind.to_owned())
+}
+
 /// The auth, users and uploads functions, an admin, and a user.
 async fn stack() -> (UploadsApi, Account, Account) {
-    let api = UploadsApi::start().await;
+    // Boxed: starting three functions is a large future.
+    let api = Box::pin(UploadsApi::start()).await;
     let admin = api.identity.admin().await;
     let user = api.identity.signup().await;
     (api, admin, user)
@@ -100,6 +107,145 @@ impl Who {
             Who::Admin => Some(&admin.access),
         }
     }
+}
+
+// ---------------------------------------------------------------- every failing field at once
+
+#[tokio::test]
+async fn a_signup_with_several_wrong_fields_names_every_one_of_them_at_once() {
+    let (api, _, _) = stack().await;
+    let reply = api
+        .identity
+        .post_auth(
+            "signup",
+            &json!({"username": 5, "email": "not an email", "first_name": "", "nickname": "x"}),
+            None,
+        )
+        .await;
+
+    // The shape first, in the order the body lists its fields, unknown fields after them; then
+    // the rules of the fields whose shape was right.
+    assert_eq!(
+        failures(&reply),
+        [
+            at("username", "value_error"),
+            at("password", "missing"),
+            at("last_name", "missing"),
+            at("nickname", "extra_forbidden"),
+            at("email", "value_error.email"),
+            at("first_name", "value_error.length"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_empty_signup_names_every_missing_field() {
+    let (api, _, _) = stack().await;
+    let reply = api.identity.post_auth("signup", &json!({}), None).await;
+
+    assert_eq!(
+        failures(&reply),
+        [
+            at("username", "missing"),
+            at("email", "missing"),
+            at("password", "missing"),
+            at("first_name", "missing"),
+            at("last_name", "missing"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_signup_form_names_every_failing_field_too() {
+    let (api, _, _) = stack().await;
+    let reply = send_raw(
+        &api,
+        Method::POST,
+        &format!("{}/api/v1/auth/signup", api.identity.auth),
+        "application/x-www-form-urlencoded",
+        "username=ab&email=nowhere",
+        None,
+    )
+    .await;
+
+    assert_eq!(
+        failures(&reply),
+        [
+            at("password", "missing"),
+            at("first_name", "missing"),
+            at("last_name", "missing"),
+            at("username", "value_error.length"),
+            at("email", "value_error.email"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_upload_with_a_wrong_type_a_missing_field_and_a_broken_rule_names_all_three() {
+    let (api, _, user) = stack().await;
+    let reply = api
+        .call(
+            Method::POST,
+            "",
+            &user.access,
+            Some(&json!({"filename": 7, "size": 0})),
+        )
+        .await;
+
+    assert_eq!(
+        failures(&reply),
+        [
+            at("filename", "value_error"),
+            at("content_type", "missing"),
+            at("size", "value_error.range"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_profile_change_names_every_failing_field() {
+    let (api, _, user) = stack().await;
+    let reply = api
+        .identity
+        .users_call(
+            Method::PATCH,
+            "/me",
+            Some(&user.access),
+            Some(&json!({"username": 12, "first_name": " ", "last_name": "Doe\u{202E}"})),
+        )
+        .await;
+
+    assert_eq!(
+        failures(&reply),
+        [
+            at("username", "value_error"),
+            at("first_name", "value_error.length"),
+            at("last_name", "value_error"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_admin_change_names_every_failing_field() {
+    let (api, admin, user) = stack().await;
+    let reply = api
+        .identity
+        .users_call(
+            Method::PATCH,
+            &format!("/{}", user.id),
+            Some(&admin.access),
+            Some(&json!({"roles": [], "tier": "Gold!", "disabled": "yes"})),
+        )
+        .await;
+
+    assert_eq!(
+        failures(&reply),
+        [
+            at("disabled", "value_error"),
+            at("roles", "value_error"),
+            at("tier", "value_error"),
+        ]
+    );
 }
 
 // ---------------------------------------------------------------- a body is a JSON object
@@ -192,4 +338,31 @@ async fn an_unknown_field_followed_by_trailing_bytes_is_malformed_not_invalid() 
             assert_eq!(reply.json()["error_code"], "BAD_REQUEST", "{method} {url}");
         }
     }
+}
+
+#[tokio::test]
+async fn a_repeated_field_is_refused_once_and_the_rest_still_checked() {
+    let (api, _, _) = stack().await;
+    let reply = send_raw(
+        &api,
+        Method::POST,
+        &format!("{}/api/v1/auth/signup", api.identity.auth),
+        "application/json",
+        r#"{"username": "jane_doe", "username": "jane", "email": "x"}"#,
+        None,
+    )
+    .await;
+    let detail: Value = reply.json()["detail"].clone();
+
+    assert_eq!(
+        failures(&reply),
+        [
+            at("username", "value_error"),
+            at("password", "missing"),
+            at("first_name", "missing"),
+            at("last_name", "missing"),
+            at("email", "value_error.email"),
+        ]
+    );
+    assert_eq!(detail[0]["msg"], "duplicate field `username`");
 }
