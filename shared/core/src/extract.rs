@@ -433,6 +433,22 @@ mod tests {
     }
 
     #[test]
+    fn a_body_of_many_unknown_fields_names_the_first_32() {
+        let mut body = String::from(r#"{"email":"a@b.c","age":3"#);
+        for i in 0..10_000 {
+            body.push_str(&format!(r#","x{i}":{i}"#));
+        }
+        body.push('}');
+        let ApiError::Validation(fields) = parse_json::<Signup>(body.as_bytes()).unwrap_err()
+        else {
+            panic!("expected validation error")
+        };
+        assert_eq!(fields.len(), 32);
+        assert_eq!(fields[0].loc, ["body", "x0"]);
+        assert_eq!(fields[31].loc, ["body", "x31"]);
+    }
+
+    #[test]
     fn the_messages_are_serdes_without_the_position() {
         let ApiError::Validation(fields) =
             parse_json::<Signup>(br#"{"email":"a@b.c","age":3,"roles":1}"#).unwrap_err()

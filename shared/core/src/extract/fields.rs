@@ -173,6 +173,9 @@ pub(super) fn read<T: DeserializeOwned + Validate>(members: &Members) -> Result<
     }
 }
 
+/// How many unknown members a 422 names; the others are refused with them, unnamed.
+const MAX_UNKNOWN: usize = 32;
+
 /// What the runs so far found.
 #[derive(Default)]
 struct State {
@@ -221,13 +224,17 @@ impl State {
             return true;
         }
         if message.starts_with("unknown field `") {
-            // The type refuses unknown members: every one of them, at once.
+            // The type refuses unknown members: every one of them, at once (the first
+            // MAX_UNKNOWN named: a body of many small members must not make a huge answer).
             let before = self.left_out.len();
-            for (name, _) in given {
-                if !declared.contains(name) && self.left_out.insert((*name).to_owned()) {
+            for (i, (name, _)) in given.iter().enumerate() {
+                if declared.contains(name) || !self.left_out.insert((*name).to_owned()) {
+                    continue;
+                }
+                if self.left_out.len() <= MAX_UNKNOWN {
                     let msg = <serde_json::Error as de::Error>::unknown_field(name, declared);
                     self.failures.push((
-                        rank(declared, given, name),
+                        declared.len() + i,
                         FieldError::new(&["body", name], msg.to_string(), "extra_forbidden"),
                     ));
                 }
