@@ -39,7 +39,7 @@ const FORGOT_MESSAGE: &str =
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ForgotBody {
-    #[schema(format = Email)]
+    #[schema(format = Email, max_length = 254)]
     email: String,
 }
 
@@ -113,6 +113,8 @@ async fn forgot_work(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ResetBody {
+    /// The token of the reset link.
+    #[schema(min_length = 1)]
     token: String,
     #[schema(value_type = String, format = Password, min_length = 8, max_length = 128)]
     new_password: SecretString,

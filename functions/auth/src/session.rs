@@ -46,8 +46,7 @@ pub fn routes() -> Routes<crate::state::State> {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SignupBody {
-    /// 3-50 of `[A-Za-z0-9_.-]`.
-    #[schema(pattern = "^[A-Za-z0-9_.-]{3,50}$")]
+    #[schema(schema_with = identity::domain::schema::username)]
     username: String,
     /// An email address (unique, case-insensitively).
     #[schema(format = Email, max_length = 254)]
@@ -55,11 +54,9 @@ pub(crate) struct SignupBody {
     /// 8-128 characters; refused if common or built from the other fields.
     #[schema(value_type = String, format = Password, min_length = 8, max_length = 128)]
     password: SecretString,
-    /// 1-50 characters.
-    #[schema(min_length = 1, max_length = 50)]
+    #[schema(schema_with = identity::domain::schema::person_name)]
     first_name: String,
-    /// 1-50 characters.
-    #[schema(min_length = 1, max_length = 50)]
+    #[schema(schema_with = identity::domain::schema::person_name)]
     last_name: String,
 }
 
@@ -157,7 +154,10 @@ pub(crate) struct LoginBody {
     /// The password.
     #[schema(value_type = String, format = Password, min_length = 1)]
     password: SecretString,
-    #[serde(default)]
+    /// `password`, or absent. Not `null`: a form cannot send one, so the schema that both
+    /// share has none.
+    #[serde(default, deserialize_with = "given")]
+    #[schema(schema_with = grant_type_schema)]
     grant_type: Option<String>,
     #[serde(default, rename = "scope")]
     _scope: Option<String>,
@@ -166,6 +166,23 @@ pub(crate) struct LoginBody {
     #[serde(default, rename = "client_secret")]
     #[schema(value_type = Option<String>, format = Password)]
     _client_secret: Option<SecretString>,
+}
+
+/// A field that may be left out, but is a string when given (`null` is a 422).
+fn given<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(deserializer).map(Some)
+}
+
+/// `grant_type`: `password` (the OAuth2 password flow), if given.
+fn grant_type_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["password"]))
+        .description(Some(
+            "`password` if given (OAuth2 password flow); not `null`.",
+        ))
+        .build()
 }
 
 impl LoginBody {
@@ -247,11 +264,15 @@ pub(crate) async fn login(
     ))
 }
 
-/// The refresh token (or none: the refresh cookie).
+/// The refresh token. With `REFRESH_COOKIE=true` it may be left out (or `null`), and so may the
+/// whole body: the `refresh_token` cookie is used instead. Without the cookie mode it is
+/// required (422 `missing`), which is what the schema says.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RefreshBody {
+    /// The refresh token of the token pair.
     #[serde(default)]
+    #[schema(value_type = String, required = true)]
     refresh_token: Option<String>,
 }
 
@@ -260,7 +281,7 @@ impl Validate for RefreshBody {}
 
 /// Rotates the session: a new access and refresh token; the old refresh token is spent.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth",
-    request_body(content = Option<RefreshBody>, description = "Optional with the refresh cookie"),
+    request_body(content = RefreshBody, description = "Required, unless `REFRESH_COOKIE=true`: then an empty body (or one without `refresh_token`) uses the `refresh_token` cookie"),
     responses(
         (status = 200, description = "The new token pair", body = TokenPair),
         (status = 401, description = "Invalid, expired, revoked or reused refresh token (`INVALID_TOKEN`)", body = shared::openapi::ErrorEnvelope),

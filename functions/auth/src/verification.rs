@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use shared::{
     ApiError, ErrorCode, Routes,
     clock::now_s,
-    extract::{Json, OptionalJson, Validate},
+    error::FieldError,
+    extract::{Json, OptionalJson, Validate, failures},
 };
 
 use crate::context::AuthContext;
@@ -121,6 +122,8 @@ pub async fn send(identity: &IdentityState, auth: &AuthContext, user: &User) {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct VerifyBody {
+    /// The token of the verification link.
+    #[schema(min_length = 1)]
     token: String,
 }
 
@@ -152,12 +155,25 @@ pub(crate) async fn verify_email(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ResendBody {
+    /// The account's address; not used with a Bearer token (but still refused when malformed).
     #[serde(default)]
+    #[schema(format = Email, max_length = 254)]
     email: Option<String>,
 }
 
-/// `email` counts only without a Bearer token: the handler checks it then.
-impl Validate for ResendBody {}
+impl ResendBody {
+    /// `email`, when given, is an address: also with a Bearer token, which makes it unused (the
+    /// body is refused as the schema refuses it, whoever calls).
+    fn check(&self) -> Result<Option<Email>, ApiError> {
+        Ok(self.email.as_deref().map(Email::parse).transpose()?)
+    }
+}
+
+impl Validate for ResendBody {
+    fn rule_errors(&self) -> Vec<FieldError> {
+        failures(self.check())
+    }
+}
 
 /// `POST /verify-email/resend`: with a Bearer token, for the caller; without one (an account
 /// that cannot log in yet under `REQUIRE_VERIFIED_EMAIL`), for `{"email"}`. Always 202 with one
@@ -177,15 +193,11 @@ pub(crate) async fn resend(
     OptionalJson(body): OptionalJson<ResendBody>,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     let message = "If your email is not verified yet, a new verification link has been sent.";
+    let email = body.map(|b| b.check()).transpose()?.flatten();
     let target = match caller {
         Some(caller) => Target::User(Box::new(caller.user)),
-        None => {
-            // Neither a token nor an address: nothing says whose link to resend.
-            let email = body
-                .and_then(|b| b.email)
-                .ok_or(ErrorCode::NotAuthenticated)?;
-            Target::Address(Email::parse(&email)?)
-        }
+        // Neither a token nor an address: nothing says whose link to resend.
+        None => Target::Address(email.ok_or(ErrorCode::NotAuthenticated)?),
     };
     // Unknown, verified and unverified addresses must answer alike: the work is padded.
     let work = resend_work(identity, auth.clone(), target);

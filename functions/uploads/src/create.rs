@@ -31,13 +31,54 @@ pub fn routes() -> Routes<crate::state::State> {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateUpload {
-    /// Display only: its last path segment, at most 255 bytes.
+    #[schema(schema_with = filename_schema)]
     filename: String,
-    /// One of `UPLOAD_ALLOWED_TYPES`.
+    #[schema(schema_with = content_type_schema)]
     content_type: String,
-    /// Bytes, at least 1 and at most `UPLOAD_MAX_BYTES`: the form's upper bound.
-    #[schema(minimum = 1)]
+    /// Bytes, at least 1 and at most `UPLOAD_MAX_BYTES` (the schema's maximum is its default):
+    /// the form's upper bound.
+    #[schema(minimum = 1, maximum = 10485760)]
     size: u64,
+}
+
+/// `filename`'s rule ([`DisplayName::parse`]) as a pattern: trimmed, no control, format or
+/// line-separator character left, and its last path segment (after the last `/` or `\`),
+/// trimmed again, neither empty nor `.` nor `..`. A long name is shortened, not refused.
+fn filename_pattern() -> String {
+    use shared::openapi::chars::{CONTROL, FORMAT, SPACE};
+    // The white space a name may hold inside: none of it a control or a line separator.
+    let inner = r"\x20\xA0\u1680\u2000-\u200A\u202F\u205F\u3000";
+    let bad = format!(r"{CONTROL}{FORMAT}\u2028\u2029");
+    // The last segment: something besides white space and dots, or dots that trimmed are
+    // neither `.` nor `..` (three or more, or two apart).
+    let segment = format!(
+        r"(?:[^{bad}/\\]*[^{inner}.{bad}/\\][^{bad}/\\]*|[{inner}]*\.[{inner}]*\.[{inner}]*\.[{inner}.]*|[{inner}]*\.[{inner}]+\.[{inner}]*)"
+    );
+    format!(r"^[{SPACE}]*(?:[^{bad}]*[/\\])?{segment}[{SPACE}]*$")
+}
+
+fn filename_schema() -> utoipa::openapi::schema::Object {
+    shared::openapi::text(
+        &filename_pattern(),
+        "Display only: its last path segment (after `/` or `\\`), trimmed, at most 255 bytes \
+         (a longer name is shortened, keeping its extension); no control, format or line \
+         separator character; not empty, `.` or `..`.",
+        false,
+    )
+}
+
+/// `content_type`: one of `UPLOAD_ALLOWED_TYPES`, whose default the schema lists (matched
+/// without case, surrounding white space trimmed).
+fn content_type_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(blob::sniff::DEFAULT_ALLOWED.iter().copied()))
+        .description(Some(
+            "One of `UPLOAD_ALLOWED_TYPES` (default: the values listed), matched without case; \
+             parameters are not accepted.",
+        ))
+        .build()
 }
 
 impl CreateUpload {
@@ -154,4 +195,29 @@ pub(crate) async fn create(
             expires_at: record.upload_expires_at,
         }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use utoipa::openapi::{RefOr, schema::Schema};
+
+    #[test]
+    fn the_schemas_largest_size_is_the_default_upload_max_bytes() {
+        let defaults =
+            crate::settings::UploadSettings::from_env(&shared::Env::from_pairs(&[])).unwrap();
+        let RefOr::T(Schema::Object(body)) = <CreateUpload as utoipa::PartialSchema>::schema()
+        else {
+            panic!("an object schema")
+        };
+        let Some(RefOr::T(Schema::Object(size))) = body.properties.get("size") else {
+            panic!("a size property")
+        };
+        let maximum = match size.maximum {
+            Some(utoipa::Number::Int(n)) => u64::try_from(n).unwrap(),
+            Some(utoipa::Number::UInt(n)) => u64::try_from(n).unwrap(),
+            _ => panic!("an integer maximum"),
+        };
+        assert_eq!(maximum, defaults.max_bytes);
+    }
 }

@@ -92,9 +92,30 @@ pub(crate) async fn get_user(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PatchUser {
+    #[schema(schema_with = roles_schema)]
     roles: Option<Vec<String>>,
+    /// 1-32 of `[a-z0-9_-]`.
+    #[schema(pattern = "^[a-z0-9_-]{1,32}$")]
     tier: Option<String>,
+    /// `true` ends every session of the user and refuses its logins.
     disabled: Option<bool>,
+}
+
+/// `roles`: a non-empty list of [`ROLES`] (repeats are stored once), or `null` (unchanged).
+fn roles_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(ROLES)),
+        )
+        .min_items(Some(1))
+        .description(Some(
+            "A non-empty list of `user`, `admin` (stored sorted, once each).",
+        ))
+        .build()
 }
 
 impl PatchUser {

@@ -35,8 +35,11 @@ pub(crate) async fn me(user: AuthUser) -> Json<UserBody> {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PatchMe {
+    #[schema(schema_with = identity::domain::schema::optional_person_name)]
     first_name: Option<String>,
+    #[schema(schema_with = identity::domain::schema::optional_person_name)]
     last_name: Option<String>,
+    #[schema(schema_with = identity::domain::schema::optional_username)]
     username: Option<String>,
 }
 

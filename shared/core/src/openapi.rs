@@ -9,11 +9,40 @@ use utoipa::openapi::{
     ComponentsBuilder, OpenApi, RefOr, ResponseBuilder,
     header::HeaderBuilder,
     path::Operation,
-    schema::{ObjectBuilder, Type},
+    schema::{ObjectBuilder, Schema, SchemaType, Type},
     security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
 use crate::error::{Detail, Envelope, FieldError};
+
+/// Character classes for the patterns of text fields, in the syntax JSON Schema validators,
+/// Python's `re` (schemathesis) and Rust's `regex` read alike: inside `[...]`, with `\xHH` and
+/// `\uHHHH` escapes only (so only characters of the Basic Multilingual Plane).
+pub mod chars {
+    /// What `str::trim` removes: the Unicode `White_Space` characters.
+    pub const SPACE: &str = r"\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+    /// Control characters (general category Cc: C0, DEL, C1).
+    pub const CONTROL: &str = r"\x00-\x1F\x7F-\x9F";
+    /// Format characters (general category Cf) of the Basic Multilingual Plane, the bidi controls
+    /// among them: invisible or reordering what is displayed. The few outside it cannot be
+    /// written in a pattern every reader shares (the server refuses them all the same).
+    pub const FORMAT: &str = r"\xAD\u0600-\u0605\u061C\u06DD\u070F\u0890\u0891\u08E2\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u206F\uFEFF\uFFF9-\uFFFB";
+}
+
+/// A string schema: `pattern`, `description`, and `null` too when `nullable` (a field whose
+/// `null` means absent).
+pub fn text(pattern: &str, description: &str, nullable: bool) -> utoipa::openapi::schema::Object {
+    let kind = if nullable {
+        SchemaType::from_iter([Type::String, Type::Null])
+    } else {
+        SchemaType::Type(Type::String)
+    };
+    ObjectBuilder::new()
+        .schema_type(kind)
+        .pattern(Some(pattern))
+        .description(Some(description))
+        .build()
+}
 
 /// The error envelope ([`Envelope`], schema `ErrorEnvelope`), for the `body = ..` of an error
 /// response in `#[utoipa::path]`.
@@ -96,7 +125,37 @@ pub fn conventions(mut doc: OpenApi, layers: Layers) -> OpenApi {
     doc
 }
 
+/// An optional body is sent or left out, never `null`: every JSON body is an object
+/// (`crate::extract`). A handler's `request_body(content = Option<Body>)` makes a body that may
+/// be left out, and a `null` beside its schema; the `null` goes.
+fn no_null_body(operation: &mut Operation) {
+    let Some(RefOr::T(body)) = operation.request_body.as_mut() else {
+        return;
+    };
+    for content in body.content.values_mut() {
+        let RefOr::T(content) = content else {
+            continue;
+        };
+        let Some(RefOr::T(Schema::OneOf(one_of))) = &content.schema else {
+            continue;
+        };
+        let mut not_null = one_of.items.iter().filter(|item| !is_null(item));
+        if let (Some(only), None) = (not_null.next(), not_null.next()) {
+            content.schema = Some(only.clone());
+        }
+    }
+}
+
+/// `{"type": "null"}`.
+fn is_null(schema: &RefOr<Schema>) -> bool {
+    matches!(
+        schema,
+        RefOr::T(Schema::Object(object)) if object.schema_type == SchemaType::Type(Type::Null)
+    )
+}
+
 fn operation_conventions(operation: &mut Operation, layers: Layers, api: bool) {
+    no_null_body(operation);
     // Operation ids default to the handler's name, which repeats across functions (`list`):
     // prefixed with the tag (the function), they are unique in the merged document, and SDK
     // generators name methods after them (`users_list`, `uploads_list`).

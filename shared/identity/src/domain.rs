@@ -102,6 +102,56 @@ checked_tuple!(A a, B b, C c);
 checked_tuple!(A a, B b, C c, D d);
 checked_tuple!(A a, B b, C c, D d, E e);
 
+/// The rules of the fields above as OpenAPI schemas, for the request bodies that carry them: the
+/// document then refuses what the rules refuse. Two differences remain, both the server being
+/// more lenient: the rules read a value after NFKC, which the patterns cannot say (a fullwidth
+/// `ｊａｎｅ` is the username `jane`; a ligature may count as two characters), and the few format
+/// characters outside the Basic Multilingual Plane are refused by the rules only
+/// ([`shared::openapi::chars`]).
+pub mod schema {
+    use shared::openapi::{chars, text};
+    use utoipa::openapi::schema::Object;
+
+    /// [`super::Username`]: 3–50 of `[A-Za-z0-9_.-]`, white space around it trimmed.
+    pub fn username_pattern() -> String {
+        let space = chars::SPACE;
+        format!("^[{space}]*[A-Za-z0-9_.-]{{3,50}}[{space}]*$")
+    }
+
+    /// [`super::PersonName`]: 1–50 characters once trimmed, none of them a control or format
+    /// character.
+    pub fn person_name_pattern() -> String {
+        let space = chars::SPACE;
+        let bad = format!("{}{}", chars::CONTROL, chars::FORMAT);
+        format!("^[{space}]*[^{space}{bad}](?:[^{bad}]{{0,48}}[^{space}{bad}])?[{space}]*$")
+    }
+
+    const USERNAME: &str = "3-50 of `[A-Za-z0-9_.-]` once trimmed and NFKC-normalized \
+        (a fullwidth spelling is the plain one); unique case-insensitively.";
+    const PERSON_NAME: &str = "1-50 characters once trimmed and NFKC-normalized, any script; no \
+        control, format (Cf) or bidi control character.";
+
+    /// `username` (signup).
+    pub fn username() -> Object {
+        text(&username_pattern(), USERNAME, false)
+    }
+
+    /// `username` that may be left out or `null` (a profile change).
+    pub fn optional_username() -> Object {
+        text(&username_pattern(), USERNAME, true)
+    }
+
+    /// `first_name` or `last_name` (signup).
+    pub fn person_name() -> Object {
+        text(&person_name_pattern(), PERSON_NAME, false)
+    }
+
+    /// `first_name` or `last_name` that may be left out or `null` (a profile change).
+    pub fn optional_person_name() -> Object {
+        text(&person_name_pattern(), PERSON_NAME, true)
+    }
+}
+
 /// Compatibility-normalized (NFKC): fullwidth letters, ligatures, the Kelvin sign, … become the
 /// plain characters they stand for, so look-alike spellings of one identity meet at its guard.
 fn nfkc(s: &str) -> String {

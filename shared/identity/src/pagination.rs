@@ -88,7 +88,9 @@ pub struct PageParams {
     /// Page size, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i32>,
-    /// The previous page's `next_cursor`.
+    /// The previous page's `next_cursor`, as it was (two base64url parts; an empty or edited
+    /// cursor is a 400).
+    #[param(min_length = 1, pattern = "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
 }
 

@@ -1,7 +1,8 @@
 //! The contract and the server agree: what an outside review found looser on one side than on
 //! the other, each reproduced with real requests. A 422 names every failing field at once; a
 //! JSON body that is not an object is refused on every JSON route; malformed JSON is a 400 even
-//! when a field is wrong too.
+//! when a field is wrong too; the OpenAPI document refuses what the server refuses (checked with
+//! the JSON Schema validator schemathesis uses, on the served document).
 
 #![allow(clippy::expect_used)] // Helpers outside #[test] fns: a failed set-up should stop the test loudly.
 
@@ -365,4 +366,404 @@ async fn a_repeated_field_is_refused_once_and_the_rest_still_checked() {
         ]
     );
     assert_eq!(detail[0]["msg"], "duplicate field `username`");
+}
+
+// ---------------------------------------------------------------- the document is as strict
+
+/// Where a case's value goes: the JSON body, or a query parameter.
+#[derive(Debug, Clone, Copy)]
+enum In {
+    Body,
+    Query(&'static str),
+}
+
+/// For each `(path, method, where, value)`, whether the document's schema for it (the request
+/// body's, or the query parameter's) accepts the value: the JSON Schema 2020-12 validator of the
+/// `jsonschema` package (schemathesis's), formats checked, patterns by Python's `re`.
+fn document_accepts(cases: &[(&str, &str, In, Value)]) -> Vec<bool> {
+    const CHECK: &str = r#"
+import json, sys
+from jsonschema import Draft202012Validator
+doc = json.load(open(sys.argv[1]))
+out = []
+for path, method, where, name, value in json.load(sys.stdin):
+    op = doc["paths"][path][method]
+    if where == "body":
+        schema = op["requestBody"]["content"]["application/json"]["schema"]
+    else:
+        schema = next(p["schema"] for p in op["parameters"] if p["in"] == "query" and p["name"] == name)
+    root = dict(schema, components=doc["components"])
+    validator = Draft202012Validator(root, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    out.append(validator.is_valid(value))
+print(json.dumps(out))
+"#;
+    use std::io::Write as _;
+    let file = std::env::temp_dir().join(format!("openapi-{}.json", e2e::unique()));
+    std::fs::write(
+        &file,
+        serde_json::to_vec(&docs::document()).expect("document"),
+    )
+    .expect("write the document");
+    let input: Vec<Value> = cases
+        .iter()
+        .map(|(path, method, place, value)| match place {
+            In::Body => json!([path, method, "body", null, value]),
+            In::Query(name) => json!([path, method, "query", name, value]),
+        })
+        .collect();
+    let mut child = std::process::Command::new(e2e::venv_tool("python"))
+        .arg("-c")
+        .arg(CHECK)
+        .arg(&file)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python from .venv (make test installs it)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&serde_json::to_vec(&input).expect("cases"))
+        .expect("send the cases");
+    let out = child.wait_with_output().expect("the validator");
+    let _ = std::fs::remove_file(&file);
+    assert!(out.status.success(), "the validator failed");
+    serde_json::from_slice(&out.stdout).expect("one verdict per case")
+}
+
+#[tokio::test]
+async fn the_document_refuses_every_body_the_review_found_it_allowed_and_the_server_refused() {
+    let (api, admin, user) = stack().await;
+    let auth = |path: &str| format!("{}/api/v1/auth/{path}", api.identity.auth);
+    let me = format!("{}/api/v1/users/me", api.identity.users);
+    let admin_patch = format!("{}/api/v1/users/{}", api.identity.users, user.id);
+    let uploads = format!("{}/api/v1/uploads", api.base);
+    let upload = |filename: &str, content_type: &str, size: u64| json!({"filename": filename, "content_type": content_type, "size": size});
+    // (the document's path and method, the URL, who calls, the body as sent)
+    let cases: Vec<(&str, &str, String, Who, Value)> = vec![
+        (
+            "/api/v1/users/me",
+            "patch",
+            me.clone(),
+            Who::User,
+            json!({"username": ""}),
+        ),
+        (
+            "/api/v1/users/me",
+            "patch",
+            me.clone(),
+            Who::User,
+            json!({"first_name": " "}),
+        ),
+        (
+            "/api/v1/users/me",
+            "patch",
+            me,
+            Who::User,
+            json!({"last_name": "Doe\u{202E}"}),
+        ),
+        (
+            "/api/v1/users/{id}",
+            "patch",
+            admin_patch.clone(),
+            Who::Admin,
+            json!({"roles": []}),
+        ),
+        (
+            "/api/v1/users/{id}",
+            "patch",
+            admin_patch.clone(),
+            Who::Admin,
+            json!({"roles": ["root"]}),
+        ),
+        (
+            "/api/v1/users/{id}",
+            "patch",
+            admin_patch,
+            Who::Admin,
+            json!({"tier": "Gold!"}),
+        ),
+        (
+            "/api/v1/auth/login",
+            "post",
+            auth("login"),
+            Who::Nobody,
+            json!({"username": user.username, "password": user.password, "grant_type": "client_credentials"}),
+        ),
+        (
+            "/api/v1/auth/login",
+            "post",
+            auth("login"),
+            Who::Nobody,
+            json!({"username": user.username, "password": user.password, "grant_type": null}),
+        ),
+        (
+            "/api/v1/auth/verify-email/resend",
+            "post",
+            auth("verify-email/resend"),
+            Who::User,
+            json!({"email": "not an address"}),
+        ),
+        (
+            "/api/v1/auth/refresh",
+            "post",
+            auth("refresh"),
+            Who::Nobody,
+            Value::Null,
+        ),
+        (
+            "/api/v1/auth/refresh",
+            "post",
+            auth("refresh"),
+            Who::Nobody,
+            json!({}),
+        ),
+        (
+            "/api/v1/auth/refresh",
+            "post",
+            auth("refresh"),
+            Who::Nobody,
+            json!({"refresh_token": null}),
+        ),
+        (
+            "/api/v1/auth/verify-email/resend",
+            "post",
+            auth("verify-email/resend"),
+            Who::Nobody,
+            Value::Null,
+        ),
+        (
+            "/api/v1/auth/verify-email/resend",
+            "post",
+            auth("verify-email/resend"),
+            Who::Nobody,
+            json!({"email": "not an address"}),
+        ),
+        (
+            "/api/v1/auth/signup",
+            "post",
+            auth("signup"),
+            Who::Nobody,
+            json!({"username": "ab", "email": "x@example.com", "password": "lantern orbit 2026",
+                   "first_name": "A", "last_name": "B"}),
+        ),
+        (
+            "/api/v1/uploads",
+            "post",
+            uploads.clone(),
+            Who::User,
+            upload("", "", 1),
+        ),
+        (
+            "/api/v1/uploads",
+            "post",
+            uploads.clone(),
+            Who::User,
+            upload("a.png", "text/html", 1),
+        ),
+        (
+            "/api/v1/uploads",
+            "post",
+            uploads.clone(),
+            Who::User,
+            upload("a.png", "image/png", 10 * 1024 * 1024 + 1),
+        ),
+        (
+            "/api/v1/uploads",
+            "post",
+            uploads.clone(),
+            Who::User,
+            upload("photos/", "image/png", 1),
+        ),
+        (
+            "/api/v1/uploads",
+            "post",
+            uploads,
+            Who::User,
+            upload("a/..", "image/png", 1),
+        ),
+    ];
+
+    let mut refused = Vec::new();
+    for (path, method, url, who, body) in &cases {
+        let reply = send_raw(
+            &api,
+            method.to_uppercase().parse().expect("a method"),
+            url,
+            "application/json",
+            &body.to_string(),
+            who.token(&admin, &user),
+        )
+        .await;
+        assert!(
+            [400, 413, 415, 422].contains(&reply.status),
+            "the server refuses {method} {path} {body}: {} {}",
+            reply.status,
+            reply.text()
+        );
+        refused.push((*path, *method, In::Body, body.clone()));
+    }
+    let verdicts = document_accepts(&refused);
+    for ((path, method, _, body), accepted) in refused.iter().zip(verdicts) {
+        assert!(!accepted, "the document allows {method} {path} {body}");
+    }
+}
+
+#[tokio::test]
+async fn the_document_refuses_an_empty_cursor_as_both_listings_do() {
+    let (api, admin, user) = stack().await;
+    let users = api
+        .identity
+        .users_call(Method::GET, "?cursor=", Some(&admin.access), None)
+        .await;
+    let uploads = api.call(Method::GET, "?cursor=", &user.access, None).await;
+
+    assert_eq!(users.status, 400, "{}", users.text());
+    assert_eq!(uploads.status, 400, "{}", uploads.text());
+    let verdicts = document_accepts(&[
+        ("/api/v1/users", "get", In::Query("cursor"), json!("")),
+        ("/api/v1/uploads", "get", In::Query("cursor"), json!("")),
+    ]);
+    assert_eq!(verdicts, [false, false]);
+}
+
+#[tokio::test]
+async fn the_documents_patterns_and_the_servers_rules_agree_on_every_sample() {
+    use identity::domain::{PersonName, Username};
+    let (api, admin, user) = stack().await;
+    let usernames = [
+        "jane",
+        "ab",
+        "j.a-n_e",
+        " jane ",
+        "\u{3000}jane\t",
+        "ja ne",
+        "jane!",
+        "jane\u{200B}",
+        "",
+        "   ",
+    ];
+    let long_ok = "a".repeat(50);
+    let too_long = "a".repeat(51);
+    let spaced = format!(" {long_ok}\n");
+    let names = [
+        "Jane",
+        " Jane ",
+        "\tJane\n",
+        "Mary Ann",
+        "Zoë",
+        "李",
+        "Jane\u{2028}Doe",
+        "Jane\u{85}",
+        "",
+        " ",
+        "Ja\u{7}ne",
+        "Ja\u{85}ne",
+        "Jane\u{202E}",
+        "\u{2066}Jane",
+        "Ja\u{AD}ne",
+        &long_ok,
+        &too_long,
+        &spaced,
+    ];
+    let tiers = [
+        "gold",
+        "gold-1_2",
+        "",
+        "Gold",
+        "go ld",
+        &"t".repeat(32),
+        &"t".repeat(33),
+    ];
+    let filenames = [
+        "a.png",
+        " a.png ",
+        "\ta.png\n",
+        "dir/a.png",
+        "dir\\a.png",
+        "...",
+        ". .",
+        "a/ b",
+        "",
+        " ",
+        ".",
+        "..",
+        "a/",
+        "a/..",
+        "a/ . ",
+        "a\u{7}.png",
+        "\u{202E}gnp.exe",
+        "a\u{2028}b",
+        "a\tb.png",
+    ];
+
+    let mut cases = Vec::new();
+    let mut server = Vec::new();
+    for name in usernames
+        .iter()
+        .copied()
+        .chain([long_ok.as_str(), too_long.as_str()])
+    {
+        cases.push((
+            "/api/v1/users/me",
+            "patch",
+            In::Body,
+            json!({"username": name}),
+        ));
+        server.push(Username::parse(name).is_ok());
+    }
+    for name in names {
+        cases.push((
+            "/api/v1/users/me",
+            "patch",
+            In::Body,
+            json!({"first_name": name}),
+        ));
+        server.push(PersonName::parse(name, "first_name").is_ok());
+    }
+    for tier in tiers {
+        let reply = api
+            .identity
+            .users_call(
+                Method::PATCH,
+                &format!("/{}", user.id),
+                Some(&admin.access),
+                Some(&json!({"tier": tier})),
+            )
+            .await;
+        assert!(
+            [200, 422].contains(&reply.status),
+            "{tier:?}: {}",
+            reply.text()
+        );
+        cases.push((
+            "/api/v1/users/{id}",
+            "patch",
+            In::Body,
+            json!({"tier": tier}),
+        ));
+        server.push(reply.status == 200);
+    }
+    for filename in filenames {
+        let body = json!({"filename": filename, "content_type": "image/png", "size": 1});
+        let reply = api.call(Method::POST, "", &user.access, Some(&body)).await;
+        assert!(
+            [201, 422].contains(&reply.status),
+            "{filename:?}: {}",
+            reply.text()
+        );
+        cases.push(("/api/v1/uploads", "post", In::Body, body));
+        server.push(reply.status == 201);
+    }
+
+    let document = document_accepts(&cases);
+    let disagree: Vec<String> = cases
+        .iter()
+        .zip(server.iter().zip(document))
+        .filter(|(_, (server, document))| **server != *document)
+        .map(|((path, method, _, body), (server, document))| {
+            format!("{method} {path} {body}: server accepts {server}, document {document}")
+        })
+        .collect();
+    assert!(disagree.is_empty(), "{disagree:#?}");
 }
