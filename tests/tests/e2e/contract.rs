@@ -767,3 +767,77 @@ async fn the_documents_patterns_and_the_servers_rules_agree_on_every_sample() {
         .collect();
     assert!(disagree.is_empty(), "{disagree:#?}");
 }
+
+// ---------------------------------------------------------------- CORS as the contract says
+
+/// The header names the contract's CORS paragraph lists after `label` (its next backticked
+/// span), lower-cased.
+fn contract_cors_list(label: &str) -> std::collections::BTreeSet<String> {
+    let api = std::fs::read_to_string(e2e::repo_root().join("functions/docs/guide/api.md"))
+        .expect("functions/docs/guide/api.md");
+    let cors = api
+        .split("**CORS**")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .expect("the contract's CORS paragraph")
+        .replace('\n', " ");
+    let after = cors
+        .split(label)
+        .nth(1)
+        .expect("the label in the CORS paragraph");
+    let listed = after.split('`').nth(1).expect("a backticked list");
+    listed
+        .split(',')
+        .map(|name| name.trim().to_ascii_lowercase())
+        .collect()
+}
+
+/// A comma-separated header value as lower-cased names.
+fn header_list(reply: &Reply, name: &str) -> std::collections::BTreeSet<String> {
+    reply
+        .header(name)
+        .split(',')
+        .map(|h| h.trim().to_ascii_lowercase())
+        .filter(|h| !h.is_empty())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_cors_headers_the_contract_lists_are_the_ones_a_browser_is_allowed_and_shown() {
+    let origin = "http://localhost:3000";
+    let id = Box::pin(e2e::Identity::start_with(&[(
+        "CORS_ALLOWED_ORIGINS",
+        origin,
+    )]))
+    .await;
+    let account = id.signup().await;
+    let preflight = id
+        .http
+        .send(
+            Method::OPTIONS,
+            &format!("{}/api/v1/users/me", id.users),
+            &[
+                ("origin", origin),
+                ("access-control-request-method", "GET"),
+                ("access-control-request-headers", "authorization,x-api-key"),
+            ],
+            "",
+        )
+        .await;
+    let bearer = format!("Bearer {}", account.access);
+    let me = id
+        .http
+        .get(
+            &format!("{}/api/v1/users/me", id.users),
+            &[("origin", origin), ("authorization", &bearer)],
+        )
+        .await;
+
+    let allowed = header_list(&preflight, "access-control-allow-headers");
+    assert!(allowed.contains("x-api-key"), "{allowed:?}");
+    assert_eq!(contract_cors_list("allowed request headers"), allowed);
+    assert_eq!(
+        contract_cors_list("exposed headers"),
+        header_list(&me, "access-control-expose-headers")
+    );
+}
