@@ -7,6 +7,7 @@
 mod context;
 mod cookies;
 mod guesses;
+mod limits;
 mod password;
 mod session;
 mod state;

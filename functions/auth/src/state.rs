@@ -7,10 +7,10 @@ use axum::extract::FromRef;
 use identity::IdentityState;
 use shared::{
     AppState, Env,
-    ratelimit::{Anonymous, Class, RateLimiter},
+    ratelimit::{Class, RateLimiter},
 };
 
-use crate::context::AuthContext;
+use crate::{context::AuthContext, limits::RefreshSessions};
 
 /// Everything the auth handlers need; each part is reachable through `FromRef`.
 #[derive(Debug, Clone, FromRef)]
@@ -22,7 +22,8 @@ pub struct State {
     /// What only this function has: password hashing, counters, mail, its settings.
     pub auth: AuthContext,
     /// Every auth route is `strict`, per client IP (signup, login and the mail flows are what
-    /// attackers script).
+    /// attackers script), but a refresh whose token verifies: `refresh`, per session
+    /// (`crate::limits`).
     pub limiter: Arc<RateLimiter>,
 }
 
@@ -31,7 +32,11 @@ pub struct State {
 pub async fn init(app: AppState, env: Env) -> anyhow::Result<State> {
     let auth = AuthContext::from_env(&app, &env)?;
     let identity = IdentityState::with_signer(&app, &env, auth.signer_source())?;
-    let limiter = Arc::new(RateLimiter::from_env(&app, &env, Class::Strict, Anonymous)?);
+    let sessions = RefreshSessions {
+        identity: identity.clone(),
+        auth: auth.clone(),
+    };
+    let limiter = Arc::new(RateLimiter::from_env(&app, &env, Class::Strict, sessions)?);
     Ok(State {
         app,
         identity,

@@ -8,7 +8,10 @@
 //!   `RL#<policy>#<subject>#<window start>`, TTL at the window's end.
 //! - **Policies**: `strict` per client IP on auth routes, `default` per IP on other anonymous
 //!   routes, `user` per user (by tier) on authenticated ones; health is exempt. The client IP is
-//!   API Gateway's `sourceIp` ([`crate::extract::ClientIp`]), never `X-Forwarded-For`.
+//!   API Gateway's `sourceIp` ([`crate::extract::ClientIp`]), never `X-Forwarded-For`. A route
+//!   that acts for a session (auth's refresh) is `refresh` per session once its credential
+//!   verifies ([`ResolveCaller::session`]): an office behind one address refreshes as many
+//!   sessions as it has, while a request whose credential does not verify stays `strict` per IP.
 //! - **Headers** on every limited response: `X-RateLimit-Limit`, `X-RateLimit-Remaining`,
 //!   `X-RateLimit-Reset` (Unix seconds), and the IETF draft's `RateLimit-Policy` and `RateLimit`.
 //!   A 429 is the `RATE_LIMITED` envelope with `Retry-After`.
@@ -20,6 +23,7 @@ use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use aws_sdk_dynamodb::Client;
 use axum::{
+    body::{Body, Bytes},
     extract::{FromRequestParts, Request, State},
     http::{HeaderMap, HeaderName, HeaderValue, request::Parts},
     middleware::Next,
@@ -71,6 +75,9 @@ pub struct RateLimitSettings {
     pub default: i64,
     /// `RATE_LIMIT_LENIENT` (1000 per IP): public routes that are cheap to serve.
     pub lenient: i64,
+    /// `RATE_LIMIT_REFRESH` (defaults to `RATE_LIMIT_DEFAULT`) per session: a route that acts for
+    /// a session whose credential verified (auth's refresh).
+    pub refresh: i64,
     /// Per-user quotas.
     pub tiers: Tiers,
     /// `RATE_LIMIT_FAIL_OPEN` (true): pass requests when the table fails.
@@ -84,12 +91,14 @@ impl RateLimitSettings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let quota = |var: &'static str, default: i64| env.num(var, default, 1, 10_000_000);
         let user = quota("RATE_LIMIT_USER", 300)?;
+        let default = quota("RATE_LIMIT_DEFAULT", 100)?;
         Ok(Self {
             enabled: env.bool("RATE_LIMIT_ENABLED", true)?,
             window_secs: env.num("RATE_LIMIT_WINDOW", 60, 1, 86_400)?,
             strict: quota("RATE_LIMIT_STRICT", 10)?,
-            default: quota("RATE_LIMIT_DEFAULT", 100)?,
+            default,
             lenient: quota("RATE_LIMIT_LENIENT", 1_000)?,
+            refresh: quota("RATE_LIMIT_REFRESH", default)?,
             tiers: Tiers {
                 user,
                 free: quota("RATE_LIMIT_TIER_FREE", user)?,
@@ -127,7 +136,8 @@ impl RateLimitSettings {
 pub enum Class {
     /// Not limited (health probes).
     Exempt,
-    /// `strict` per IP (auth: signup, login, mail flows).
+    /// `strict` per IP (auth: signup, login, mail flows); `refresh` per session for a request
+    /// [`ResolveCaller::session`] ties to a session.
     Strict,
     /// Per user when authenticated, `default` per IP otherwise.
     Default,
@@ -147,7 +157,28 @@ pub trait ResolveCaller: Send + Sync + 'static {
         &'a self,
         parts: &'a mut Parts,
     ) -> Pin<Box<dyn Future<Output = Caller> + Send + 'a>>;
+
+    /// Whether [`ResolveCaller::session`] needs this request's body. The limiter then reads it
+    /// (when it is at most [`SESSION_BODY_MAX`] bytes) and hands it on to the route unchanged.
+    fn reads_body(&self, _parts: &Parts) -> bool {
+        false
+    }
+
+    /// The session this request acts for, when its route is limited per session: the session
+    /// id of a credential that verifies (no database call), `None` otherwise (and for a body it
+    /// cannot read). `body` is empty unless [`ResolveCaller::reads_body`] asked for it.
+    fn session<'a>(
+        &'a self,
+        _parts: &'a Parts,
+        _body: &'a [u8],
+    ) -> Pin<Box<dyn Future<Output = Option<String>> + Send + 'a>> {
+        Box::pin(async { None })
+    }
 }
+
+/// The largest body the limiter reads for [`ResolveCaller::session`]: a refresh body is a token
+/// (a few hundred bytes); anything longer is counted `strict` per IP, unread.
+pub const SESSION_BODY_MAX: usize = 16 * 1024;
 
 /// No caller: functions that authenticate nobody.
 #[derive(Debug, Clone, Copy)]
@@ -227,6 +258,7 @@ impl RateLimiter {
                 strict: 1,
                 default: 1,
                 lenient: 1,
+                refresh: 1,
                 tiers: Tiers {
                     user: 1,
                     free: 1,
@@ -279,8 +311,9 @@ impl RateLimiter {
         })
     }
 
-    /// The policy and subject for a request.
-    async fn classify(&self, parts: &mut Parts) -> Option<(Policy, String)> {
+    /// The policy and subject for a request (`body`: what [`limit`] read for
+    /// [`ResolveCaller::session`], if anything).
+    async fn classify(&self, parts: &mut Parts, body: Option<&[u8]>) -> Option<(Policy, String)> {
         let s = &self.settings;
         let ip = parts
             .extensions
@@ -289,7 +322,10 @@ impl RateLimiter {
             .to_owned();
         match self.class {
             Class::Exempt => None,
-            Class::Strict => Some((s.policy("strict", s.strict), ip)),
+            Class::Strict => match self.resolve.session(parts, body.unwrap_or_default()).await {
+                Some(session) => Some((s.policy("refresh", s.refresh), session)),
+                None => Some((s.policy("strict", s.strict), ip)),
+            },
             Class::Lenient => Some((s.policy("lenient", s.lenient), ip)),
             Class::Default => match self.resolve.caller(parts).await {
                 Some((user, tier)) => Some((s.for_tier(&tier), user)),
@@ -310,7 +346,11 @@ pub async fn limit(State(limiter): State<Arc<RateLimiter>>, req: Request, next: 
         .await
         .unwrap_or(ClientIp(None));
     parts.extensions.insert(ip);
-    let Some((policy, subject)) = limiter.classify(&mut parts).await else {
+    let (body, read) = match read_for_session(&limiter, &parts, body).await {
+        Ok(read) => read,
+        Err(response) => return response,
+    };
+    let Some((policy, subject)) = limiter.classify(&mut parts, read.as_deref()).await else {
         return next.run(Request::from_parts(parts, body)).await;
     };
     let counted = tokio::time::timeout(
@@ -344,6 +384,29 @@ pub async fn limit(State(limiter): State<Arc<RateLimiter>>, req: Request, next: 
     };
     set_headers(response.headers_mut(), &usage);
     response
+}
+
+/// The body, read whole when the resolver asks for it for [`ResolveCaller::session`] and it is
+/// small (its length known and at most [`SESSION_BODY_MAX`]); the route then gets the same
+/// bytes. A body of unknown or larger size is not read (the request is counted per IP).
+async fn read_for_session(
+    limiter: &RateLimiter,
+    parts: &Parts,
+    body: Body,
+) -> Result<(Body, Option<Bytes>), Response> {
+    use axum::body::HttpBody as _;
+    let small = body
+        .size_hint()
+        .upper()
+        .is_some_and(|upper| upper <= SESSION_BODY_MAX as u64);
+    if !(limiter.class == Class::Strict && small && limiter.resolve.reads_body(parts)) {
+        return Ok((body, None));
+    }
+    match axum::body::to_bytes(body, SESSION_BODY_MAX).await {
+        Ok(bytes) => Ok((Body::from(bytes.clone()), Some(bytes))),
+        // The client went away mid-body, or it was longer than it said: nothing to serve.
+        Err(_) => Err(crate::error::ErrorCode::BadRequest.into_response()),
+    }
 }
 
 /// The rate-limit headers for `usage`.
@@ -440,5 +503,17 @@ mod tests {
             (s.strict, s.default, s.tiers.user, s.window_secs),
             (10, 100, 300, 60)
         );
+        assert_eq!(s.refresh, s.default);
+    }
+
+    #[test]
+    fn the_refresh_quota_follows_the_default_unless_set() {
+        let lifted =
+            RateLimitSettings::from_env(&Env::from_pairs(&[("RATE_LIMIT_DEFAULT", "500")]))
+                .unwrap();
+        assert_eq!(lifted.refresh, 500);
+        let own =
+            RateLimitSettings::from_env(&Env::from_pairs(&[("RATE_LIMIT_REFRESH", "20")])).unwrap();
+        assert_eq!((own.refresh, own.default), (20, 100));
     }
 }

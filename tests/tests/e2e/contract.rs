@@ -2,7 +2,8 @@
 //! the other, each reproduced with real requests. A 422 names every failing field at once; a
 //! JSON body that is not an object is refused on every JSON route; malformed JSON is a 400 even
 //! when a field is wrong too; the OpenAPI document refuses what the server refuses (checked with
-//! the JSON Schema validator schemathesis uses, on the served document).
+//! the JSON Schema validator schemathesis uses, on the served document); the CORS headers are the
+//! ones the contract lists; a refresh is limited per session, not per client address.
 
 #![allow(clippy::expect_used)] // Helpers outside #[test] fns: a failed set-up should stop the test loudly.
 
@@ -840,4 +841,92 @@ async fn the_cors_headers_the_contract_lists_are_the_ones_a_browser_is_allowed_a
         contract_cors_list("exposed headers"),
         header_list(&me, "access-control-expose-headers")
     );
+}
+
+// ---------------------------------------------------------------- refresh, per session
+
+/// `POST /api/v1/auth/refresh` with `token` in the body, as API Gateway hands it over from
+/// client `ip`.
+async fn refresh_from(id: &e2e::Identity, ip: &str, token: &str) -> Reply {
+    let request = e2e::gateway_request(
+        "POST",
+        "/api/v1/auth/refresh",
+        &[("content-type", "application/json")],
+        &json!({ "refresh_token": token }).to_string(),
+        ip,
+    );
+    e2e::call(&id.auth_router, request).await
+}
+
+#[tokio::test]
+async fn an_office_behind_one_address_refreshes_more_sessions_than_the_strict_quota_allows() {
+    let signups = Box::pin(e2e::Identity::start()).await;
+    let office = Box::pin(e2e::Identity::start_with(&[
+        ("RATE_LIMIT_STRICT", "3"),
+        ("RATE_LIMIT_WINDOW", "60"),
+    ]))
+    .await;
+    let mut colleagues = Vec::new();
+    for _ in 0..5 {
+        colleagues.push(signups.signup().await);
+    }
+    let ip = format!("office-{}", e2e::unique());
+    e2e::align_to_window(60, 20).await;
+
+    for colleague in &colleagues {
+        let reply = refresh_from(&office, &ip, &colleague.refresh).await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        assert!(
+            reply.header("ratelimit-policy").starts_with("\"refresh\";"),
+            "{}",
+            reply.header("ratelimit-policy")
+        );
+    }
+    // A token that does not verify is what a script sends: strict, per address, as before.
+    let statuses: Vec<u16> =
+        futures::future::join_all((0..4).map(|_| refresh_from(&office, &ip, "not-a-token")))
+            .await
+            .iter()
+            .map(|reply| reply.status)
+            .collect();
+    let mut sorted = statuses.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, [401, 401, 401, 429], "{statuses:?}");
+}
+
+#[tokio::test]
+async fn one_session_refreshing_past_its_quota_is_refused_under_the_refresh_policy() {
+    let id = Box::pin(e2e::Identity::start_with(&[
+        ("RATE_LIMIT_REFRESH", "2"),
+        ("RATE_LIMIT_WINDOW", "60"),
+    ]))
+    .await;
+    let account = id.signup().await;
+    let ip = format!("laptop-{}", e2e::unique());
+    e2e::align_to_window(60, 20).await;
+
+    let first = refresh_from(&id, &ip, &account.refresh).await;
+    let second = refresh_from(
+        &id,
+        &ip,
+        first.json()["refresh_token"].as_str().unwrap_or(""),
+    )
+    .await;
+    let third = refresh_from(
+        &id,
+        &ip,
+        second.json()["refresh_token"].as_str().unwrap_or(""),
+    )
+    .await;
+
+    assert_eq!(
+        (first.status, second.status),
+        (200, 200),
+        "{}",
+        second.text()
+    );
+    assert_eq!(third.status, 429, "{}", third.text());
+    assert_eq!(third.json()["error_code"], "RATE_LIMITED");
+    assert_eq!(third.header("ratelimit-policy"), "\"refresh\";q=2;w=60");
+    assert!(!third.header("retry-after").is_empty());
 }
