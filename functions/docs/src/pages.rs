@@ -44,12 +44,18 @@ const ASSET_CACHE: &str = "public, max-age=300";
 /// with an empty image instead, so that no page of ours loads anything from elsewhere.
 const REDOC_CDN_LOGO: &str = "https://cdn.redoc.ly/redoc/logo-mini.svg";
 
-/// The pages may load only what this origin serves (inline styles and the workers' blobs are
-/// how both UIs work): a vendored asset that reaches for a CDN is refused by the browser, not
-/// silently allowed.
-const PAGE_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
-     script-src 'self' 'unsafe-inline'; worker-src 'self' blob:; connect-src 'self'; \
-     font-src 'self' data:; base-uri 'self'; frame-ancestors 'none'";
+/// Every HTML page of ours may load only what this origin serves: its own files by default;
+/// scripts only from its own files (neither UI runs an inline script, so an injected one is
+/// refused; Swagger UI's `oauth2-redirect.html`, which has one, serves no flow of ours); styles
+/// from its files and inline (both UIs style elements from script); images and fonts also as
+/// `data:` URLs; the document fetched from this origin (and Swagger UI's "Try it out" sent to
+/// it); ReDoc's search worker from a `blob:`; no plugin, no form, no `<base>` elsewhere, no
+/// framing. A vendored asset that reaches for a CDN is refused by the browser, not silently
+/// allowed; `infra/scripts/browser.sh` checks that both pages still render under it.
+const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; \
+     manifest-src 'self'; object-src 'none'; base-uri 'self'; form-action 'none'; \
+     frame-ancestors 'none'";
 
 /// What the routes serve, rendered once per sandbox.
 pub struct Pages {
@@ -165,7 +171,11 @@ pub(crate) async fn swagger_index(State(pages): State<Arc<Pages>>) -> Result<Res
 
 /// An HTML page, with the content security policy.
 fn page(html: impl Into<axum::body::Body>) -> Response {
-    let mut response = with("text/html; charset=utf-8", html);
+    with_policy(with("text/html; charset=utf-8", html))
+}
+
+/// `response` with the pages' content security policy.
+fn with_policy(mut response: Response) -> Response {
     response.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(PAGE_CSP),
@@ -198,6 +208,10 @@ pub(crate) async fn swagger_asset(
         response
             .headers_mut()
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    // Its own pages (`index.html`, `oauth2-redirect.html`) are pages like `/docs`.
+    if file.content_type.starts_with("text/html") {
+        response = with_policy(response);
     }
     Ok(response)
 }

@@ -3,7 +3,8 @@
 //! JSON body that is not an object is refused on every JSON route; malformed JSON is a 400 even
 //! when a field is wrong too; the OpenAPI document refuses what the server refuses (checked with
 //! the JSON Schema validator schemathesis uses, on the served document); the CORS headers are the
-//! ones the contract lists; a refresh is limited per session, not per client address.
+//! ones the contract lists; a refresh is limited per session, not per client address; every docs
+//! page runs only the scripts its origin serves.
 
 #![allow(clippy::expect_used)] // Helpers outside #[test] fns: a failed set-up should stop the test loudly.
 
@@ -929,4 +930,43 @@ async fn one_session_refreshing_past_its_quota_is_refused_under_the_refresh_poli
     assert_eq!(third.json()["error_code"], "RATE_LIMITED");
     assert_eq!(third.header("ratelimit-policy"), "\"refresh\";q=2;w=60");
     assert!(!third.header("retry-after").is_empty());
+}
+
+// ---------------------------------------------------------------- the docs pages' policy
+
+#[tokio::test]
+async fn every_docs_page_carries_a_policy_that_runs_only_scripts_this_origin_serves() {
+    let state = docs::init(e2e::emulator_state().await, e2e::emulator_env(&[]))
+        .await
+        .expect("docs state");
+    let base = e2e::spawn_http(docs::router(state)).await;
+    let client = e2e::Client::new();
+    for path in [
+        "/docs",
+        "/redoc",
+        "/docs/index.html",
+        "/docs/oauth2-redirect.html",
+    ] {
+        let page = client.get(&format!("{base}{path}"), &[]).await;
+        assert_eq!(page.status, 200, "{path}");
+        assert!(
+            page.header("content-type").starts_with("text/html"),
+            "{path}"
+        );
+        let csp = page.header("content-security-policy");
+        let directive = |name: &str| -> Vec<String> {
+            csp.split(';')
+                .map(str::trim)
+                .find_map(|d| d.strip_prefix(name).filter(|rest| rest.starts_with(' ')))
+                .map(|rest| rest.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_default()
+        };
+        assert_eq!(directive("default-src"), ["'self'"], "{path}: {csp}");
+        assert_eq!(directive("script-src"), ["'self'"], "{path}: {csp}");
+        assert_eq!(directive("connect-src"), ["'self'"], "{path}: {csp}");
+        assert_eq!(directive("object-src"), ["'none'"], "{path}: {csp}");
+        assert_eq!(directive("base-uri"), ["'self'"], "{path}: {csp}");
+        assert_eq!(directive("frame-ancestors"), ["'none'"], "{path}: {csp}");
+        assert_eq!(directive("form-action"), ["'none'"], "{path}: {csp}");
+    }
 }
