@@ -37,8 +37,48 @@ pub(crate) struct CreateUpload {
     content_type: String,
     /// Bytes, at least 1 and at most `UPLOAD_MAX_BYTES` (the schema's maximum is its default):
     /// the form's upper bound.
+    #[serde(deserialize_with = "whole_bytes")]
     #[schema(minimum = 1, maximum = 10485760)]
     size: u64,
+}
+
+/// A whole number of bytes, also when written with a zero fraction (`2.0`): JSON Schema's
+/// `integer`, which the document says, counts it as one.
+fn whole_bytes<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    use serde::de::{Error, Unexpected, Visitor};
+
+    struct Whole;
+
+    impl Visitor<'_> for Whole {
+        type Value = u64;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a whole number of bytes")
+        }
+
+        fn visit_u64<E: Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+
+        fn visit_i64<E: Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| E::invalid_value(Unexpected::Signed(v), &self))
+        }
+
+        fn visit_f64<E: Error>(self, v: f64) -> Result<u64, E> {
+            // Whole and within what an f64 holds exactly: any size past that is refused later
+            // as too large all the same.
+            const EXACT: f64 = 9_007_199_254_740_992.0;
+            if v.fract() == 0.0 && (0.0..=EXACT).contains(&v) {
+                format!("{v:.0}")
+                    .parse()
+                    .map_err(|_| E::invalid_value(Unexpected::Float(v), &self))
+            } else {
+                Err(E::invalid_value(Unexpected::Float(v), &self))
+            }
+        }
+    }
+
+    deserializer.deserialize_u64(Whole)
 }
 
 /// `filename`'s rule ([`DisplayName::parse`]) as a pattern: trimmed, no control, format or

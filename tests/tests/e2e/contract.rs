@@ -970,3 +970,34 @@ async fn every_docs_page_carries_a_policy_that_runs_only_scripts_this_origin_ser
         assert_eq!(directive("form-action"), ["'none'"], "{path}: {csp}");
     }
 }
+
+#[tokio::test]
+async fn a_size_written_with_a_zero_fraction_is_the_whole_number_the_document_allows() {
+    let (api, _, user) = stack().await;
+    let create = |size: Value| {
+        let body = json!({"filename": "a.png", "content_type": "image/png", "size": size});
+        let api = &api;
+        let token = user.access.clone();
+        async move { api.call(Method::POST, "", &token, Some(&body)).await }
+    };
+    let whole = create(json!(2.0)).await;
+    let fraction = create(json!(2.5)).await;
+
+    assert_eq!(whole.status, 201, "{}", whole.text());
+    assert_eq!(failures(&fraction), [at("size", "value_error")]);
+    let verdicts = document_accepts(&[
+        (
+            "/api/v1/uploads",
+            "post",
+            In::Body,
+            json!({"filename": "a.png", "content_type": "image/png", "size": 2.0}),
+        ),
+        (
+            "/api/v1/uploads",
+            "post",
+            In::Body,
+            json!({"filename": "a.png", "content_type": "image/png", "size": 2.5}),
+        ),
+    ]);
+    assert_eq!(verdicts, [true, false]);
+}
