@@ -20,7 +20,8 @@ use crate::error::{Detail, Envelope, FieldError};
 /// `\uHHHH` escapes only (so only characters of the Basic Multilingual Plane).
 pub mod chars {
     /// What `str::trim` removes: the Unicode `White_Space` characters.
-    pub const SPACE: &str = r"\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+    pub const SPACE: &str =
+        r"\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
     /// Control characters (general category Cc: C0, DEL, C1).
     pub const CONTROL: &str = r"\x00-\x1F\x7F-\x9F";
     /// Format characters (general category Cf) of the Basic Multilingual Plane, the bidi controls
