@@ -7,7 +7,7 @@ use std::{
     ops::Deref,
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        Mutex,
     },
     time::{Duration, Instant},
 };
@@ -123,9 +123,11 @@ pub struct Parts {
     pub settings: AuthSettings,
     /// The signing ring (`SIGNING_KEYS_SECRET_ID`), read on first use.
     signer: Arc<LazySecret<Signer>>,
-    /// Where the public keys go (`VERIFYING_KEYS_SECRET_ID`), and whether they are there.
+    /// Where the public keys go (`VERIFYING_KEYS_SECRET_ID`).
     verifying_secret_id: String,
-    published: AtomicBool,
+    /// The ring whose public keys were last published: a ring re-read after a rotation is a
+    /// new `Arc`, so its keys are published again.
+    published: Mutex<Option<Arc<Signer>>>,
     secrets: aws_sdk_secretsmanager::Client,
 }
 
@@ -146,7 +148,8 @@ impl AuthContext {
             app.secrets.clone(),
             env.required("SIGNING_KEYS_SECRET_ID")?,
             move |secret| Signer::from_secret_json(secret, tokens.clone()),
-        );
+        )
+        .with_max_age(shared::secrets::max_age(env)?);
         Ok(Self(Arc::new(Parts {
             passwords: Passwords::new(HashCost::from_env(env)?)?,
             counters: Counters::new(
@@ -157,7 +160,7 @@ impl AuthContext {
             settings: AuthSettings::from_env(env, refresh_ttl)?,
             signer: Arc::new(signer),
             verifying_secret_id: env.required("VERIFYING_KEYS_SECRET_ID")?,
-            published: AtomicBool::new(false),
+            published: Mutex::new(None),
             secrets: app.secrets.clone(),
         })))
     }
@@ -167,13 +170,14 @@ impl AuthContext {
         self.signer.clone()
     }
 
-    /// The signing ring (503 while Secrets Manager cannot be reached). The first time it is
-    /// read, its public keys are published for the other functions.
+    /// The signing ring (503 while Secrets Manager cannot be reached). Each time a ring is
+    /// read (first use, or again after `SECRETS_CACHE_SECS`), its public keys are published
+    /// for the other functions.
     pub async fn signer(&self) -> Result<Arc<Signer>, shared::ApiError> {
         let signer = self.signer.get().await?;
-        if !self.published.load(Ordering::Relaxed) {
+        if !self.is_published(&signer) {
             match self.publish(&signer).await {
-                Ok(()) => self.published.store(true, Ordering::Relaxed),
+                Ok(()) => self.mark_published(&signer),
                 // Tokens still work here; the next request tries again.
                 Err(err) => {
                     tracing::warn!(error = %format!("{err:#}"), "public keys not published");
@@ -181,6 +185,20 @@ impl AuthContext {
             }
         }
         Ok(signer)
+    }
+
+    fn is_published(&self, signer: &Arc<Signer>) -> bool {
+        // A poisoned lock only means another request panicked mid-compare: publish again.
+        self.published
+            .lock()
+            .map(|p| p.as_ref().is_some_and(|last| Arc::ptr_eq(last, signer)))
+            .unwrap_or(false)
+    }
+
+    fn mark_published(&self, signer: &Arc<Signer>) {
+        if let Ok(mut p) = self.published.lock() {
+            *p = Some(signer.clone());
+        }
     }
 
     /// Writes the ring's public keys to the verifying keys secret, unless they are there.
