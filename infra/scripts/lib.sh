@@ -20,7 +20,8 @@ ensure_venv() {
     return 0
   fi
   command -v python3 >/dev/null || die "python3 3.11 or newer is required"
-  # infra/local/gateway.py reads Cargo.toml with tomllib (3.11+).
+  # The pinned tools and infra/local/*.py are tested on 3.11; older ones are refused here
+  # rather than failing later in a less clear way.
   python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
     || die "python3 is $(python3 -V 2>&1 | cut -d' ' -f2); 3.11 or newer is required"
   log "installing local tools into .venv (moto, cargo-lambda, cfn-lint)"
@@ -128,16 +129,19 @@ export_env() {
 # for the fuzzer and the smoke checks, which send hundreds of requests from one address.
 lift_rate_limits() {
   local var
+  # THROTTLE_* are the template's stage throttle, which the local gateway applies too.
   for var in RATE_LIMIT_STRICT RATE_LIMIT_DEFAULT RATE_LIMIT_LENIENT RATE_LIMIT_USER \
-    RATE_LIMIT_TIER_FREE RATE_LIMIT_TIER_PRO RATE_LIMIT_TIER_ENTERPRISE; do
+    RATE_LIMIT_REFRESH RATE_LIMIT_TIER_FREE RATE_LIMIT_TIER_PRO RATE_LIMIT_TIER_ENTERPRISE \
+    THROTTLE_RATE_LIMIT THROTTLE_BURST_LIMIT; do
     export "$var=1000000"
   done
 }
 
-# start_watch PORT: every function behind one HTTP port, routed as deployed (see Cargo.toml):
-# cargo lambda watch on a port of its own, and in front of it on PORT infra/local/gateway.py,
-# which passes bodies that are not UTF-8 base64-encoded, as API Gateway does (watch alone
-# answers them with a 500 of its own).
+# start_watch PORT: every function behind one HTTP port, as deployed: cargo lambda watch on a
+# port of its own (it only builds and runs the functions), and in front of it on PORT
+# infra/local/gateway.py, which serves the REST API template.yaml deploys (its routes, API keys,
+# usage plans, gateway responses) and invokes each function with the REST v1 event API Gateway
+# sends, through watch's invoke API.
 start_watch() {
   local port="$1" inner
   port_in_use "$port" && die "port $port is busy; set API_PORT to another port"
