@@ -8,7 +8,7 @@ cd "$ROOT"
 ensure_venv
 export PATH="$VENV/bin:$PATH"
 
-# ARCH=x86-64 builds for this machine (used by `make measure`, which runs the binaries here).
+# ARCH=x86-64 builds for this machine (used by `make bench`, which runs the binaries here).
 arch_flag="--${ARCH:-arm64}"
 LAMBDA_DIR="${LAMBDA_DIR:-target/lambda}"
 if [[ "$arch_flag" == --arm64 ]] && ! rustup target list --installed 2>/dev/null | grep -q '^aarch64-unknown-linux-gnu$'; then
