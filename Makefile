@@ -39,9 +39,11 @@ package: ## sam build (arm64, cargo-lambda): the deployment packages under .aws-
 deploy: ## sam build && sam deploy (needs the SAM CLI and AWS credentials; not run here)
 	sam build --beta-features && sam deploy
 
+# --all-targets leaves out a target with test = false: the smoke checks are linted by name.
 lint: ## Formatting, clippy and cfn-lint only
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p e2e --test smoke -- -D warnings
 	@source infra/scripts/lib.sh && ensure_venv && "$(VENV)/bin/cfn-lint" template.yaml
 
 fmt: ## Format the code
@@ -53,5 +55,6 @@ fuzz-api: ## schemathesis against a fresh local stack, deep budget: make fuzz-ap
 bench: ## Measure release builds here: make bench [MODE=cpu,init,size,auth] [QUICK=1] [ONLY=health,users]; figures in target/bench/results.md
 	@bash infra/scripts/bench.sh
 
-clean: ## Remove build output and local state (keeps .venv)
+clean: ## Remove build output: target/ (bench results too) and .aws-sam/; keeps .venv (the emulator keeps nothing on disk)
 	cargo clean
+	rm -rf .aws-sam
