@@ -1,8 +1,10 @@
 //! The static wiring checks: what no request to the local stack can show, read from the
-//! repository itself. No emulator, no AWS, no network: `cargo test -p e2e --test wiring`.
+//! repository itself. No emulator, no AWS, no network: `cargo test -p e2e --test wiring` (the
+//! consistency check runs the local gateway's `--routes`, from `.venv`, which `make test` makes).
 //!
-//! - [`consistency`]: every route group is wired in every place that lists it (`Cargo.toml`, the
-//!   watch router, `template.yaml`, `events/`, the measure probe, the OpenAPI documents);
+//! - [`consistency`]: every route group is wired in every place that lists it (`Cargo.toml`,
+//!   `tests/Cargo.toml`, `template.yaml` and its CORS preflights, the local gateway's route table,
+//!   `events/`, the measure probe, the OpenAPI documents);
 //! - [`iam`]: `template.yaml` grants each function exactly the AWS calls its
 //!   `functions/<group>/iam.toml` lists (the emulator enforces no IAM);
 //! - [`template`]: the template's operational settings (access logs, log retention, reserved

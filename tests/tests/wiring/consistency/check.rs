@@ -1,8 +1,9 @@
 //! The comparison itself: pure, from a [`Wiring`] to the list of what is half-wired, each line
 //! naming the group, the place to fix and what is missing there.
 
-use super::router::{sample, watch_target};
-use super::{Route, Wiring};
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{ApiEvent, Route, Wiring};
 
 /// Whether `routes` has `method` on `path`; `ANY` on either side stands for every method.
 fn serves(routes: &[Route], method: &str, path: &str) -> bool {
@@ -16,19 +17,19 @@ pub(super) fn problems(w: &Wiring) -> Vec<String> {
     macro_rules! problem {
         ($($format:tt)*) => { out.push(format!($($format)*)) };
     }
-    let router_toml = "[workspace.metadata.lambda.watch.router] of Cargo.toml";
     for g in &w.groups {
         let dir = format!("functions/{g}");
         if !w.members.contains(&dir) {
             problem!("{dir}: not in [workspace] members of Cargo.toml");
         }
-        match w.deps.get(g) {
-            Some(path) if *path == dir => {}
+        let by_path = format!("../{dir}");
+        match w.test_deps.get(g) {
+            Some(path) if *path == by_path => {}
             Some(path) => problem!(
-                "{dir}: [workspace.dependencies] of Cargo.toml has {g} at \"{path}\", not \"{dir}\""
+                "{dir}: [dependencies] of tests/Cargo.toml has {g} at \"{path}\", not \"{by_path}\""
             ),
             None => problem!(
-                "{dir}: no `{g} = {{ path = \"{dir}\" }}` in [workspace.dependencies] of Cargo.toml"
+                "{dir}: no `{g} = {{ path = \"{by_path}\" }}` in [dependencies] of tests/Cargo.toml"
             ),
         }
         let events = w.events.get(g).map(Vec::as_slice).unwrap_or_default();
@@ -52,6 +53,10 @@ pub(super) fn problems(w: &Wiring) -> Vec<String> {
         if template.is_none() {
             problem!("{dir}: no function with BuildProperties.Binary: {g} in template.yaml");
         }
+        let deployed: Vec<Route> = (template.into_iter().flatten())
+            .filter(|e| e.method != "OPTIONS")
+            .map(|e| (e.method.clone(), e.path.clone()))
+            .collect();
         let Some(routes) = w.harness.get(g) else {
             problem!(
                 "{dir}: unknown to the e2e harness: add it to functions!(...) in tests/src/lib.rs"
@@ -60,22 +65,7 @@ pub(super) fn problems(w: &Wiring) -> Vec<String> {
         };
         for (method, path) in routes {
             let route = format!("{method} {path}");
-            let sample = sample(path);
-            let shown = if sample == *path {
-                String::new()
-            } else {
-                format!(" (as {sample})")
-            };
-            match watch_target(&w.watch_router, &sample) {
-                Some((_, target)) if target == g => {}
-                Some((pattern, to)) => {
-                    problem!(
-                        "{dir}: {route}{shown} goes to {to} by \"{pattern}\" in {router_toml}"
-                    );
-                }
-                None => problem!("{dir}: {route}{shown} matches nothing in {router_toml}"),
-            }
-            if template.is_some_and(|t| !serves(t, method, path)) {
+            if template.is_some() && !serves(&deployed, method, path) {
                 problem!(
                     "{dir}: {route} has no Api event in template.yaml \
                      (function with BuildProperties.Binary: {g})"
@@ -110,8 +100,19 @@ pub(super) fn problems(w: &Wiring) -> Vec<String> {
                 );
             }
         }
-        for (method, path) in template.into_iter().flatten() {
-            if !serves(routes, method, path) {
+        // OPTIONS events are preflights, checked below; axum answers HEAD from the GET route.
+        for (method, path) in &deployed {
+            let served = match method.as_str() {
+                "HEAD" => serves(routes, "GET", path) || serves(routes, "HEAD", path),
+                _ => serves(routes, method, path),
+            };
+            if !served && method == "HEAD" {
+                problem!(
+                    "template.yaml: Api event HEAD {path} of the function with \
+                     BuildProperties.Binary: {g} is not served by the router of {dir} \
+                     (a HEAD is answered by the GET route of its path, and it has none)"
+                );
+            } else if !served {
                 problem!(
                     "template.yaml: Api event {method} {path} of the function with \
                      BuildProperties.Binary: {g} is not served by the router of {dir}"
@@ -125,6 +126,10 @@ pub(super) fn problems(w: &Wiring) -> Vec<String> {
             }
         }
     }
+    for (binary, events) in &w.template {
+        out.extend(preflight_problems(binary, events));
+    }
+    out.extend(gateway_problems(w));
 
     // The reverse: every name elsewhere is a directory under functions/.
     let mut orphan = |place: &str, name: &str| {
@@ -134,8 +139,11 @@ pub(super) fn problems(w: &Wiring) -> Vec<String> {
             ));
         }
     };
-    for (pattern, to) in &w.watch_router {
-        orphan(&format!("{router_toml}: \"{pattern}\""), to);
+    for function in w.gateway.keys() {
+        orphan(
+            "the local gateway's route table (infra/local/gateway.py --routes)",
+            function,
+        );
     }
     for binary in w.template.keys() {
         orphan("template.yaml: BuildProperties.Binary", binary);
@@ -152,6 +160,78 @@ pub(super) fn problems(w: &Wiring) -> Vec<String> {
         .filter_map(|m| m.strip_prefix("functions/"))
     {
         orphan("[workspace] members of Cargo.toml", member);
+    }
+    out
+}
+
+/// The CORS preflights of one function's `Api` events: every path with an event has exactly one
+/// `OPTIONS` event, which never requires the API key, and an `OPTIONS` event has a path with
+/// other events to be the preflight of. Deployed, API Gateway REST answers a method a resource
+/// lacks with MISSING_AUTHENTICATION_TOKEN, without CORS headers: a browser then refuses the
+/// call the preflight was for.
+fn preflight_problems(binary: &str, events: &[ApiEvent]) -> Vec<String> {
+    let function = format!("function with BuildProperties.Binary: {binary}");
+    let mut paths = BTreeMap::<&str, (Vec<&ApiEvent>, usize)>::new();
+    for e in events {
+        let (preflights, others) = paths.entry(e.path.as_str()).or_default();
+        match e.method.as_str() {
+            "OPTIONS" => preflights.push(e),
+            _ => *others += 1,
+        }
+    }
+    let mut out = Vec::new();
+    for (path, (preflights, others)) in paths {
+        if others == 0 {
+            for e in &preflights {
+                out.push(format!(
+                    "template.yaml: {} (OPTIONS {path}, {function}) is a preflight for a path \
+                     with no other Api event of the function",
+                    e.name
+                ));
+            }
+        } else if preflights.is_empty() {
+            out.push(format!(
+                "template.yaml: {path} ({function}) has no OPTIONS event: a browser's CORS \
+                 preflight would get API Gateway's MISSING_AUTHENTICATION_TOKEN; add \
+                 `<Event>Preflight: {{Type: Api, Properties: {{RestApiId: !Ref Api, Path: \
+                 \"{path}\", Method: OPTIONS, Auth: {{ApiKeyRequired: false}}}}}}`"
+            ));
+        }
+        for e in preflights {
+            if e.api_key_required != Some(false) {
+                out.push(format!(
+                    "template.yaml: {} (OPTIONS {path}, {function}) does not set \
+                     `Auth: {{ApiKeyRequired: false}}`: a browser sends no API key on a preflight",
+                    e.name
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The local gateway routes exactly the template's `Api` events, each to its function.
+fn gateway_problems(w: &Wiring) -> Vec<String> {
+    let gateway = "the local gateway (infra/local/gateway.py --routes)";
+    let names: BTreeSet<&String> = w.template.keys().chain(w.gateway.keys()).collect();
+    let mut out = Vec::new();
+    for name in names {
+        let template: BTreeSet<Route> = (w.template.get(name).into_iter().flatten())
+            .map(|e| (e.method.clone(), e.path.clone()))
+            .collect();
+        let local: BTreeSet<Route> = w.gateway.get(name).into_iter().flatten().cloned().collect();
+        for (method, path) in template.difference(&local) {
+            out.push(format!(
+                "template.yaml: Api event {method} {path} of the function with \
+                 BuildProperties.Binary: {name} is not routed to {name} by {gateway}"
+            ));
+        }
+        for (method, path) in local.difference(&template) {
+            out.push(format!(
+                "{gateway} sends {method} {path} to {name}, which has no such Api event in \
+                 template.yaml"
+            ));
+        }
     }
     out
 }

@@ -1,16 +1,19 @@
 //! Route-group consistency. A route group (`functions/<group>`, one Lambda) is listed in several
 //! places, and a half-wired group fails silently: a route missing from `template.yaml` is never
-//! deployed, one the watch router sends elsewhere answers 404 only locally, one without an event
+//! deployed, a path without its preflight fails in a browser once deployed, one without an event
 //! is never replayed, a group without a measure probe is never measured. So for every directory
 //! under `functions/` and every method and path its router serves, [`check::problems`] checks:
 //! 1. `Cargo.toml`: `[workspace] members` (a `dir/*` glob expanded as cargo does, so a new
-//!    `functions/<group>` is a member by construction) and `[workspace.dependencies]` (with the
-//!    right path);
-//! 2. `tests/src/lib.rs`: the group is in `functions!(...)` (the harness gives the route table);
-//! 3. `[workspace.metadata.lambda.watch.router]`: the most specific pattern ([`router`]) sends
-//!    each route to the group;
-//! 4. `template.yaml`: a function with `BuildProperties.Binary: <group>`, with an `Api` event of
-//!    the same path and method (or `ANY`) for each route;
+//!    `functions/<group>` is a member by construction);
+//! 2. `tests/Cargo.toml`: `<group> = { path = "../functions/<group>" }`, and `tests/src/lib.rs`:
+//!    the group is in `functions!(...)` (the harness gives the route table);
+//! 3. `template.yaml`: a function with `BuildProperties.Binary: <group>`, with an `Api` event of
+//!    the same path and method (or `ANY`) for each route; every path with an `Api` event has an
+//!    `OPTIONS` event, the CORS preflight the function's CORS layer answers, which never requires
+//!    the API key (`Auth: {ApiKeyRequired: false}`: a browser sends none on a preflight); a
+//!    `HEAD` event is served by the router's `GET` on the path (axum answers `HEAD` from `GET`);
+//! 4. the local gateway (`infra/local/gateway.py --routes`, made from the template) routes
+//!    exactly the template's `Api` events, each to its function ([`gateway`]);
 //! 5. `events/<group>/`: at least one event (`httpMethod`, `resource`) per route;
 //! 6. the sidecars of `events/<group>/`: exactly one is marked `"probe": true`, the event
 //!    `make bench` measures the group's cold start with;
@@ -18,12 +21,12 @@
 //!    nothing the router does not serve;
 //!
 //! and the reverse: every `Api` event and event file is served by its group's router, and every
-//! name used elsewhere (binary, watch target, `events/` directory, ...) has a `functions/` dir.
+//! name used elsewhere (binary, gateway target, `events/` directory, ...) has a `functions/` dir.
 //! [`load`] reads the wiring; the check is pure, so the tests ([`tests`]) break one piece of the
 //! real wiring at a time and check that it is reported. No emulator, no AWS.
 
 mod check;
-mod router;
+mod gateway;
 mod tests;
 
 use std::collections::BTreeMap;
@@ -33,6 +36,20 @@ use crate::repo::{self, Yaml};
 
 /// `(method, path)`, e.g. `("GET", "/api/v1/users/{id}")`; `ANY` in the template.
 type Route = (String, String);
+
+/// One `Type: Api` event of a function in `template.yaml`.
+#[derive(Debug, Clone)]
+struct ApiEvent {
+    /// Its name under `Events:`, e.g. `LoginPreflight`.
+    name: String,
+    /// `GET`, ..., `OPTIONS`, or `ANY`.
+    method: String,
+    /// As axum writes it: `/api/v1/users/{id}`, `/docs/{*file}`.
+    path: String,
+    /// `Auth.ApiKeyRequired` when the event sets it to a plain boolean; `None` when it follows
+    /// the API's default (`RequireApiKey`) or is computed.
+    api_key_required: Option<bool>,
+}
 
 /// One event file of `events/<group>/`, with what its sidecar says about measuring.
 #[derive(Debug, Clone)]
@@ -52,12 +69,12 @@ struct Wiring {
     groups: Vec<String>,
     /// `[workspace] members`, globs expanded.
     members: Vec<String>,
-    /// `[workspace.dependencies]`: name -> path.
-    deps: BTreeMap<String, String>,
-    /// `[workspace.metadata.lambda.watch.router]`: pattern -> function.
-    watch_router: Vec<(String, String)>,
+    /// `[dependencies]` of `tests/Cargo.toml` given by path: name -> path.
+    test_deps: BTreeMap<String, String>,
     /// `template.yaml`: `BuildProperties.Binary` -> its `Api` events.
-    template: BTreeMap<String, Vec<Route>>,
+    template: BTreeMap<String, Vec<ApiEvent>>,
+    /// The local gateway's route table: function -> the `(method, path)` it sends there.
+    gateway: BTreeMap<String, Vec<Route>>,
     /// `events/<dir>/*.json` (not the `.expect.json` sidecars), by directory.
     events: BTreeMap<String, Vec<Event>>,
     /// The harness: group -> what its router serves.
@@ -85,19 +102,12 @@ fn axum_path(path: &str, catch_alls: &[String]) -> String {
 /// Reads the wiring of the repository.
 fn load() -> Wiring {
     let cargo = repo::toml("Cargo.toml");
-    let workspace = cargo.get("workspace").expect("[workspace] in Cargo.toml");
-    let strings = |value: Option<&toml::Value>| -> Vec<(String, String)> {
-        let table = value.and_then(toml::Value::as_table).into_iter().flatten();
-        table
-            .filter_map(|(key, v)| {
-                let text = v.as_str().or_else(|| v.get("path")?.as_str())?;
-                Some((key.clone(), text.to_owned()))
-            })
-            .collect()
-    };
-    let router = ["metadata", "lambda", "watch", "router"]
-        .iter()
-        .try_fold(workspace, |value, key| value.get(key));
+    let tests = repo::toml("tests/Cargo.toml");
+    let deps = tests.get("dependencies").and_then(toml::Value::as_table);
+    let test_deps = deps.into_iter().flatten().filter_map(|(name, dep)| {
+        let path = dep.get("path")?.as_str()?;
+        Some((name.clone(), path.to_owned()))
+    });
 
     let harness = e2e::FUNCTIONS.iter().filter_map(|&name| {
         let routes = e2e::routes_for(name)?.into_iter();
@@ -127,9 +137,9 @@ fn load() -> Wiring {
         merged: doc_routes(&docs::document()),
         groups: repo::dirs("functions"),
         members: repo::members(&cargo),
-        deps: strings(workspace.get("dependencies")).into_iter().collect(),
-        watch_router: strings(router),
-        template: template_routes(&repo::template()),
+        test_deps: test_deps.collect(),
+        template: template_events(&repo::template()),
+        gateway: gateway::routes(),
         events: events(),
         harness,
     }
@@ -171,29 +181,32 @@ fn events() -> BTreeMap<String, Vec<Event>> {
 }
 
 /// `BuildProperties.Binary` -> `Api` events (paths as axum writes them), of every function.
-fn template_routes(template: &Yaml) -> BTreeMap<String, Vec<Route>> {
-    let text = |value: &Yaml, path: &[&str]| -> Option<String> {
-        let found = path.iter().try_fold(value, |v, key| v.get(key))?;
-        found.as_str().map(str::to_owned)
+fn template_events(template: &Yaml) -> BTreeMap<String, Vec<ApiEvent>> {
+    let field = |value: &'_ Yaml, path: &[&str]| -> Option<Yaml> {
+        path.iter().try_fold(value, |v, key| v.get(key)).cloned()
     };
-    let mut functions = BTreeMap::<String, Vec<Route>>::new();
+    let text = |value: &Yaml, path: &[&str]| field(value, path)?.as_str().map(str::to_owned);
+    let mut functions = BTreeMap::<String, Vec<ApiEvent>>::new();
     for function in repo::functions(template) {
         let events = function
             .resource
             .get("Properties")
             .and_then(|p| p.get("Events"));
-        let events = events
-            .and_then(Yaml::as_mapping)
-            .into_iter()
-            .flat_map(|e| e.values());
-        let api = events.filter(|event| text(event, &["Type"]).as_deref() == Some("Api"));
-        let routes = api.filter_map(|event| {
+        let events = events.and_then(Yaml::as_mapping).into_iter().flatten();
+        let api = events.filter(|(_, event)| text(event, &["Type"]).as_deref() == Some("Api"));
+        let api = api.filter_map(|(name, event)| {
             let method = text(event, &["Properties", "Method"])?.to_uppercase();
             let path = text(event, &["Properties", "Path"])?;
-            Some((method, axum_path(&path, &[])))
+            let key = field(event, &["Properties", "Auth", "ApiKeyRequired"]);
+            Some(ApiEvent {
+                name: name.as_str().unwrap_or_default().to_owned(),
+                method,
+                path: axum_path(&path, &[]),
+                api_key_required: key.as_ref().and_then(Yaml::as_bool),
+            })
         });
         let binary = function.binary.to_owned();
-        functions.entry(binary).or_default().extend(routes);
+        functions.entry(binary).or_default().extend(api);
     }
     functions
 }

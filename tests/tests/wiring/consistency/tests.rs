@@ -2,7 +2,7 @@
 //! name the place to fix.
 
 use super::check::problems;
-use super::{Wiring, load};
+use super::{ApiEvent, Wiring, load};
 use crate::{Change, assert_no_problems, each_change_is_reported};
 
 #[test]
@@ -36,7 +36,9 @@ const BREAKING: &[Change<Wiring>] = &[
                 .template
                 .get_mut("health")
                 .expect("health in template.yaml");
-            remove(health, |(m, p)| m == "GET" && p == "/health/liveness");
+            remove(health, |e| {
+                e.method == "GET" && e.path == "/health/liveness"
+            });
         },
     },
     Change {
@@ -45,12 +47,20 @@ const BREAKING: &[Change<Wiring>] = &[
         change: |w| remove(&mut w.members, |m| m == "functions/users"),
     },
     Change {
-        case: "a route the watch router sends to another group is reported",
+        case: "a group tests/Cargo.toml does not name by path is reported",
         expected: &[
-            "functions/users: GET /api/v1/users/{id} (as /api/v1/users/x) goes to health by \
-             \"/{*rest}\" in [workspace.metadata.lambda.watch.router] of Cargo.toml",
+            "functions/users: no `users = { path = \"../functions/users\" }` in [dependencies] \
+             of tests/Cargo.toml",
+            "functions/uploads: [dependencies] of tests/Cargo.toml has uploads at \
+             \"../functions/users\", not \"../functions/uploads\"",
         ],
-        change: |w| remove(&mut w.watch_router, |(p, _)| p == "/api/v1/users/{*rest}"),
+        change: |w| {
+            w.test_deps
+                .remove("users")
+                .expect("users in tests/Cargo.toml");
+            let uploads = w.test_deps.get_mut("uploads");
+            *uploads.expect("uploads in tests/Cargo.toml") = "../functions/users".to_owned();
+        },
     },
     Change {
         case: "a route without events is reported",
@@ -98,15 +108,15 @@ const BREAKING: &[Change<Wiring>] = &[
         ],
         change: |w| {
             let users = w.template.get_mut("users").expect("users in template.yaml");
-            users.push(("POST".to_owned(), "/api/v1/users/export".to_owned()));
+            users.push(api_event("Export", "POST", "/api/v1/users/export", None));
         },
     },
     Change {
         case: "a new group wired nowhere is reported in every place",
         expected: &[
             "functions/billing: not in [workspace] members of Cargo.toml",
-            "functions/billing: no `billing = { path = \"functions/billing\" }` in \
-             [workspace.dependencies] of Cargo.toml",
+            "functions/billing: no `billing = { path = \"../functions/billing\" }` in \
+             [dependencies] of tests/Cargo.toml",
             "functions/billing: no event of events/billing/ has \"probe\": true in its sidecar \
              (the event `make bench` measures the cold start with)",
             "functions/billing: no function with BuildProperties.Binary: billing in template.yaml",
@@ -118,8 +128,10 @@ const BREAKING: &[Change<Wiring>] = &[
     Change {
         case: "a name without a functions directory is reported",
         expected: &[
-            "[workspace.metadata.lambda.watch.router] of Cargo.toml: \"/api/v1/users/{*rest}\" \
-             names users, which has no functions/users directory",
+            "the local gateway's route table (infra/local/gateway.py --routes) names users, \
+             which has no functions/users directory",
+            "template.yaml: BuildProperties.Binary names users, which has no functions/users \
+             directory",
         ],
         change: |w| w.groups.retain(|g| g != "users"),
     },
@@ -152,12 +164,123 @@ const BREAKING: &[Change<Wiring>] = &[
             remove(docs, |(m, p)| m == "GET" && p == "/docs/{*file}");
             // The template and the events would report it too; keep this to the document.
             let template = w.template.get_mut("docs").expect("docs in template.yaml");
-            remove(template, |(_, p)| p == "/docs/{*file}");
+            remove(template, |e| e.path == "/docs/{*file}");
             let events = w.events.get_mut("docs").expect("docs events");
             remove(events, |e| e.resource == "/docs/{*file}");
         },
     },
+    Change {
+        case: "a path without a preflight is reported",
+        expected: &[
+            "template.yaml: /api/v1/auth/login (function with BuildProperties.Binary: auth) has \
+             no OPTIONS event: a browser's CORS preflight would get API Gateway's \
+             MISSING_AUTHENTICATION_TOKEN; add `<Event>Preflight: {Type: Api, Properties: \
+             {RestApiId: !Ref Api, Path: \"/api/v1/auth/login\", Method: OPTIONS, Auth: \
+             {ApiKeyRequired: false}}}`",
+        ],
+        change: |w| remove(template_of(w, "auth"), |e| e.name == "LoginPreflight"),
+    },
+    Change {
+        case: "a preflight that may require the API key is reported",
+        expected: &[
+            "template.yaml: SignupPreflight (OPTIONS /api/v1/auth/signup, function with \
+             BuildProperties.Binary: auth) does not set `Auth: {ApiKeyRequired: false}`: a \
+             browser sends no API key on a preflight",
+            "template.yaml: MePreflight (OPTIONS /api/v1/users/me, function with \
+             BuildProperties.Binary: users) does not set `Auth: {ApiKeyRequired: false}`: a \
+             browser sends no API key on a preflight",
+        ],
+        change: |w| {
+            // Requiring it outright, and leaving it to the stage's RequireApiKey.
+            let signup = event_of(w, "auth", "SignupPreflight");
+            signup.api_key_required = Some(true);
+            event_of(w, "users", "MePreflight").api_key_required = None;
+        },
+    },
+    Change {
+        case: "a preflight for a path without other events is reported",
+        expected: &[
+            "template.yaml: ExportPreflight (OPTIONS /api/v1/users/export, function with \
+             BuildProperties.Binary: users) is a preflight for a path with no other Api event \
+             of the function",
+        ],
+        change: |w| {
+            let event = api_event(
+                "ExportPreflight",
+                "OPTIONS",
+                "/api/v1/users/export",
+                Some(false),
+            );
+            template_of(w, "users").push(event);
+        },
+    },
+    Change {
+        case: "a HEAD event on a path the router has no GET for is reported",
+        expected: &[
+            "template.yaml: Api event HEAD /api/v1/auth/login of the function with \
+             BuildProperties.Binary: auth is not served by the router of functions/auth (a HEAD \
+             is answered by the GET route of its path, and it has none)",
+        ],
+        change: |w| {
+            let head = api_event("LoginHead", "HEAD", "/api/v1/auth/login", Some(false));
+            template_of(w, "auth").push(head);
+        },
+    },
+    Change {
+        case: "a template event the local gateway does not route is reported",
+        expected: &[
+            "template.yaml: Api event GET /api/v1/users of the function with \
+             BuildProperties.Binary: users is not routed to users by the local gateway \
+             (infra/local/gateway.py --routes)",
+        ],
+        change: |w| {
+            let users = w
+                .gateway
+                .get_mut("users")
+                .expect("users in the gateway's table");
+            remove(users, |(m, p)| m == "GET" && p == "/api/v1/users");
+        },
+    },
+    Change {
+        case: "a gateway route the template does not have is reported",
+        expected: &[
+            "the local gateway (infra/local/gateway.py --routes) sends GET / to health, which \
+             has no such Api event in template.yaml",
+        ],
+        change: |w| {
+            let health = w
+                .gateway
+                .get_mut("health")
+                .expect("health in the gateway's table");
+            health.push(("GET".to_owned(), "/".to_owned()));
+        },
+    },
 ];
+
+/// A `Type: Api` event as the template would have it.
+fn api_event(name: &str, method: &str, path: &str, api_key_required: Option<bool>) -> ApiEvent {
+    ApiEvent {
+        name: name.to_owned(),
+        method: method.to_owned(),
+        path: path.to_owned(),
+        api_key_required,
+    }
+}
+
+/// The `Api` events of the function whose binary is `binary`.
+fn template_of<'a>(w: &'a mut Wiring, binary: &str) -> &'a mut Vec<ApiEvent> {
+    let events = w.template.get_mut(binary);
+    events.unwrap_or_else(|| panic!("{binary} in template.yaml"))
+}
+
+/// The event `name` of the function whose binary is `binary`.
+fn event_of<'a>(w: &'a mut Wiring, binary: &str, name: &str) -> &'a mut ApiEvent {
+    let events = template_of(w, binary).iter_mut();
+    let mut found = events.filter(|e| e.name == name);
+    found
+        .next()
+        .unwrap_or_else(|| panic!("{name} of {binary} in template.yaml"))
+}
 
 #[test]
 fn breaking_one_piece_of_the_wiring_reports_it() {
