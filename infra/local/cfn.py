@@ -3,8 +3,8 @@
 The template is read with cfn-lint's loader (`cfnlint.decode`, in .venv), which knows the
 short-form tags (`!Ref`, `!If`, ...) and reports a template that does not parse. On top of it,
 only the intrinsics the local stack needs are evaluated: `Ref` (parameters, pseudo parameters,
-`AWS::NoValue`), `Fn::If`, `Fn::Equals`, `Fn::Not`, `Fn::And`, `Fn::Or`, `Condition` and a
-`Fn::Sub` of parameters. Anything else (a `Fn::GetAtt`, a `Ref` to a resource) is left as it is:
+`AWS::NoValue`), `Fn::If`, `Fn::Equals`, `Fn::Not`, `Fn::And`, `Fn::Or`, `Condition`,
+`Fn::Select`, `Fn::Split` and a `Fn::Sub` of parameters (and of its own variables). Anything else (a `Fn::GetAtt`, a `Ref` to a resource) is left as it is:
 what reads it decides what that means locally.
 
 Parameters take their template default, unless set in the environment under their
@@ -133,9 +133,26 @@ class Stack:
                 return any(truthy(self.resolve(a)) for a in arg)
             if key == "Condition":
                 return self.condition(arg)
-            if key == "Fn::Sub" and isinstance(arg, str):
+            if key == "Fn::Split":
+                delimiter, text = arg
+                text = self.resolve(text)
+                return text.split(delimiter) if isinstance(text, str) else value
+            if key == "Fn::Select":
+                index, items = arg
+                items = self.resolve(items)
+                if not isinstance(items, list):
+                    return value
                 try:
-                    return self.sub(arg)
+                    return items[int(self.resolve(index))]
+                except (IndexError, ValueError) as err:
+                    raise TemplateError(f"Fn::Select {index} of {items}: {err}") from err
+            if key == "Fn::Sub":
+                text, variables = (arg, {}) if isinstance(arg, str) else arg
+                variables = {k: self.resolve(v) for k, v in (variables or {}).items()}
+                if not all(isinstance(v, str) for v in variables.values()):
+                    return value  # a variable names a resource: the caller decides
+                try:
+                    return self.sub(text, variables)
                 except TemplateError:
                     return value  # it names a resource: the caller decides
         out = {}
@@ -145,13 +162,17 @@ class Stack:
                 out[k] = resolved
         return out
 
-    def sub(self, text: str) -> str:
-        """`Fn::Sub` of parameters and pseudo parameters (`${Name}`; `${!Literal}` stays)."""
+    def sub(self, text: str, variables: Mapping[str, str] | None = None) -> str:
+        """`Fn::Sub` of its variables, parameters and pseudo parameters (`${Name}`;
+        `${!Literal}` stays)."""
+        variables = variables or {}
 
         def replace(match: re.Match) -> str:
             name = match.group(1)
             if name.startswith("!"):
                 return "${" + name[1:] + "}"
+            if name in variables:
+                return variables[name]
             if name in self.params:
                 return self.params[name]
             if name in PSEUDO:

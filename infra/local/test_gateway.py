@@ -131,6 +131,15 @@ class TemplateEvaluation(unittest.TestCase):
         self.assertEqual(stack.resolve({"Fn::Sub": "${AWS::StackName}-free"}), "starter-free")
         self.assertEqual(stack.resolve({"Fn::Sub": "${Table.Arn}/index"}), {"Fn::Sub": "${Table.Arn}/index"})
 
+    def test_gateway_errors_name_the_first_allowed_origin_of_the_real_template(self):
+        stack = cfn.Stack(cfn.load(), environ={"CORS_ALLOWED_ORIGINS": "https://a.example,https://b.example"})
+        api = gw.load_api(stack)
+        for kind, response in api.responses.items():
+            self.assertEqual(response.headers.get("Access-Control-Allow-Origin"), "'https://a.example'", kind)
+        first = {"Fn::Select": [0, {"Fn::Split": [",", {"Ref": "CorsAllowedOrigins"}]}]}
+        self.assertEqual(stack.resolve({"Fn::Sub": ["'${O}'", {"O": first}]}), "'https://a.example'")
+        self.assertEqual(stack.resolve({"Fn::Sub": ["${O}", {"O": {"Ref": "Table"}}]}), {"Fn::Sub": ["${O}", {"O": {"Ref": "Table"}}]})
+
 
 class Routing(unittest.TestCase):
     def setUp(self):

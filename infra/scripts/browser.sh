@@ -5,7 +5,9 @@
 # refused by the browser.
 #
 #   bash infra/scripts/browser.sh               a stack of its own (emulator, watch, gateway),
-#                                               run twice: token mode, then REFRESH_COOKIE=true
+#                                               run three times: token mode, REFRESH_COOKIE=true,
+#                                               then the same functions behind a gateway with
+#                                               RequireApiKey=true, the page sending its key
 #   bash infra/scripts/browser.sh --base URL    reuse a running stack: token mode only; its
 #                                               CORS_ALLOWED_ORIGINS must include the page's origin
 #                                               http://localhost:$PAGE_PORT (default 3000, which
@@ -111,6 +113,9 @@ if [[ -n "$BASE" ]]; then
   run_browser "$BASE" token
 else
   MOTO_PORT="$(free_port)"
+  # The free plan throttles at once (a burst of 2): the key run reads the gateway's 429 with it,
+  # and runs the flow with the pro key. Read by bootstrap, which creates the plans.
+  export FREE_PLAN_RATE_LIMIT=1 FREE_PLAN_BURST_LIMIT=2
   local_aws "$MOTO_PORT" browser
   lift_rate_limits
   # Origin A only; B stays out. Exported after export_env, which would set the bootstrap default.
@@ -136,6 +141,15 @@ else
   wait_http "http://127.0.0.1:$API_PORT/health/liveness" 300 || { tail -30 "$RUN_DIR/watch.log" >&2; die "watch did not restart"; }
   warm "http://127.0.0.1:$API_PORT"
   run_browser "http://localhost:$API_PORT" cookie --no-docs
+
+  # 3. RequireApiKey=true: the same functions (still in cookie mode) behind a gateway that wants
+  # a key on every route but the health checks, webhooks and preflights.
+  stop_group gateway
+  API_PORT="$(free_port)"
+  start_gateway gateway "$API_PORT" --parameter RequireApiKey=true
+  wait_http "http://127.0.0.1:$API_PORT/health/liveness" 30 || { tail -30 "$RUN_DIR/gateway.log" >&2; die "the API-key gateway did not start"; }
+  run_browser "http://localhost:$API_PORT" cookie --no-docs \
+    --api-key "$LOCAL_API_KEY_PRO" --throttled-key "$LOCAL_API_KEY_FREE"
 fi
 
 log "browser checks took $(( ($(date +%s%N) - started) / 1000000 )) ms in all"

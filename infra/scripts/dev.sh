@@ -43,7 +43,12 @@ build_functions
 start_watch "$API_PORT"
 wait_http "http://127.0.0.1:$API_PORT/health/liveness" 120 || die "watch did not come up; see $RUN_DIR/watch.log"
 log "API on http://127.0.0.1:$API_PORT  (emulator http://127.0.0.1:$MOTO_PORT, logs in $RUN_DIR)"
+if [[ "${REQUIRE_API_KEY:-false}" == true ]]; then
+  # The keys bootstrap created in the emulator, one per usage plan (see template.yaml).
+  log "API keys required (x-api-key): free ${LOCAL_API_KEY_FREE:-?}  pro ${LOCAL_API_KEY_PRO:-?}"
+fi
 log "try: curl -i http://127.0.0.1:$API_PORT/health/readiness   — Ctrl-C to stop"
+log "the gateway's own answers (404, 403, 429, failed integrations) are in $RUN_DIR/gateway.log"
 tail -n +1 -f "$RUN_DIR/watch.log" &
 TAIL_PID=$!
 # Returns when watch exits or a trapped signal arrives (then the trap runs cleanup).

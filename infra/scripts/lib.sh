@@ -149,6 +149,15 @@ start_watch() {
   log "starting cargo lambda watch on http://127.0.0.1:$port (watch itself on $inner)"
   PATH="$VENV/bin:$PATH" start_group watch "$RUN_DIR/watch.log" \
     "$VENV/bin/cargo-lambda" lambda watch -A 127.0.0.1 -P "$inner" --disable-cors "${WATCH_ARGS[@]}"
-  start_group gateway "$RUN_DIR/gateway.log" \
-    "$VENV/bin/python" "$ROOT/infra/local/gateway.py" --port "$port" --watch-port "$inner"
+  WATCH_PORT="$inner"
+  start_gateway gateway "$port"
+}
+
+# start_gateway NAME PORT [--parameter Name=Value]...: one more local API Gateway on PORT in front
+# of the running watch (WATCH_PORT), e.g. the same functions behind a stage with
+# RequireApiKey=true; its log is $RUN_DIR/NAME.log.
+start_gateway() {
+  local name="$1" port="$2"
+  start_group "$name" "$RUN_DIR/$name.log" \
+    "$VENV/bin/python" "$ROOT/infra/local/gateway.py" --port "$port" --watch-port "$WATCH_PORT" "${@:3}"
 }

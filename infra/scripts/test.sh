@@ -5,15 +5,17 @@
 #   2. cargo fmt --check
 #   3. cargo clippy -D warnings: every target, and the smoke checks by name (test = false)
 #   4. cfn-lint template.yaml
-#   5. sam validate --lint
+#   5. sam validate --lint, and the local gateway's unit tests (infra/local/test_gateway.py)
 #   6. the emulator on a free port, bootstrapped from template.yaml
 #   7. cargo test --workspace: unit tests, the wiring checks, the event replay, the end-to-end
 #      tests (tests/tests/e2e/); the smoke checks' binary is built here too
 #   8. smoke checks through `cargo lambda watch` behind infra/local/gateway.py
-#      (tests/tests/smoke/, SMOKE_BASE_URL): routing, the 404 envelope, request ids, the README's
-#      auth flow and uploads walkthrough, signed webhooks, a body that is not UTF-8, the OpenAPI
-#      document (openapi-spec-validator, schemathesis); then, the emulator stopped,
-#      readiness 503 within 3 s (SMOKE_PHASE=emulator-stopped)
+#      (tests/tests/smoke/, SMOKE_BASE_URL): routing, preflights, the template's 404 envelope,
+#      HEAD, 200 parallel clients, request ids, the README's auth flow and uploads walkthrough,
+#      signed webhooks, a body that is not UTF-8, the OpenAPI document (openapi-spec-validator,
+#      schemathesis); then a second gateway with RequireApiKey=true (SMOKE_PHASE=api-key: the
+#      403 envelope, a plan's throttle per key); then, the emulator stopped, readiness 503
+#      within 3 s (SMOKE_PHASE=emulator-stopped)
 #   9. a real browser: headless Chromium against a stack of its own (infra/scripts/browser.sh)
 #  10. `make dev`'s cleanup under a group signal (infra/scripts/check-dev-cleanup.sh)
 set -euo pipefail
@@ -25,6 +27,7 @@ cd "$ROOT"
 PASSED=0
 FAILED=0
 cleanup() {
+  stop_group gateway-keys
   stop_group gateway
   stop_group watch
   stop_group moto
@@ -53,6 +56,8 @@ step "cfn-lint template.yaml"
 "$VENV/bin/cfn-lint" template.yaml
 step "sam validate --lint"
 SAM_CLI_TELEMETRY=0 "$VENV/bin/sam" validate --lint --template template.yaml
+step "the local gateway's unit tests (infra/local/test_gateway.py)"
+"$VENV/bin/python" -B -m unittest discover -s infra/local -p 'test_*.py'
 
 MOTO_PORT="${MOTO_PORT:-$(free_port)}"
 local_aws "$MOTO_PORT" test
@@ -75,6 +80,14 @@ wait_http "$BASE/health/liveness" 300 || { tail -30 "$RUN_DIR/watch.log"; die "w
 # Every check with the whole stack up; schemathesis's budget is FUZZ_EXAMPLES (default 10).
 check "smoke checks through watch (tests/tests/smoke/)" \
   env SMOKE_BASE_URL="$BASE" cargo test -p e2e --test smoke
+
+# The same functions behind a stage that requires API keys (the plans and keys bootstrap made).
+KEY_PORT="$(free_port)"
+start_gateway gateway-keys "$KEY_PORT" --parameter RequireApiKey=true
+wait_http "http://127.0.0.1:$KEY_PORT/health/liveness" 30 || die "the API-key gateway did not start"
+check "smoke checks through a gateway with RequireApiKey=true" \
+  env SMOKE_BASE_URL="http://127.0.0.1:$KEY_PORT" SMOKE_PHASE=api-key cargo test -p e2e --test smoke
+stop_group gateway-keys
 
 stop_group moto
 check "smoke checks with the emulator stopped: readiness 503 within 3 s" \

@@ -7,7 +7,12 @@ the auth flow through CORS (preflights, exposed headers, the credentialed refres
 page on an origin not in CORS_ALLOWED_ORIGINS is refused by the browser.
 
     run.py --api http://localhost:9000 --page http://localhost:8001/ \
-           --other http://127.0.0.1:8002/ --mode token|cookie [--no-docs]
+           --other http://127.0.0.1:8002/ --mode token|cookie [--no-docs] \
+           [--api-key KEY --throttled-key KEY]
+
+With --api-key (a stage with RequireApiKey=true) the page sends the key on every call, and reads
+the gateway's own 403 (no key) and, with --throttled-key (a key whose plan allows less than a
+burst of 12), its 429: a browser can read them only if the gateway responses carry CORS headers.
 
 --page (origin A) must be in CORS_ALLOWED_ORIGINS, --other (origin B) must not; both serve
 tests/browser/index.html. Started by infra/scripts/browser.sh, which sets the stack up.
@@ -150,7 +155,7 @@ def check_redoc(report: Report, browser: Browser, api: str) -> None:
         page.close()
 
 
-def check_app_flow(report: Report, browser: Browser, api: str, page_url: str, mode: str) -> None:
+def check_app_flow(report: Report, browser: Browser, api: str, page_url: str, mode: str, api_key: str | None) -> None:
     """The auth flow from origin A's page, with fetch, as a single-page app would run it."""
     context = browser.new_context()
     page = context.new_page()
@@ -160,7 +165,7 @@ def check_app_flow(report: Report, browser: Browser, api: str, page_url: str, mo
         username = f"browser_{mode}_{uuid.uuid4().hex[:12]}"
         out = page.evaluate(
             "args => appFlow(args)",
-            {"api": api, "mode": mode, "username": username, "password": PASSWORD},
+            {"api": api, "mode": mode, "username": username, "password": PASSWORD, "apiKey": api_key},
         )
         brief = lambda r: {"status": r["status"], "body": str(r["body"])[:300]}  # noqa: E731
         report.check("signup 201 (cross-origin, preflighted JSON)", out["signup"]["status"] == 201, brief(out["signup"]))
@@ -184,6 +189,44 @@ def check_app_flow(report: Report, browser: Browser, api: str, page_url: str, mo
         check_exposed_headers(report, out)
     finally:
         context.close()
+
+
+def check_gateway_errors(report: Report, browser: Browser, api: str, page_url: str, api_key: str | None, throttled_key: str | None) -> None:
+    """The gateway's own answers, read by the page on origin A: status, envelope, request id."""
+    page = browser.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        page.goto(page_url)
+        out = page.evaluate(
+            "args => gatewayErrors(args)", {"api": api, "apiKey": api_key, "throttledKey": throttled_key}
+        )
+
+        def envelope(reply: dict, status: int, code: str) -> bool:
+            body = reply["body"] if isinstance(reply["body"], dict) else {}
+            return reply["status"] == status and body.get("error_code") == code and bool(reply["requestId"])
+
+        report.check(
+            "JS reads the gateway's 404 envelope for a method the API does not deploy (PUT signup)",
+            envelope(out["unknownMethod"], 404, "NOT_FOUND"),
+            out["unknownMethod"],
+        )
+        if api_key:
+            report.check(
+                "JS reads the gateway's 403 envelope for a call without an API key",
+                envelope(out["noKey"], 403, "INVALID_API_KEY"),
+                out["noKey"],
+            )
+        if throttled_key:
+            statuses = [r["status"] for r in out["burst"]]
+            throttled = [r for r in out["burst"] if r["status"] == 429]
+            report.check(
+                "JS reads the gateway's 429 envelope when a key's plan throttles a burst",
+                bool(throttled) and all(envelope(r, 429, "RATE_LIMITED") for r in throttled)
+                and all(s in (401, 429) for s in statuses),
+                {"statuses": statuses, "first 429": throttled[0] if throttled else None},
+            )
+    finally:
+        page.close()
 
 
 def check_refresh_cookie(report: Report, context, api: str, out: dict) -> None:
@@ -289,6 +332,8 @@ def main() -> int:
     parser.add_argument("--other", required=True, help="origin B's page (not allowed)")
     parser.add_argument("--mode", choices=("token", "cookie"), required=True)
     parser.add_argument("--no-docs", action="store_true", help="skip /docs and /redoc")
+    parser.add_argument("--api-key", help="send this key (x-api-key) on every call")
+    parser.add_argument("--throttled-key", help="a key whose plan throttles a burst of 12")
     args = parser.parse_args()
     api = args.api.rstrip("/")
 
@@ -304,7 +349,8 @@ def main() -> int:
                     ("/redoc", lambda: check_redoc(report, browser, api)),
                 ]
             steps += [
-                ("app flow", lambda: check_app_flow(report, browser, api, args.page, args.mode)),
+                ("app flow", lambda: check_app_flow(report, browser, api, args.page, args.mode, args.api_key)),
+                ("gateway errors", lambda: check_gateway_errors(report, browser, api, args.page, args.api_key, args.throttled_key)),
                 ("origin B", lambda: check_disallowed_origin(report, browser, api, args.other)),
                 ("origin reflection", lambda: check_origin_reflection(report, api, args.page, args.other, args.mode)),
             ]
@@ -318,7 +364,8 @@ def main() -> int:
         finally:
             browser.close()
     elapsed = time.monotonic() - started
-    print(f"browser ({args.mode} mode): {report.passed} passed, {len(report.failed)} failed in {elapsed:.1f} s")
+    keys = ", API key" if args.api_key else ""
+    print(f"browser ({args.mode} mode{keys}): {report.passed} passed, {len(report.failed)} failed in {elapsed:.1f} s")
     for name in report.failed:
         print(f"  failed: {name}")
     return 1 if report.failed else 0

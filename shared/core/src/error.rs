@@ -129,6 +129,12 @@ error_codes! {
     UploadSizeMismatch = "UPLOAD_SIZE_MISMATCH", 422, "The file's size does not match its declared size; it was removed";
     /// Too many requests; `Retry-After` says for how long.
     RateLimited = "RATE_LIMITED", 429, "Too many requests";
+    /// API Gateway, with `RequireApiKey=true`: no `x-api-key`, or one no usage plan of the stage
+    /// holds. Answered by the gateway (template.yaml's `GatewayResponses`), never by a function.
+    InvalidApiKey = "INVALID_API_KEY", 403, "Missing or invalid API key";
+    /// API Gateway: the key's usage plan quota is spent until its period ends. Answered by the
+    /// gateway, never by a function.
+    QuotaExceeded = "QUOTA_EXCEEDED", 429, "API key quota exceeded";
     /// A bug on our side; the cause is only in the logs.
     InternalError = "INTERNAL_ERROR", 500, "Internal server error";
     /// A dependency (DynamoDB, S3, SES, Secrets Manager) is unavailable; retry later.

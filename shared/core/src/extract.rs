@@ -137,7 +137,6 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
         use lambda_http::request::RequestContext;
         let gateway = match parts.extensions.get::<RequestContext>() {
             Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.source_ip.clone(),
-            Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
             _ => None,
         };
         let peer = || {

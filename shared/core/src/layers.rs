@@ -86,7 +86,6 @@ fn request_id_for(req: &Request) -> String {
     use lambda_http::request::RequestContext;
     let gateway_id = match req.extensions().get::<RequestContext>() {
         Some(RequestContext::ApiGatewayV1(ctx)) => ctx.request_id.as_deref(),
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.as_deref(),
         _ => None,
     };
     if let Some(id) = gateway_id.filter(|id| is_sane_request_id(id)) {

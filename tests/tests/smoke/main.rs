@@ -5,10 +5,12 @@
 //! once the emulator is stopped.
 //!
 //! `SMOKE_BASE_URL` names the stack (`http://127.0.0.1:<port>`); without it the target fails
-//! with instructions. Two phases, chosen by `SMOKE_PHASE`: unset (or `up`), the checks that need
-//! the whole stack ([`routing`], [`auth`], [`uploads`], [`webhooks`], [`document`]); set to
-//! `emulator-stopped`, the checks made once the emulator is gone ([`emulator_stopped`]).
-//! `infra/scripts/test.sh` runs both, stopping the emulator in between.
+//! with instructions. Three phases, chosen by `SMOKE_PHASE`: unset (or `up`), the checks that need
+//! the whole stack ([`routing`], [`gateway`], [`auth`], [`uploads`], [`webhooks`], [`document`]);
+//! `api-key`, against a gateway with `RequireApiKey=true` in front of the same functions (keys
+//! from `LOCAL_API_KEY_FREE`/`_PRO`, the free plan's burst lowered); `emulator-stopped`, the
+//! checks made once the emulator is gone ([`emulator_stopped`]). `infra/scripts/test.sh` runs
+//! all three, stopping the emulator last.
 //!
 //! The requests reuse the `e2e` helpers (`tests/src/`): the HTTP client, the form a browser posts
 //! to the bucket (`upload_api.rs`) and the signatures made with the local webhook secrets
@@ -23,6 +25,7 @@
 mod auth;
 mod document;
 mod emulator_stopped;
+mod gateway;
 mod routing;
 mod uploads;
 mod webhooks;
@@ -80,12 +83,28 @@ fn stack_up() -> Vec<(&'static str, Check)> {
         routing::an_unknown_path_is_a_404_envelope_with_a_request_id,
         routing::a_client_request_id_is_echoed,
         routing::a_body_that_is_not_utf8_is_the_functions_400_envelope,
+        gateway::a_signup_preflight_from_an_allowed_origin_is_allowed_without_a_key,
+        gateway::a_signup_preflight_from_another_origin_gets_no_allow_header,
+        gateway::a_method_the_template_does_not_deploy_is_its_404_envelope_with_cors,
+        gateway::a_preflight_on_an_unknown_path_is_the_404_envelope,
+        gateway::head_on_the_health_routes_is_200_with_no_body,
+        gateway::a_response_has_one_date_and_no_local_server_header,
+        gateway::two_hundred_parallel_clients_get_no_reset_and_no_5xx,
         auth::the_readme_auth_flow_ends_with_a_revoked_token,
         uploads::the_readme_uploads_walkthrough_gets_the_same_bytes_back,
         webhooks::a_signed_github_delivery_is_202_and_its_repeat_a_duplicate,
         webhooks::a_signed_stripe_delivery_is_202_and_a_wrong_signature_401,
         document::the_served_document_passes_openapi_spec_validator,
         document::schemathesis_finds_no_5xx_and_nothing_undocumented,
+    ]
+}
+
+/// The checks against a gateway that requires API keys (`RequireApiKey=true`).
+fn api_keys() -> Vec<(&'static str, Check)> {
+    checks![
+        gateway::without_a_key_a_call_is_the_403_envelope_with_cors,
+        gateway::with_keys_required_a_preflight_still_needs_none,
+        gateway::a_free_key_is_throttled_per_its_plan_and_a_pro_key_is_not,
     ]
 }
 
@@ -110,9 +129,12 @@ fn main() {
     let base = base.trim_end_matches('/').to_owned();
     let checks = match std::env::var(PHASE_VAR).as_deref() {
         Err(_) | Ok("up") => stack_up(),
+        Ok("api-key") => api_keys(),
         Ok("emulator-stopped") => emulator_down(),
         Ok(other) => {
-            eprintln!("{PHASE_VAR}={other:?}: expected `up` (the default) or `emulator-stopped`");
+            eprintln!(
+                "{PHASE_VAR}={other:?}: expected `up` (the default), `api-key` or `emulator-stopped`"
+            );
             std::process::exit(2);
         }
     };

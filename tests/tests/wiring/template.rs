@@ -95,3 +95,68 @@ fn the_uploads_bucket_refuses_every_request_not_made_over_tls() {
          false, on the bucket and its objects: {policies:?}"
     );
 }
+
+/// A gateway response that names a fixed `error_code` answers it with the status and message the
+/// functions' one table (`shared::ErrorCode`) gives it, so a client handles a gateway-made
+/// error exactly as the same error from a function. The others name `$context` variables.
+#[test]
+fn every_gateway_response_speaks_the_error_table() {
+    let t = repo::template();
+    let responses = t["Resources"]["Api"]["Properties"]["GatewayResponses"]
+        .as_mapping()
+        .expect("Api.Properties.GatewayResponses");
+    let mut fixed = 0;
+    for (kind, response) in responses {
+        let kind = kind.as_str().unwrap_or_default();
+        let body = text(&response["ResponseTemplates"]["application/json"]);
+        // Every gateway response is the envelope, with the CORS headers a browser needs.
+        for field in [
+            "\"detail\":",
+            "\"error_code\":",
+            "\"timestamp\":",
+            "\"request_id\":",
+        ] {
+            assert!(body.contains(field), "{kind}: no {field} in {body}");
+        }
+        let headers = &response["ResponseParameters"]["Headers"];
+        for header in [
+            "X-Request-ID",
+            "Access-Control-Allow-Origin",
+            "Access-Control-Expose-Headers",
+        ] {
+            assert!(!headers[header].is_null(), "{kind}: no {header} header");
+        }
+        // Never the request's own Origin echoed back: any site could then read the answer,
+        // with the refresh cookie in cookie mode.
+        let allow = format!("{:?}", headers["Access-Control-Allow-Origin"]);
+        assert!(
+            !allow.contains("method.request"),
+            "{kind}: Access-Control-Allow-Origin {allow}"
+        );
+        let Some(code) = body
+            .split("\"error_code\":\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .filter(|code| !code.starts_with('$'))
+        else {
+            continue;
+        };
+        let entry = shared::ErrorCode::ALL
+            .iter()
+            .find(|c| c.as_str() == code)
+            .unwrap_or_else(|| panic!("{kind}: {code} is not in shared::ErrorCode"));
+        let message = format!("\"detail\":\"{}\"", entry.message());
+        assert!(
+            body.contains(&message),
+            "{kind}: {body} does not say {message}"
+        );
+        if let Some(status) = response["StatusCode"].as_str() {
+            assert_eq!(status, entry.status().as_str(), "{kind}: {code}");
+        }
+        fixed += 1;
+    }
+    assert!(
+        fixed >= 4,
+        "only {fixed} gateway responses with a fixed code"
+    );
+}
