@@ -298,6 +298,56 @@ impl Username {
     }
 }
 
+/// Longest login identifier that is looked up: no username or email is longer.
+const MAX_LOGIN_LEN: usize = MAX_EMAIL_LEN;
+
+/// What the identifier of a login names, read exactly as signup stored it: whatever parses as
+/// an [`Email`] is one (a username cannot hold an `@`; after NFKC a fullwidth `＠` counts), else
+/// whatever parses as a [`Username`] is one, else it is neither and names no account.
+///
+/// Its [`LoginName::key`] is what the account is found by and what password guesses are counted
+/// under, so every spelling that reaches one account (fullwidth, upper case, white space around
+/// it) is one name to the guess counters too: a new spelling gets no fresh counter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginName {
+    /// An email address, normalized.
+    Email(Email),
+    /// A username (its guard key is [`Username::key`]).
+    Username(Username),
+    /// Neither: never an account. Kept NFKC-normalized and lower-cased (trimmed; at most
+    /// [`MAX_LOGIN_LEN`] characters are read), so its spellings are counted together as well.
+    Neither(String),
+}
+
+impl LoginName {
+    /// Reads the `username` field of a login.
+    pub fn parse(raw: &str) -> Self {
+        let trimmed = raw.trim();
+        if trimmed.chars().count() > MAX_LOGIN_LEN {
+            // Longer than any username or email: never an account, and never normalized whole.
+            let head: String = trimmed.chars().take(MAX_LOGIN_LEN + 1).collect();
+            return Self::Neither(nfkc(&head).to_lowercase());
+        }
+        if let Ok(email) = Email::parse(trimmed) {
+            return Self::Email(email);
+        }
+        match Username::parse(trimmed) {
+            Ok(name) => Self::Username(name),
+            Err(_) => Self::Neither(nfkc(trimmed).to_lowercase()),
+        }
+    }
+
+    /// One string per name, whatever its spelling, and never the same for two kinds: an email
+    /// has an `@` and a username none, and neither has a space, which the others' prefix has.
+    pub fn key(&self) -> String {
+        match self {
+            Self::Email(email) => email.as_str().to_owned(),
+            Self::Username(name) => name.key(),
+            Self::Neither(other) => format!("other {other}"),
+        }
+    }
+}
+
 /// A first or last name: 1–50 characters after NFKC and trimming; any script, but no control,
 /// format (Cf) or bidi control characters, which could hide text or reorder what is displayed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -640,5 +690,47 @@ mod tests {
             &["janedoe2026"],
         );
         assert!(result.is_err());
+    }
+
+    #[test]
+    fn every_spelling_of_a_login_name_has_one_key() {
+        let key = |raw: &str| LoginName::parse(raw).key();
+        assert_eq!(key("Jane_Doe"), "jane_doe");
+        for spelling in [
+            "jane_doe",
+            " JANE_DOE ",
+            "ｊａｎｅ＿ｄｏｅ",
+            "ＪａＮｅ_doe",
+            "\u{3000}jane_doe",
+        ] {
+            assert_eq!(key(spelling), "jane_doe", "{spelling:?}");
+        }
+        assert_eq!(key("Jane@Example.com"), "jane@example.com");
+        assert_eq!(key("ｊａｎｅ＠ｅｘａｍｐｌｅ.ｃｏｍ"), "jane@example.com");
+        assert_eq!(key("jane@EXAMPLE.COM"), "jane@example.com");
+    }
+
+    #[test]
+    fn a_login_name_is_found_where_signup_put_it() {
+        let username = Username::parse("ｊａｎｅ＿ｄｏｅ").unwrap();
+        let LoginName::Username(found) = LoginName::parse("JANE_doe") else {
+            panic!("a username");
+        };
+        assert_eq!(found.key(), username.key());
+        let email = Email::parse("Jane@Example.com").unwrap();
+        assert_eq!(
+            LoginName::parse("ｊａｎｅ＠example.com"),
+            LoginName::Email(email)
+        );
+    }
+
+    #[test]
+    fn a_name_that_is_no_account_still_has_one_key_for_its_spellings() {
+        let name = LoginName::parse("ｊａ ｎｅ");
+        assert_eq!(name, LoginName::Neither("ja ne".to_owned()));
+        assert_eq!(name.key(), LoginName::parse(" JA NE ").key());
+        assert_ne!(LoginName::parse("ab").key(), LoginName::parse("abc").key());
+        let long = LoginName::parse(&"a".repeat(100_000));
+        assert!(matches!(&long, LoginName::Neither(s) if s.len() == 255));
     }
 }

@@ -17,7 +17,7 @@ use super::{
     guards,
     item::{NewUser, User, parse_user, user_key},
 };
-use crate::domain::{Email, PersonName, Username};
+use crate::domain::{LoginName, PersonName, Username};
 
 /// Changes an admin may make.
 #[derive(Debug, Default)]
@@ -86,19 +86,21 @@ impl Users {
         parse_user(item.as_ref())
     }
 
-    /// Looks a user up by username or email (anything with `@` is an email).
+    /// Looks a user up by username or email (read as [`LoginName::parse`] reads it).
     ///
     /// Always two reads, found or not, so response time does not tell accounts apart.
     pub async fn find_by_login(&self, identifier: &str) -> Result<Option<User>, StoreError> {
-        // Whatever parses as an email is one (after NFKC: a fullwidth `＠` counts), since a
-        // username cannot hold an `@`.
-        let guard = match Email::parse(identifier) {
-            Ok(email) => Some(guards::email_key(email.as_str())),
-            Err(_) => Username::parse(identifier)
-                .map(|name| guards::username_key(&name.key()))
-                .ok(),
+        self.find_login(&LoginName::parse(identifier)).await
+    }
+
+    /// Looks up the account `name` names, if any: always two reads, found or not, so response
+    /// time does not tell accounts apart.
+    pub async fn find_login(&self, name: &LoginName) -> Result<Option<User>, StoreError> {
+        let guard = match name {
+            LoginName::Email(email) => guards::email_key(email.as_str()),
+            LoginName::Username(name) => guards::username_key(&name.key()),
+            LoginName::Neither(_) => "NONE#".to_owned(),
         };
-        let guard = guard.unwrap_or_else(|| "NONE#".to_owned());
         let held = dynamo::get(&self.client, &self.table, guard).await?;
         let user_id = held.as_ref().map(|i| opt_s(i, "user_id")).transpose()?;
         let user_id = user_id.flatten();
