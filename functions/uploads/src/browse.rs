@@ -39,6 +39,7 @@ pub(crate) async fn list(
     user: AuthUser,
     mut page: PageRequest,
 ) -> Result<Response, ApiError> {
+    ctx.sweep(&user.user.id).await;
     let start = page
         .start
         .take()
@@ -84,7 +85,7 @@ pub(crate) async fn get_upload(
         let url = ctx
             .objects
             .download_url(
-                &upload.object_key(),
+                &upload.file_key(),
                 &upload.filename,
                 &upload.content_type,
                 ttl,

@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 
 use crate::{
     body::{CreatedUpload, UploadForm},
-    record::{Status, Upload, object_key},
+    record::{Status, Upload, pending_key},
     state::UploadsContext,
     store::{Created, Quota},
 };
@@ -183,11 +183,13 @@ pub(crate) async fn create(
     }
     // At most S3's 5 GiB POST limit (settings), so it fits an i64.
     let size = i64::try_from(body.size).map_err(|_| ErrorCode::UploadTooLarge)?;
+    // What is due goes first, so its quota share is back before this one is counted.
+    ctx.sweep(&user.user.id).await;
 
     // Whole seconds: the form's times and the record's say the same instant.
     let now = OffsetDateTime::now_utc();
     let now = now.replace_nanosecond(0).unwrap_or(now);
-    let form_expires = now + settings.upload_url_ttl;
+    let form_expires = now + settings.form_ttl;
     let id = uuid::Uuid::now_v7().to_string();
     let record = Upload {
         owner_id: user.user.id.clone(),
@@ -197,6 +199,7 @@ pub(crate) async fn create(
         status: Status::Pending,
         size: None,
         etag: None,
+        file: None,
         counted_bytes: size,
         created_at: rfc3339(now),
         updated_at: rfc3339(now),
@@ -213,7 +216,7 @@ pub(crate) async fn create(
     let post = ctx
         .objects
         .presign_post(
-            &object_key(&record.owner_id, &record.id),
+            &pending_key(&record.owner_id, &record.id),
             &record.content_type,
             body.size,
             now,

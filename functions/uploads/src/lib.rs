@@ -16,7 +16,6 @@ mod store;
 
 use shared::Routes;
 
-pub use objects::PENDING_TAGGING;
 pub use settings::UploadSettings;
 pub use state::{State, UploadsContext, init};
 pub use store::{Created, Quota, Uploads};

@@ -1,6 +1,10 @@
-//! The bucket: presigned POST forms (signed here, with `blob::policy`), the checks `complete`
-//! makes, and presigned downloads. No bytes of a file pass through the function, except the
-//! first [`SNIFF_BYTES`] `complete` reads to prove its type.
+//! The bucket: presigned POST forms (signed here, with `blob::policy`), the checks and the copy
+//! `complete` makes, and presigned downloads. No bytes of a file pass through the function,
+//! except the first [`SNIFF_BYTES`] `complete` reads to prove its type.
+//!
+//! Forms write under `pending/`, which the bucket's lifecycle rule empties of anything older
+//! than a day (the backstop of the sweep); `complete` copies a verified file to `files/`, which
+//! no form is signed for and no rule expires.
 
 use std::time::Duration;
 
@@ -9,6 +13,7 @@ use aws_credential_types::provider::{ProvideCredentials as _, SharedCredentialsP
 use aws_sdk_s3::{
     operation::{get_object::GetObjectError, head_object::HeadObjectError},
     presigning::PresigningConfig,
+    types::{MetadataDirective, TaggingDirective},
 };
 use blob::{
     filename::DisplayName,
@@ -17,12 +22,6 @@ use blob::{
 };
 use shared::{ApiError, error::ProvideErrorMetadata as _};
 use time::OffsetDateTime;
-
-/// The tag every form sets on its object, and `complete` removes once the file is verified. The
-/// bucket's lifecycle rule expires objects that still carry it, so a file that was uploaded but
-/// never completed (or was replaced by re-posting a form) does not stay forever.
-pub const PENDING_TAGGING: &str =
-    "<Tagging><TagSet><Tag><Key>upload-state</Key><Value>pending</Value></Tag></TagSet></Tagging>";
 
 /// The uploads bucket, through the function's S3 client and credentials.
 #[derive(Debug, Clone)]
@@ -92,7 +91,9 @@ impl Objects {
             expires_at,
             region: &self.region,
             now,
-            tagging: Some(PENDING_TAGGING),
+            // The key's prefix is what the lifecycle rule goes by: no tag to set (nor the
+            // permission to set one).
+            tagging: None,
         };
         Ok(blob::policy::presign(
             &policy,
@@ -155,15 +156,41 @@ impl Objects {
         Ok(Some(bytes[..bytes.len().min(SNIFF_BYTES)].to_vec()))
     }
 
-    /// Removes the pending tag: from now on the lifecycle rule leaves the object alone.
-    pub async fn mark_verified(&self, key: &str) -> Result<(), ApiError> {
-        self.s3
-            .delete_object_tagging()
+    /// Copies the object at `from` to `to` if it still is the one with `etag` (If-Match on the
+    /// source: a replacement posted since is not copied), with `content_type` and no tags.
+    /// `false` when `from` changed or is gone.
+    pub async fn copy_if_match(
+        &self,
+        from: &str,
+        to: &str,
+        etag: &str,
+        content_type: &str,
+    ) -> Result<bool, ApiError> {
+        let result = self
+            .s3
+            .copy_object()
             .bucket(&self.bucket)
-            .key(key)
+            .copy_source(format!("{}/{from}", self.bucket))
+            .copy_source_if_match(etag)
+            .key(to)
+            .metadata_directive(MetadataDirective::Replace)
+            .content_type(content_type)
+            // REPLACE with no tag set: the copy carries no tag (nor needs a tagging permission).
+            .tagging_directive(TaggingDirective::Replace)
             .send()
-            .await?;
-        Ok(())
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err)
+                if matches!(
+                    err.as_service_error().and_then(|e| e.code()),
+                    Some("PreconditionFailed" | "NoSuchKey")
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(err.into()),
+        }
     }
 
     /// Deletes the object (S3 answers success for a missing one too).
@@ -174,6 +201,23 @@ impl Objects {
             .key(key)
             .send()
             .await?;
+        Ok(())
+    }
+
+    /// Deletes every object under `prefix` (the copies of one upload: usually one, or none).
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<(), ApiError> {
+        let listed = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .send()
+            .await?;
+        for object in listed.contents() {
+            if let Some(key) = object.key() {
+                self.delete(key).await?;
+            }
+        }
         Ok(())
     }
 

@@ -12,8 +12,10 @@ pub struct UploadSettings {
     pub allowed_types: Vec<String>,
     /// Largest file in bytes (`UPLOAD_MAX_BYTES`, default 10 MiB).
     pub max_bytes: u64,
-    /// How long the presigned POST form works (`UPLOAD_URL_TTL_SECS`, default 10 min).
-    pub upload_url_ttl: Duration,
+    /// How long the presigned POST form works (`UPLOAD_FORM_TTL_SECS`, default 5 min): only as
+    /// long as a client needs to start posting it, since until then a deleted upload stays
+    /// counted (the form could still store a file) and a re-posted form can still write.
+    pub form_ttl: Duration,
     /// How long after the form expires a pending upload may still be completed, and then
     /// disappears (`UPLOAD_PENDING_GRACE_SECS`, default 1 h). The record's TTL is the sum.
     pub pending_grace: Duration,
@@ -28,6 +30,8 @@ pub struct UploadSettings {
 
 /// 10 MiB.
 const DEFAULT_MAX_BYTES: u64 = 10 * 1024 * 1024;
+/// 5 minutes: time for a browser to start posting the form it was just given.
+const DEFAULT_FORM_TTL_SECS: u64 = 300;
 /// S3's largest single POST is 5 GiB.
 const S3_POST_LIMIT: u64 = 5 * 1024 * 1024 * 1024;
 /// A presigned URL signed with the Lambda role's temporary credentials stops working when they
@@ -47,9 +51,9 @@ impl UploadSettings {
         Ok(Self {
             allowed_types,
             max_bytes: env.num("UPLOAD_MAX_BYTES", DEFAULT_MAX_BYTES, 1, S3_POST_LIMIT)?,
-            upload_url_ttl: Duration::from_secs(env.num(
-                "UPLOAD_URL_TTL_SECS",
-                600,
+            form_ttl: Duration::from_secs(env.num(
+                "UPLOAD_FORM_TTL_SECS",
+                DEFAULT_FORM_TTL_SECS,
                 10,
                 LONGEST_URL_SECS,
             )?),
@@ -124,7 +128,7 @@ mod tests {
             ]
         );
         assert_eq!(settings.max_bytes, 10 * 1024 * 1024);
-        assert_eq!(settings.upload_url_ttl, Duration::from_secs(600));
+        assert_eq!(settings.form_ttl, Duration::from_secs(300));
         assert_eq!(settings.download_url_ttl, Duration::from_secs(300));
     }
 
@@ -151,7 +155,8 @@ mod tests {
         for (var, value) in [
             ("UPLOAD_MAX_BYTES", "0"),
             ("UPLOAD_MAX_BYTES", "6000000000"),
-            ("UPLOAD_URL_TTL_SECS", "50000"),
+            ("UPLOAD_FORM_TTL_SECS", "50000"),
+            ("UPLOAD_FORM_TTL_SECS", "9"),
             ("DOWNLOAD_URL_TTL_SECS", "1"),
             ("UPLOAD_QUOTA_FILES", "0"),
             ("UPLOAD_QUOTA_BYTES", "-1"),

@@ -68,7 +68,54 @@ pub async fn init(app: AppState, env: Env) -> anyhow::Result<State> {
     })
 }
 
+/// Most markers one request settles: the rest wait for the next request (each costs a delete in
+/// the bucket, a read and a transaction).
+const SWEEP_BATCH: i32 = 10;
+
 impl UploadsContext {
+    /// Settles `owner_id`'s markers that are due (see `record::Marker`): empties each one's
+    /// pending key, then removes its record if it is still pending or deleted, with its share
+    /// of the quota. Run before the work of `create`, `list` and `delete`, in the request (a
+    /// Lambda sandbox is frozen after its response, so nothing may run after it). A failure is
+    /// logged and left for the next request: housekeeping never fails the caller's request.
+    pub async fn sweep(&self, owner_id: &str) {
+        let due = match self
+            .store
+            .due(owner_id, shared::clock::now_s(), SWEEP_BATCH)
+            .await
+        {
+            Ok(due) => due,
+            Err(err) => {
+                tracing::warn!(error = %err, "upload sweep: listing what is due failed");
+                return;
+            }
+        };
+        for marker in due {
+            if let Err(err) = self.settle(owner_id, &marker).await {
+                tracing::warn!(upload = %marker.id, error = ?err, "upload sweep failed");
+            }
+        }
+    }
+
+    /// One due marker: the objects first (the pending key; and, for a record it settles, any
+    /// copy a `complete` that never finished left), then the record with its quota share.
+    async fn settle(
+        &self,
+        owner_id: &str,
+        marker: &crate::record::Marker,
+    ) -> Result<(), shared::ApiError> {
+        let record = Uploads::settles(marker, self.store.read(owner_id, &marker.id).await?);
+        self.objects
+            .delete(&crate::record::pending_key(owner_id, &marker.id))
+            .await?;
+        if record.is_some() {
+            self.objects
+                .delete_prefix(&crate::record::file_prefix(owner_id, &marker.id))
+                .await?;
+        }
+        Ok(self.store.settle(owner_id, marker, record.as_ref()).await?)
+    }
+
     /// The caller's live upload `id`: anything else (malformed, missing, expired, another
     /// user's) is the same 404.
     pub async fn load(

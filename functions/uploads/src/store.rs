@@ -2,20 +2,27 @@
 //! quota counter always equals what the user's live records add up to.
 //!
 //! The counter (`files`, `bytes`, `version`) is checked by the condition of the same transaction
-//! that writes a record, so parallel creates cannot exceed it. One thing changes records without
-//! a transaction: DynamoDB's TTL deleting an expired pending record. Such a record is inert once
-//! expired (every read and write treats it as gone), and its share is taken back the next time
-//! the quota refuses a create: [`Uploads::recount`] sums the live records and resets the counter,
-//! conditioned on its `version`, which every transaction bumps, so a recount never overwrites a
-//! change it did not see.
+//! that writes a record, so parallel creates cannot exceed it. A record is counted from its
+//! create until it is removed: by `DELETE` once its form has expired, by a refused `complete`,
+//! or by the sweep ([`Uploads::due`], [`Uploads::settle`]) once its marker is due, which is
+//! after whatever its form could store has been deleted. So the quota counts every object a
+//! form of the user's can still write or has written and nothing has removed yet.
+//!
+//! One thing changes records without a transaction: DynamoDB's TTL deleting an expired pending
+//! or deleted record (its marker stays, so the sweep still empties its pending key). Its share
+//! is taken back the next time the quota refuses a create: [`Uploads::recount`] sums the
+//! records and resets the counter, conditioned on its `version`, which every transaction bumps,
+//! so a recount never overwrites a change it did not see.
 
 use aws_sdk_dynamodb::{
     Client,
     types::{Delete, Put, TransactWriteItem, Update},
 };
-use shared::dynamo::{self, Item, Page, StoreError, get_n, n, opt_n, s};
+use shared::dynamo::{self, Item, Page, StoreError, get_n, n, s};
 
-use crate::record::{QUOTA_SK, UPLOAD_PREFIX, Upload, partition, sort_key};
+use crate::record::{
+    Marker, QUOTA_SK, SWEEP_PREFIX, Status, UPLOAD_PREFIX, Upload, partition, sort_key,
+};
 
 /// A user's limits.
 #[derive(Debug, Clone, Copy)]
@@ -46,19 +53,29 @@ pub struct Uploads {
 /// names in the expressions, so every expression uses the placeholders.
 const NAMES: [(&str, &str); 3] = [("#f", "files"), ("#b", "bytes"), ("#v", "version")];
 
+/// How long after it is due a marker nobody swept is left to DynamoDB's TTL: a week.
+const MARKER_KEPT_SECS: i64 = 7 * 86_400;
+
 impl Uploads {
     /// The store over `table`.
     pub fn new(client: Client, table: String) -> Self {
         Self { client, table }
     }
 
-    /// Stores `upload` (pending) and counts it in its owner's quota, in one transaction, unless
-    /// the quota is full. A refusal first takes back what expired records still hold, then tries
-    /// once more.
+    /// Stores `upload` (pending) with its sweep marker (due at its `expires_at`) and counts it in
+    /// its owner's quota, in one transaction, unless the quota is full. A refusal first takes
+    /// back what records removed by DynamoDB's TTL still hold, then tries once more.
     pub async fn create(&self, upload: &Upload, quota: Quota) -> Result<Created, StoreError> {
         if upload.counted_bytes > quota.bytes {
             return Ok(Created::OverQuota);
         }
+        let due = upload
+            .expires_at
+            .ok_or_else(|| StoreError::malformed("expires_at", "a pending record's TTL"))?;
+        let marker = Marker {
+            id: upload.id.clone(),
+            due,
+        };
         for _ in 0..2 {
             let put = Put::builder()
                 .table_name(&self.table)
@@ -75,7 +92,13 @@ impl Uploads {
                 .expression_attribute_values(":room", n(quota.bytes - upload.counted_bytes))
                 .build()?;
             let stored = self
-                .with_counter(TransactWriteItem::builder().put(put).build(), count)
+                .with_counter(
+                    vec![
+                        TransactWriteItem::builder().put(put).build(),
+                        self.put_marker(&upload.owner_id, &marker)?,
+                    ],
+                    count,
+                )
                 .await?;
             if stored {
                 return Ok(Created::Stored);
@@ -105,22 +128,23 @@ impl Uploads {
         Ok(upload.live(shared::clock::now_s()).then_some(upload))
     }
 
-    /// Marks a live pending `upload` ready with its real `size` and `etag`, and counts the real
-    /// size instead of the declared one. `false` when it is no longer live and pending (a
-    /// concurrent `complete` or delete won).
+    /// Marks a live pending `upload` ready with the verified copy at `file` (its real `size` and
+    /// `etag`), and counts the real size instead of the declared one. `false` when it is no
+    /// longer live and pending (a concurrent `complete` or delete won).
     pub async fn mark_ready(
         &self,
         upload: &Upload,
         size: i64,
         etag: &str,
+        file: &str,
     ) -> Result<bool, StoreError> {
         let record = Update::builder()
             .table_name(&self.table)
             .key("pk", s(partition(&upload.owner_id)))
             .key("sk", s(sort_key(&upload.id)))
             .update_expression(
-                "SET #status = :ready, #size = :size, etag = :etag, counted_bytes = :size, \
-                 updated_at = :now REMOVE expires_at",
+                "SET #status = :ready, #size = :size, etag = :etag, file_key = :file, \
+                 counted_bytes = :size, updated_at = :now REMOVE expires_at",
             )
             .condition_expression(
                 "#status = :pending AND (attribute_not_exists(expires_at) OR expires_at > :epoch)",
@@ -132,6 +156,7 @@ impl Uploads {
             .expression_attribute_values(":pending", s("pending"))
             .expression_attribute_values(":size", n(size))
             .expression_attribute_values(":etag", s(etag))
+            .expression_attribute_values(":file", s(file))
             .expression_attribute_values(":now", s(shared::clock::now_rfc3339()))
             .expression_attribute_values(":epoch", n(shared::clock::now_s()))
             .build()?;
@@ -139,28 +164,200 @@ impl Uploads {
             .counter_update(&upload.owner_id, 0, size - upload.counted_bytes)
             .condition_expression("attribute_exists(pk)")
             .build()?;
-        self.with_counter(TransactWriteItem::builder().update(record).build(), count)
-            .await
+        self.with_counter(
+            vec![TransactWriteItem::builder().update(record).build()],
+            count,
+        )
+        .await
     }
 
-    /// Deletes the live record `upload` and takes its share out of the quota. `false` when it
-    /// was already gone.
+    /// Deletes the live record `upload`, as read (same status, same share), and takes its share
+    /// out of the quota. `false` when it is gone or changed since (read it again). Its marker,
+    /// if any, stays: the sweep finds no record then and only empties the pending key.
     pub async fn remove(&self, upload: &Upload) -> Result<bool, StoreError> {
         let record = Delete::builder()
             .table_name(&self.table)
             .key("pk", s(partition(&upload.owner_id)))
             .key("sk", s(sort_key(&upload.id)))
             .condition_expression(
-                "attribute_exists(pk) AND (attribute_not_exists(expires_at) OR expires_at > :epoch)",
+                "#status = :status AND counted_bytes = :counted \
+                 AND (attribute_not_exists(expires_at) OR expires_at > :epoch)",
             )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", s(upload.status.as_str()))
+            .expression_attribute_values(":counted", n(upload.counted_bytes))
             .expression_attribute_values(":epoch", n(shared::clock::now_s()))
             .build()?;
         let count = self
             .counter_update(&upload.owner_id, -1, -upload.counted_bytes)
             .condition_expression("attribute_exists(pk)")
             .build()?;
-        self.with_counter(TransactWriteItem::builder().delete(record).build(), count)
-            .await
+        self.with_counter(
+            vec![TransactWriteItem::builder().delete(record).build()],
+            count,
+        )
+        .await
+    }
+
+    /// Turns the live record `upload`, as read, into a deleted one that stays counted at its
+    /// declared size (what its form may still store) until `due`, when its form has expired:
+    /// its marker moves to `due`. `false` when it is gone or changed since (read it again).
+    pub async fn tombstone(&self, upload: &Upload, due: i64) -> Result<bool, StoreError> {
+        let record = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(partition(&upload.owner_id)))
+            .key("sk", s(sort_key(&upload.id)))
+            .update_expression(
+                "SET #status = :deleted, counted_bytes = :declared, expires_at = :due, \
+                 updated_at = :now",
+            )
+            .condition_expression(
+                "#status = :status AND counted_bytes = :counted \
+                 AND (attribute_not_exists(expires_at) OR expires_at > :epoch)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":deleted", s(Status::Deleted.as_str()))
+            .expression_attribute_values(":declared", n(upload.declared_size))
+            .expression_attribute_values(":due", n(due))
+            .expression_attribute_values(":now", s(shared::clock::now_rfc3339()))
+            .expression_attribute_values(":status", s(upload.status.as_str()))
+            .expression_attribute_values(":counted", n(upload.counted_bytes))
+            .expression_attribute_values(":epoch", n(shared::clock::now_s()))
+            .build()?;
+        let marker = Marker {
+            id: upload.id.clone(),
+            due,
+        };
+        let mut items = vec![
+            TransactWriteItem::builder().update(record).build(),
+            self.put_marker(&upload.owner_id, &marker)?,
+        ];
+        // A pending record's marker is due at its `expires_at`: replaced by the earlier one. A
+        // ready record's (due when its pending record would have expired) is left to the sweep.
+        if let Some(old) = upload.expires_at.filter(|old| *old != due) {
+            let old = Marker {
+                id: upload.id.clone(),
+                due: old,
+            };
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .key("pk", s(partition(&upload.owner_id)))
+                .key("sk", s(old.sort_key()))
+                .build()?;
+            items.push(TransactWriteItem::builder().delete(delete).build());
+        }
+        let count = self
+            .counter_update(
+                &upload.owner_id,
+                0,
+                upload.declared_size - upload.counted_bytes,
+            )
+            .condition_expression("attribute_exists(pk)")
+            .build()?;
+        self.with_counter(items, count).await
+    }
+
+    /// Up to `limit` of `owner_id`'s markers due at `now` or before, earliest first.
+    pub async fn due(
+        &self,
+        owner_id: &str,
+        now: i64,
+        limit: i32,
+    ) -> Result<Vec<Marker>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(partition(owner_id)))
+            .expression_attribute_values(":from", s(SWEEP_PREFIX))
+            .expression_attribute_values(":to", s(Marker::due_bound(now)))
+            .projection_expression("sk")
+            .limit(limit)
+            .send()
+            .await?;
+        Ok(out
+            .items()
+            .iter()
+            .filter_map(|item| item.get("sk")?.as_s().ok().and_then(|sk| Marker::parse(sk)))
+            .collect())
+    }
+
+    /// Upload `id` of `owner_id` as stored, whatever its state (strongly consistent).
+    pub async fn read(&self, owner_id: &str, id: &str) -> Result<Option<Upload>, StoreError> {
+        self.client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(partition(owner_id)))
+            .key("sk", s(sort_key(id)))
+            .consistent_read(true)
+            .send()
+            .await?
+            .item
+            .map(|item| Upload::try_from(&item))
+            .transpose()
+    }
+
+    /// Whether a due `marker` settles `record` (read with [`Uploads::read`]): a pending or deleted
+    /// record whose `expires_at` is the marker's due time. A ready record keeps its file.
+    pub fn settles(marker: &Marker, record: Option<Upload>) -> Option<Upload> {
+        record.filter(|r| r.status != Status::Ready && r.expires_at == Some(marker.due))
+    }
+
+    /// Settles a due `marker` whose objects the caller has deleted: `record` (what
+    /// [`Uploads::settles`] gave) goes with its share of the quota, and the marker goes. A
+    /// concurrent settle or change makes this one a no-op.
+    pub async fn settle(
+        &self,
+        owner_id: &str,
+        marker: &Marker,
+        record: Option<&Upload>,
+    ) -> Result<(), StoreError> {
+        let delete_marker = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(partition(owner_id)))
+            .key("sk", s(marker.sort_key()))
+            .build()?;
+        let Some(record) = record else {
+            // Ready (its file is kept), gone, or due another time (another marker covers it).
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .key("pk", s(partition(owner_id)))
+                .key("sk", s(marker.sort_key()))
+                .send()
+                .await?;
+            return Ok(());
+        };
+        let delete_record = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(partition(owner_id)))
+            .key("sk", s(sort_key(&record.id)))
+            .condition_expression(
+                "#status = :status AND counted_bytes = :counted AND expires_at = :due",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", s(record.status.as_str()))
+            .expression_attribute_values(":counted", n(record.counted_bytes))
+            .expression_attribute_values(":due", n(marker.due))
+            .build()?;
+        let count = self
+            .counter_update(owner_id, -1, -record.counted_bytes)
+            .condition_expression("attribute_exists(pk)")
+            .build()?;
+        let settled = self
+            .with_counter(
+                vec![
+                    TransactWriteItem::builder().delete(delete_record).build(),
+                    TransactWriteItem::builder().delete(delete_marker).build(),
+                ],
+                count,
+            )
+            .await?;
+        if settled {
+            tracing::info!(upload = %record.id, status = record.status.as_str(), "upload swept");
+        }
+        Ok(())
     }
 
     /// A page of `owner_id`'s live uploads, newest first, after `start`.
@@ -175,10 +372,15 @@ impl Uploads {
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .filter_expression("attribute_not_exists(expires_at) OR expires_at > :epoch")
+            .filter_expression(
+                "(attribute_not_exists(expires_at) OR expires_at > :epoch) \
+                 AND #status <> :deleted",
+            )
+            .expression_attribute_names("#status", "status")
             .expression_attribute_values(":pk", s(partition(owner_id)))
             .expression_attribute_values(":prefix", s(UPLOAD_PREFIX))
             .expression_attribute_values(":epoch", n(shared::clock::now_s()))
+            .expression_attribute_values(":deleted", s(Status::Deleted.as_str()))
             .scan_index_forward(false)
             .limit(limit)
             .set_exclusive_start_key(start)
@@ -187,8 +389,9 @@ impl Uploads {
         Page::parse(out)
     }
 
-    /// Sets `owner_id`'s counter to what their live records add up to, if it differs and nothing
-    /// changed it meanwhile. `true` when it changed the counter.
+    /// Sets `owner_id`'s counter to what their records add up to (every record still stored:
+    /// one past its TTL stays counted until the sweep settles it, which takes its share out
+    /// then), if it differs and nothing changed it meanwhile. `true` when it changed the counter.
     pub async fn recount(&self, owner_id: &str) -> Result<bool, StoreError> {
         // The version first: any transaction that commits after this read bumps it, and then
         // the reset below is refused; any that committed before is seen by the query.
@@ -206,7 +409,6 @@ impl Uploads {
             return Ok(false);
         };
         let version = get_n(&counter, "version")?;
-        let now = shared::clock::now_s();
         let (mut files, mut bytes) = (0_i64, 0_i64);
         let mut start = None;
         loop {
@@ -217,16 +419,14 @@ impl Uploads {
                 .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
                 .expression_attribute_values(":pk", s(partition(owner_id)))
                 .expression_attribute_values(":prefix", s(UPLOAD_PREFIX))
-                .projection_expression("counted_bytes, expires_at")
+                .projection_expression("counted_bytes")
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()
                 .await?;
             for item in out.items() {
-                if opt_n(item, "expires_at")?.is_none_or(|at| at > now) {
-                    files += 1;
-                    bytes += get_n(item, "counted_bytes")?;
-                }
+                files += 1;
+                bytes += get_n(item, "counted_bytes")?;
             }
             start = out.last_evaluated_key;
             if start.is_none() {
@@ -255,15 +455,28 @@ impl Uploads {
         dynamo::applied(reset.send().await.map_err(StoreError::from))
     }
 
-    /// Writes `record` and the counter update `count` in one transaction; `false` when a
-    /// condition of either refused it (nothing was written).
+    /// Writes `items` and the counter update `count` in one transaction; `false` when a
+    /// condition refused it (nothing was written).
     async fn with_counter(
         &self,
-        record: TransactWriteItem,
+        mut items: Vec<TransactWriteItem>,
         count: Update,
     ) -> Result<bool, StoreError> {
-        let count = TransactWriteItem::builder().update(count).build();
-        dynamo::applied(dynamo::transact(&self.client, vec![record, count]).await)
+        items.push(TransactWriteItem::builder().update(count).build());
+        dynamo::applied(dynamo::transact(&self.client, items).await)
+    }
+
+    /// The put of `owner_id`'s `marker`, for a transaction. The marker has a TTL a week after it
+    /// is due, by when the bucket's lifecycle rule has emptied `pending/` of anything older, so
+    /// a user who never comes back does not keep markers forever.
+    fn put_marker(&self, owner_id: &str, marker: &Marker) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(partition(owner_id)))
+            .item("sk", s(marker.sort_key()))
+            .item("expires_at", n(marker.due + MARKER_KEPT_SECS))
+            .build()?;
+        Ok(TransactWriteItem::builder().put(put).build())
     }
 
     /// The counter update every transaction carries: `files += files_delta`, `bytes +=

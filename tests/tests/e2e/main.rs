@@ -19,4 +19,5 @@ mod ratelimit;
 mod rotation;
 mod secrets;
 mod uploads;
+mod uploads_lifecycle;
 mod webhooks;
