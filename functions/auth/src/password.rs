@@ -221,8 +221,7 @@ pub(crate) async fn change(
         .verify(&body.current_password, Some(u.password_hash.clone()))
         .await?;
     if verified == Verified::No {
-        auth.wrong_guess(&guess).await?;
-        return Err(ErrorCode::InvalidCredentials.into());
+        return Err(auth.wrong_guess(&guess).await);
     }
     auth.right_guess(&guess).await?;
     let (password,) = v.finish_with((password,))?;

@@ -8,7 +8,7 @@ use axum::{
 };
 use identity::{
     AuthUser, IdentityState,
-    domain::{Email, NewPassword, PersonName, Username, Validator},
+    domain::{Email, LoginName, NewPassword, PersonName, Username, Validator},
     jwt::{Signer, TokenKind},
     password::Verified,
     store::{
@@ -219,27 +219,21 @@ pub(crate) async fn login(
     JsonOrForm(body): JsonOrForm<LoginBody>,
 ) -> Result<Response, ApiError> {
     body.check()?;
-    // Longer than any username or email: never an account, and kept out of lookups.
-    let identifier = body.username.trim().to_lowercase();
-    let user = if identifier.chars().count() <= 254 {
-        identity.store.users.find_by_login(&identifier).await?
-    } else {
-        None
-    };
+    // Found and counted under one key, so no spelling of a name gets a counter of its own.
+    let name = LoginName::parse(&body.username);
+    let key = name.key();
+    let user = identity.store.users.find_login(&name).await?;
     // Unknown names get an account counter of their own, so both behave the same.
     let account = user
         .as_ref()
-        .map_or_else(|| format!("name:{identifier}"), |u| u.id.clone());
-    let guess = auth.guess(&identifier, &client, &account).await?;
+        .map_or_else(|| format!("name:{key}"), |u| u.id.clone());
+    let guess = auth.guess(&key, &client, &account).await?;
 
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let verified = auth.passwords.verify(&body.password, stored).await?;
     let (mut user, rehash) = match (user, verified) {
         (Some(user), Verified::Yes { rehash }) if user.is_active() => (user, rehash),
-        _ => {
-            auth.wrong_guess(&guess).await?;
-            return Err(ErrorCode::InvalidCredentials.into());
-        }
+        _ => return Err(auth.wrong_guess(&guess).await),
     };
     auth.right_guess(&guess).await?;
     if auth.settings.require_verified_email && !user.email_verified {

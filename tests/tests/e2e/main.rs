@@ -12,6 +12,7 @@ mod docs;
 mod hardening;
 mod health;
 mod identity;
+mod lockout;
 mod lookalike;
 mod mail;
 mod no_panic;
