@@ -4,7 +4,6 @@ SHELL := /bin/bash
 VENV := .venv
 FN ?= health
 EVENT ?= events/health/liveness.json
-API_PORT ?= 9000
 
 .PHONY: help dev test build invoke deploy lint fmt bench clean admin mail fuzz-api package
 
@@ -20,9 +19,15 @@ test: ## fmt, clippy, cfn-lint, all tests against a fresh emulator, watch smoke 
 build: ## Release build of every function (arm64, or x86_64 if the target cannot be added)
 	@bash infra/scripts/build.sh
 
+# The event goes straight to watch's invoke API, not through the local gateway on API_PORT (which
+# serves only the template's routes): watch's port is the `-P` of the watch `make dev` started,
+# recorded in its run directory.
 invoke: ## Send EVENT to FN through a running `make dev`: make invoke FN=health EVENT=events/health/liveness.json
 	@source infra/scripts/lib.sh && ensure_venv && \
-	  "$(VENV)/bin/cargo-lambda" lambda invoke --invoke-address 127.0.0.1 --invoke-port $(API_PORT) \
+	  pid="$$(cat "$$RUN_DIR/watch.pid" 2>/dev/null)"; \
+	  port="$$(tr '\0' '\n' < "/proc/$${pid:-none}/cmdline" 2>/dev/null | sed -n '/^-P$$/{n;p;q}')"; \
+	  [[ -n "$$port" ]] || die "no running make dev (watch's pid file: $$RUN_DIR/watch.pid)"; \
+	  "$(VENV)/bin/cargo-lambda" lambda invoke --invoke-address 127.0.0.1 --invoke-port "$$port" \
 	    --data-file "$(EVENT)" "$(FN)"
 
 admin: ## Create or promote an admin: make admin EMAIL=you@example.com PASSWORD='a long passphrase' [AWS=1]
