@@ -20,8 +20,8 @@ build: ## Release build of every function (arm64, or x86_64 if the target cannot
 	@bash infra/scripts/build.sh
 
 # The event goes straight to watch's invoke API, not through the local gateway on API_PORT (which
-# serves only the template's routes): watch's port is the `-P` of the watch `make dev` started,
-# recorded in its run directory.
+# serves only the template's routes): watch's port is the `-P` on the command line of the watch
+# `make dev` started, whose pid is in the run directory.
 invoke: ## Send EVENT to FN through a running `make dev`: make invoke FN=health EVENT=events/health/liveness.json
 	@source infra/scripts/lib.sh && ensure_venv && \
 	  pid="$$(cat "$$RUN_DIR/watch.pid" 2>/dev/null)"; \
