@@ -21,8 +21,13 @@ from pathlib import Path
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import apigw_watch  # noqa: E402
 import cfn  # noqa: E402
 import gateway as gw  # noqa: E402
+from apigw_events import IntegrationError, Request, build_event, proxy_response, request_time  # noqa: E402
+from apigw_limits import Key, Quota, TokenBucket, period_start  # noqa: E402
+from apigw_responses import gateway_response, render_template  # noqa: E402
+from apigw_routes import Api, load_api, resolve_route  # noqa: E402
 
 EVENTS = cfn.ROOT / "events"
 
@@ -89,12 +94,12 @@ TEMPLATE = {
 }
 
 
-def api(**environ: str) -> gw.Api:
-    return gw.load_api(cfn.Stack(TEMPLATE, environ=environ))
+def api(**environ: str) -> Api:
+    return load_api(cfn.Stack(TEMPLATE, environ=environ))
 
 
-def request(method: str = "GET", target: str = "/health", headers=None, body: bytes = b"") -> gw.Request:
-    return gw.Request(
+def request(method: str = "GET", target: str = "/health", headers=None, body: bytes = b"") -> Request:
+    return Request(
         method=method,
         target=target,
         headers=list(headers or [("Host", "127.0.0.1:9000"), ("User-Agent", "test/1")]),
@@ -133,7 +138,7 @@ class TemplateEvaluation(unittest.TestCase):
 
     def test_gateway_errors_name_the_first_allowed_origin_of_the_real_template(self):
         stack = cfn.Stack(cfn.load(), environ={"CORS_ALLOWED_ORIGINS": "https://a.example,https://b.example"})
-        api = gw.load_api(stack)
+        api = load_api(stack)
         for kind, response in api.responses.items():
             self.assertEqual(response.headers.get("Access-Control-Allow-Origin"), "'https://a.example'", kind)
         first = {"Fn::Select": [0, {"Fn::Split": [",", {"Ref": "CorsAllowedOrigins"}]}]}
@@ -146,7 +151,7 @@ class Routing(unittest.TestCase):
         self.api = api()
 
     def route(self, method: str, path: str):
-        route, resource, params = gw.resolve_route(self.api, method, path)
+        route, resource, params = resolve_route(self.api, method, path)
         return (route.function, route.method, resource, params) if route else (None, resource)
 
     def test_a_static_segment_beats_a_parameter(self):
@@ -186,7 +191,7 @@ class Routing(unittest.TestCase):
 
     def test_template_yaml_gives_one_route_per_api_event(self):
         template = cfn.load()
-        routes = gw.load_api(cfn.Stack(template, environ={})).routes
+        routes = load_api(cfn.Stack(template, environ={})).routes
         events = [
             (str(e["Properties"]["Method"]).upper(), e["Properties"]["Path"])
             for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"
@@ -196,7 +201,7 @@ class Routing(unittest.TestCase):
         by = {(r.method, r.path): r for r in routes}
         self.assertEqual(by["GET", "/health"].function, "health")
         self.assertEqual(by["GET", "/docs/{file+}"].function, "docs")
-        keyed = gw.load_api(cfn.Stack(template, environ={"REQUIRE_API_KEY": "true"})).routes
+        keyed = load_api(cfn.Stack(template, environ={"REQUIRE_API_KEY": "true"})).routes
         self.assertTrue({(r.method, r.path): r.api_key_required for r in keyed}["POST", "/api/v1/auth/login"])
         self.assertFalse({(r.method, r.path): r.api_key_required for r in keyed}["POST", "/api/v1/webhooks/github"])
 
@@ -205,10 +210,10 @@ class Events(unittest.TestCase):
     def test_the_event_has_the_fixtures_shape(self):
         fixture = json.loads((EVENTS / "uploads" / "list.json").read_text())
         a = api()
-        _, resource, params = gw.resolve_route(a, "GET", "/api/v1/users/42")
+        _, resource, params = resolve_route(a, "GET", "/api/v1/users/42")
         headers = [("Host", "abc.example"), ("Accept", "application/json"), ("User-Agent", "curl/8.5.0"),
                    ("Authorization", "Bearer x")]
-        event = gw.build_event(a, resource, params, request("GET", "/api/v1/users/42?limit=10", headers), "abc123def4")
+        event = build_event(a, resource, params, request("GET", "/api/v1/users/42?limit=10", headers), "abc123def4")
         self.assertEqual(set(event), set(fixture))
         self.assertEqual(set(event["requestContext"]), set(fixture["requestContext"]))
         self.assertEqual(set(event["requestContext"]["identity"]), set(fixture["requestContext"]["identity"]))
@@ -229,10 +234,10 @@ class Events(unittest.TestCase):
 
     def test_every_body_is_base64_and_queries_and_headers_keep_every_value(self):
         a = api()
-        _, resource, params = gw.resolve_route(a, "POST", "/api/v1/users/me")
+        _, resource, params = resolve_route(a, "POST", "/api/v1/users/me")
         headers = [("Host", "h"), ("Cookie", "a=1"), ("cookie", "b=2"), ("Connection", "keep-alive"),
                    ("Content-Length", "3"), ("X-Forwarded-For", "198.51.100.1"), ("x-api-key", "k")]
-        event = gw.build_event(a, resource, params, request("POST", "/api/v1/users/me?a=1&b=x%20y+z&a=2&c", headers, b"\xff\xfe{"),
+        event = build_event(a, resource, params, request("POST", "/api/v1/users/me?a=1&b=x%20y+z&a=2&c", headers, b"\xff\xfe{"),
                                "id", key=("keyid", "k"))
         self.assertEqual(base64.b64decode(event["body"]), b"\xff\xfe{")
         self.assertTrue(event["isBase64Encoded"])
@@ -248,18 +253,18 @@ class Events(unittest.TestCase):
 
 class GatewayResponses(unittest.TestCase):
     def test_request_time_is_api_gateways_format(self):
-        self.assertEqual(gw.request_time(0), "01/Jan/1970:00:00:00 +0000")
+        self.assertEqual(request_time(0), "01/Jan/1970:00:00:00 +0000")
 
     def test_the_template_renders_context_variables_and_a_quoted_message(self):
         context = {"requestId": "r1", "error.messageString": json.dumps('say "hi"'), "error.responseType": "THROTTLED"}
         self.assertEqual(
-            gw.render_template('{"d":$context.error.messageString,"t":"$context.error.responseType","r":"${context.requestId}","x":"$context.nope"}', context),
+            render_template('{"d":$context.error.messageString,"t":"$context.error.responseType","r":"${context.requestId}","x":"$context.nope"}', context),
             '{"d":"say \\"hi\\"","t":"THROTTLED","r":"r1","x":""}',
         )
 
     def test_a_defined_type_uses_its_status_headers_and_template(self):
         req = request(headers=[("Host", "h"), ("ORIGIN", "http://localhost:3000")])
-        status, headers, body = gw.gateway_response(api(), "MISSING_AUTHENTICATION_TOKEN", req)
+        status, headers, body = gateway_response(api(), "MISSING_AUTHENTICATION_TOKEN", req)
         self.assertEqual(status, 404)
         self.assertEqual(dict(headers), {
             "Content-Type": "application/json",
@@ -270,29 +275,29 @@ class GatewayResponses(unittest.TestCase):
         self.assertEqual(json.loads(body), {"detail": "Not found", "request_id": req.request_id})
 
     def test_a_header_from_a_request_header_it_lacks_is_left_out(self):
-        _, headers, _ = gw.gateway_response(api(), "MISSING_AUTHENTICATION_TOKEN", request())
+        _, headers, _ = gateway_response(api(), "MISSING_AUTHENTICATION_TOKEN", request())
         self.assertNotIn("Access-Control-Allow-Origin", dict(headers))
 
     def test_an_undefined_type_falls_back_with_its_own_status_and_message(self):
         req = request()
-        status, headers, body = gw.gateway_response(api(), "INVALID_API_KEY", req)
+        status, headers, body = gateway_response(api(), "INVALID_API_KEY", req)
         self.assertEqual(status, 403)
         self.assertEqual(json.loads(body), {
             "detail": "Forbidden", "error_code": "INVALID_API_KEY", "request_id": req.request_id,
             "timestamp": "21/Nov/2026:12:00:00 +0000",
         })
         self.assertEqual(dict(headers)["X-Request-ID"], req.request_id)
-        status, _, body = gw.gateway_response(api(), "QUOTA_EXCEEDED", req)
+        status, _, body = gateway_response(api(), "QUOTA_EXCEEDED", req)
         self.assertEqual((status, json.loads(body)["detail"]), (429, "Limit Exceeded"))
-        status, _, body = gw.gateway_response(api(), "REQUEST_TOO_LARGE", req)
+        status, _, body = gateway_response(api(), "REQUEST_TOO_LARGE", req)
         self.assertEqual((status, json.loads(body)["detail"]), (413, "Request Too Long"))
-        status, headers, body = gw.gateway_response(api(), "INTEGRATION_FAILURE", req, status=502)
+        status, headers, body = gateway_response(api(), "INTEGRATION_FAILURE", req, status=502)
         self.assertEqual((status, json.loads(body)["error_code"]), (502, "INTEGRATION_FAILURE"))
         self.assertNotIn("X-Request-ID", dict(headers))  # DEFAULT_5XX maps none
 
     def test_without_any_gateway_response_api_gateways_own_body_is_used(self):
-        bare = gw.Api(logical_id="Api", stage="v1", routes=[], responses={}, throttles=[])
-        status, headers, body = gw.gateway_response(bare, "MISSING_AUTHENTICATION_TOKEN", request())
+        bare = Api(logical_id="Api", stage="v1", routes=[], responses={}, throttles=[])
+        status, headers, body = gateway_response(bare, "MISSING_AUTHENTICATION_TOKEN", request())
         self.assertEqual((status, json.loads(body)), (403, {"message": "Missing Authentication Token"}))
 
 
@@ -301,7 +306,7 @@ class ProxyResponses(unittest.TestCase):
         out = {"statusCode": 201, "headers": {"X-One": "1", "set-cookie": "ignored=1"},
                "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"], "Date": ["yesterday"], "content-length": ["3"]},
                "body": "ok!", "isBase64Encoded": False}
-        status, headers, body = gw.proxy_response(json.dumps(out).encode())
+        status, headers, body = proxy_response(json.dumps(out).encode())
         self.assertEqual((status, body), (201, b"ok!"))
         self.assertEqual([v for k, v in headers if k.lower() == "set-cookie"], ["a=1", "b=2"])
         self.assertIn(("X-One", "1"), headers)
@@ -312,20 +317,20 @@ class ProxyResponses(unittest.TestCase):
 
     def test_a_base64_body_is_decoded(self):
         out = {"statusCode": 200, "body": base64.b64encode(b"\x89PNG").decode(), "isBase64Encoded": True}
-        self.assertEqual(gw.proxy_response(json.dumps(out).encode())[2], b"\x89PNG")
+        self.assertEqual(proxy_response(json.dumps(out).encode())[2], b"\x89PNG")
 
     def test_a_malformed_response_is_an_integration_failure(self):
         for payload in (b"not json", b"[]", b'{"statusCode": 200, "extra": 1}', b'{"statusCode": "abc"}',
                         b'{"headers": {"a": 1}}', b'{"body": 3}', b'{"statusCode": 42}'):
-            with self.assertRaises(gw.IntegrationError, msg=payload) as caught:
-                gw.proxy_response(payload)
+            with self.assertRaises(IntegrationError, msg=payload) as caught:
+                proxy_response(payload)
             self.assertEqual((caught.exception.kind, caught.exception.status), ("INTEGRATION_FAILURE", 502))
 
 
 class Limits(unittest.TestCase):
     def test_a_bucket_allows_its_burst_then_its_rate(self):
         now = [0.0]
-        bucket = gw.TokenBucket(rate=10, burst=20, clock=lambda: now[0])
+        bucket = TokenBucket(rate=10, burst=20, clock=lambda: now[0])
         self.assertEqual(sum(bucket.take() for _ in range(30)), 20)
         now[0] += 0.5
         self.assertEqual(sum(bucket.take() for _ in range(30)), 5)
@@ -333,20 +338,20 @@ class Limits(unittest.TestCase):
         self.assertEqual(sum(bucket.take() for _ in range(30)), 20)
 
     def test_a_negative_rate_is_no_throttle(self):
-        self.assertTrue(all(gw.TokenBucket(rate=-1, burst=-1).take() for _ in range(1000)))
+        self.assertTrue(all(TokenBucket(rate=-1, burst=-1).take() for _ in range(1000)))
 
     def test_a_quota_resets_with_its_period(self):
-        now = [gw.period_start("DAY", 1795262400.0) + 86400 - 1]
-        quota = gw.Quota(limit=3, period="DAY", clock=lambda: now[0])
+        now = [period_start("DAY", 1795262400.0) + 86400 - 1]
+        quota = Quota(limit=3, period="DAY", clock=lambda: now[0])
         self.assertEqual([quota.take() for _ in range(4)], [True, True, True, False])
         now[0] += 1
         self.assertTrue(quota.take())
 
     def test_periods_start_at_utc_midnight_monday_and_the_first(self):
         epoch = 1795262400.0  # Saturday 21 November 2026, 12:00 UTC
-        self.assertEqual(gw.period_start("DAY", epoch), epoch - 12 * 3600)
-        self.assertEqual(time.gmtime(gw.period_start("WEEK", epoch))[:7], (2026, 11, 16, 0, 0, 0, 0))
-        self.assertEqual(time.gmtime(gw.period_start("MONTH", epoch))[:3], (2026, 11, 1))
+        self.assertEqual(period_start("DAY", epoch), epoch - 12 * 3600)
+        self.assertEqual(time.gmtime(period_start("WEEK", epoch))[:7], (2026, 11, 16, 0, 0, 0, 0))
+        self.assertEqual(time.gmtime(period_start("MONTH", epoch))[:3], (2026, 11, 1))
 
     def test_the_stage_throttle_is_per_method_and_liftable(self):
         self.assertEqual(api().throttle_for("/health", "GET"), (100.0, 200))
@@ -357,7 +362,7 @@ class Limits(unittest.TestCase):
 
 
 class FakeKeys:
-    def __init__(self, **keys: gw.Key):
+    def __init__(self, **keys: Key):
         self.by_value, self.api_id = keys, "fakeapi"
 
     def lookup(self, value):
@@ -367,8 +372,8 @@ class FakeKeys:
 class KeysOnRoutes(unittest.TestCase):
     def test_a_keyed_route_refuses_no_key_and_an_unknown_one_and_throttles_a_known_one(self):
         now = [0.0]
-        key = gw.Key(id="k1", value="free-key", plan="free", bucket=gw.TokenBucket(1, 2, clock=lambda: now[0]),
-                     quota=gw.Quota(3, "DAY", clock=lambda: 0.0))
+        key = Key(id="k1", value="free-key", plan="free", bucket=TokenBucket(1, 2, clock=lambda: now[0]),
+                     quota=Quota(3, "DAY", clock=lambda: 0.0))
         gateway = gw.Gateway(api(REQUIRE_API_KEY="true"), None, FakeKeys(**{"free-key": key}))
         status, _, body = gateway.handle(request("GET", "/api/v1/users/me"))
         self.assertEqual((status, json.loads(body)["error_code"]), (403, "INVALID_API_KEY"))
@@ -434,12 +439,12 @@ class FakeWatch(BaseHTTPRequestHandler):
 class Server(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.grace = gw.TIMEOUT_GRACE
-        gw.TIMEOUT_GRACE = 0.5
+        cls.grace = apigw_watch.TIMEOUT_GRACE
+        apigw_watch.TIMEOUT_GRACE = 0.5
         cls.watch = ThreadingHTTPServer(("127.0.0.1", 0), FakeWatch)
         cls.watch.daemon_threads = True
         threading.Thread(target=cls.watch.serve_forever, daemon=True).start()
-        watch = gw.Watch(cls.watch.server_address[1])
+        watch = apigw_watch.Watch(cls.watch.server_address[1])
         watch.warm.add("fake")
         gw.Handler.gateway = gw.Gateway(api(THROTTLE_RATE_LIMIT="1000000", THROTTLE_BURST_LIMIT="1000000"), watch, None)
         cls.server = gw.Server(("127.0.0.1", 0), gw.Handler)
@@ -448,7 +453,7 @@ class Server(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        gw.TIMEOUT_GRACE = cls.grace
+        apigw_watch.TIMEOUT_GRACE = cls.grace
         cls.server.shutdown()
         cls.watch.shutdown()
 
