@@ -5,10 +5,7 @@
 use std::{
     future::Future,
     ops::Deref,
-    sync::{
-        Arc,
-        Mutex,
-    },
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 

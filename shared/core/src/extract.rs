@@ -113,9 +113,9 @@ where
     }
 }
 
-/// The client's IP address as API Gateway saw it: `requestContext.identity.sourceIp` (REST),
-/// `requestContext.http.sourceIp` (HTTP APIs, `cargo lambda watch`), else the TCP peer when
-/// served as plain HTTP with connect info. Never a header the client can set
+/// The client's IP address as API Gateway saw it: `requestContext.identity.sourceIp` of the
+/// REST v1 event (deployed, and from the local gateway), else the TCP peer when served as plain
+/// HTTP with connect info. Never a header the client can set
 /// (`X-Forwarded-For`). `None` when nothing says (in-process tests).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientIp(pub Option<String>);

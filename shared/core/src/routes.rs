@@ -3,7 +3,7 @@
 //! Each route module of a function exposes `routes() -> Routes<State>`; the function's `lib.rs`
 //! merges them, and [`Routes::finish`] makes the merged routes its router. The table lets the
 //! route-group consistency test (`tests/tests/wiring/consistency/`) compare what a router serves
-//! with `template.yaml`, the watch router and `events/`, without a running function or any AWS
+//! with `template.yaml`, the local gateway's route table and `events/`, without a running function or any AWS
 //! access.
 
 use std::sync::Arc;
