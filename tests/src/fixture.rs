@@ -183,6 +183,20 @@ impl Identity {
         .await
     }
 
+    /// A JSON login as API Gateway would deliver it from `ip` (`requestContext.identity.sourceIp`),
+    /// for the tests that count guesses per client address.
+    pub async fn login_from(&self, ip: &str, username: &str, password: &str) -> Reply {
+        let body = serde_json::json!({ "username": username, "password": password }).to_string();
+        let request = crate::gateway_request(
+            "POST",
+            "/api/v1/auth/login",
+            &[("content-type", "application/json")],
+            &body,
+            ip,
+        );
+        crate::call(&self.auth_router, request).await
+    }
+
     /// `POST /api/v1/auth/password/forgot` for `email`.
     pub async fn forgot(&self, email: &str) -> Reply {
         self.post_auth(

@@ -456,19 +456,6 @@ async fn after_the_grace_window_a_replayed_refresh_token_revokes_the_session() {
 
 // ---------------------------------------------------------------- lockout
 
-/// A JSON login as API Gateway would deliver it from `ip`.
-async fn login_from(id: &Identity, ip: &str, username: &str, password: &str) -> Reply {
-    let body = json!({ "username": username, "password": password }).to_string();
-    let request = e2e::gateway_request(
-        "POST",
-        "/api/v1/auth/login",
-        &[("content-type", "application/json")],
-        &body,
-        ip,
-    );
-    e2e::call(&id.auth_router, request).await
-}
-
 #[tokio::test]
 async fn a_strangers_wrong_guesses_never_lock_the_owner_out() {
     let id =
@@ -478,12 +465,14 @@ async fn a_strangers_wrong_guesses_never_lock_the_owner_out() {
     let mut stranger = Vec::new();
     for _ in 0..5 {
         stranger.push(
-            login_from(&id, "198.51.100.7", &owner.username, "a wrong guess")
+            id.login_from("198.51.100.7", &owner.username, "a wrong guess")
                 .await
                 .status,
         );
     }
-    let from_home = login_from(&id, "203.0.113.9", &owner.username, &owner.password).await;
+    let from_home = id
+        .login_from("203.0.113.9", &owner.username, &owner.password)
+        .await;
 
     assert_eq!(stranger, [401, 401, 401, 429, 429]);
     assert_eq!(from_home.status, 200, "{:?}", from_home.json());
@@ -496,14 +485,16 @@ async fn a_locked_username_does_not_reveal_its_email() {
     let owner = id.signup().await;
     let ip = "198.51.100.8";
     for _ in 0..4 {
-        login_from(&id, ip, &owner.username, "a wrong guess").await;
+        id.login_from(ip, &owner.username, "a wrong guess").await;
     }
 
-    let by_email = login_from(&id, ip, &owner.email, "a wrong guess").await;
-    let unrelated = login_from(&id, ip, &format!("{}@example.com", unique()), "x").await;
+    let by_email = id.login_from(ip, &owner.email, "a wrong guess").await;
+    let unrelated = id
+        .login_from(ip, &format!("{}@example.com", unique()), "x")
+        .await;
 
     assert_eq!(
-        login_from(&id, ip, &owner.username, "a wrong guess")
+        id.login_from(ip, &owner.username, "a wrong guess")
             .await
             .status,
         429
@@ -519,14 +510,16 @@ async fn wrong_guesses_from_one_client_wait_progressively_longer() {
     let owner = id.signup().await;
     let ip = "198.51.100.9";
 
-    let first = login_from(&id, ip, &owner.username, "wrong").await;
-    let second = login_from(&id, ip, &owner.username, "wrong").await;
-    let too_soon = login_from(&id, ip, &owner.username, &owner.password).await;
-    let elsewhere = login_from(&id, "203.0.113.10", &owner.username, &owner.password).await;
+    let first = id.login_from(ip, &owner.username, "wrong").await;
+    let second = id.login_from(ip, &owner.username, "wrong").await;
+    let too_soon = id.login_from(ip, &owner.username, &owner.password).await;
+    let elsewhere = id
+        .login_from("203.0.113.10", &owner.username, &owner.password)
+        .await;
     // The delay after the second wrong guess is the base (4 s): long enough that a slow machine
     // cannot outlast it between two requests.
     tokio::time::sleep(Duration::from_millis(4_200)).await;
-    let after_waiting = login_from(&id, ip, &owner.username, &owner.password).await;
+    let after_waiting = id.login_from(ip, &owner.username, &owner.password).await;
 
     assert_eq!([first.status, second.status], [401, 401]);
     assert_eq!(too_soon.status, 429, "{:?}", too_soon.json());
@@ -561,11 +554,7 @@ async fn many_clients_guessing_one_account_hit_the_account_ceiling() {
     for client in 0..4 {
         for _ in 0..2 {
             let ip = format!("198.51.100.{}", 20 + client);
-            statuses.push(
-                login_from(&id, &ip, &owner.username, "stuffed")
-                    .await
-                    .status,
-            );
+            statuses.push(id.login_from(&ip, &owner.username, "stuffed").await.status);
         }
     }
 

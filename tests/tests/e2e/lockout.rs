@@ -7,19 +7,6 @@
 use e2e::{Account, Identity, Reply, unique};
 use serde_json::json;
 
-/// A JSON login as API Gateway would deliver it from `ip`.
-async fn login_from(id: &Identity, ip: &str, username: &str, password: &str) -> Reply {
-    let body = json!({ "username": username, "password": password }).to_string();
-    let request = e2e::gateway_request(
-        "POST",
-        "/api/v1/auth/login",
-        &[("content-type", "application/json")],
-        &body,
-        ip,
-    );
-    e2e::call(&id.auth_router, request).await
-}
-
 /// A password change by `owner` as API Gateway would deliver it from `ip`.
 async fn change_from(id: &Identity, ip: &str, owner: &Account, new_password: &str) -> Reply {
     let body = json!({ "current_password": owner.password, "new_password": new_password });
@@ -78,7 +65,7 @@ async fn a_hundred_guesses_in_fullwidth_spellings_from_ten_addresses_do_not_lock
             for n in 0..10 {
                 let name = spelling(&owner.username, n);
                 statuses.push(
-                    login_from(id, &address(a), &name, "a wrong guess")
+                    id.login_from(&address(a), &name, "a wrong guess")
                         .await
                         .status,
                 );
@@ -87,7 +74,9 @@ async fn a_hundred_guesses_in_fullwidth_spellings_from_ten_addresses_do_not_lock
         }
     }))
     .await;
-    let from_home = login_from(&id, "203.0.113.50", &owner.username, &owner.password).await;
+    let from_home = id
+        .login_from("203.0.113.50", &owner.username, &owner.password)
+        .await;
 
     assert_eq!(from_home.status, 200, "{:?}", from_home.json());
     for statuses in &per_address {
@@ -110,28 +99,32 @@ async fn a_fullwidth_or_upper_case_spelling_shares_the_lock_of_its_name() {
     let owner = id.signup().await;
     let ip = "198.51.100.60";
     for _ in 0..3 {
-        login_from(&id, ip, &owner.username, "a wrong guess").await;
+        id.login_from(ip, &owner.username, "a wrong guess").await;
     }
     for _ in 0..3 {
-        login_from(&id, ip, &owner.email, "a wrong guess").await;
+        id.login_from(ip, &owner.email, "a wrong guess").await;
     }
 
     let mut spelled = Vec::new();
     for name in [0, 2, 40].map(|n| spelling(&owner.username, n)) {
-        spelled.push(login_from(&id, ip, &name, "a wrong guess").await);
+        spelled.push(id.login_from(ip, &name, "a wrong guess").await);
     }
     for email in [0, 40].map(|n| spelling(&owner.email, n)) {
-        spelled.push(login_from(&id, ip, &email, "a wrong guess").await);
+        spelled.push(id.login_from(ip, &email, "a wrong guess").await);
     }
-    let padded = login_from(&id, ip, &format!("\u{3000}{}  ", owner.username), "x").await;
-    let right_password = login_from(&id, ip, &spelling(&owner.username, 0), &owner.password).await;
-    let elsewhere = login_from(
-        &id,
-        "203.0.113.60",
-        &spelling(&owner.username, 0),
-        &owner.password,
-    )
-    .await;
+    let padded = id
+        .login_from(ip, &format!("\u{3000}{}  ", owner.username), "x")
+        .await;
+    let right_password = id
+        .login_from(ip, &spelling(&owner.username, 0), &owner.password)
+        .await;
+    let elsewhere = id
+        .login_from(
+            "203.0.113.60",
+            &spelling(&owner.username, 0),
+            &owner.password,
+        )
+        .await;
 
     for reply in spelled.iter().chain([&padded, &right_password]) {
         assert_eq!(reply.status, 429, "{:?}", reply.json());
@@ -162,20 +155,24 @@ async fn past_the_account_ceiling_the_owner_still_logs_in_from_a_new_address() {
     for a in 0..10 {
         for n in 0..5 {
             let (known, ghostly) = (spelling(&owner.username, n), spelling(&ghost, n));
-            stranger.push(login_from(&id, &address(a), &known, "stuffed").await);
-            unknown.push(
-                login_from(&id, &address(a), &ghostly, "stuffed")
-                    .await
-                    .status,
-            );
+            stranger.push(id.login_from(&address(a), &known, "stuffed").await);
+            unknown.push(id.login_from(&address(a), &ghostly, "stuffed").await.status);
         }
     }
-    let by_name = login_from(&id, "203.0.113.70", &owner.username, &owner.password).await;
-    let by_email = login_from(&id, "203.0.113.71", &owner.email, &owner.password).await;
+    let by_name = id
+        .login_from("203.0.113.70", &owner.username, &owner.password)
+        .await;
+    let by_email = id
+        .login_from("203.0.113.71", &owner.email, &owner.password)
+        .await;
     // After the owner's logins the ceiling still holds: a new address gets its one check, then
     // is refused before any, even with the right password.
-    let new_stranger = login_from(&id, "203.0.113.72", &owner.username, "stuffed").await;
-    let then_right = login_from(&id, "203.0.113.72", &owner.username, &owner.password).await;
+    let new_stranger = id
+        .login_from("203.0.113.72", &owner.username, "stuffed")
+        .await;
+    let then_right = id
+        .login_from("203.0.113.72", &owner.username, &owner.password)
+        .await;
 
     let statuses: Vec<u16> = stranger.iter().map(|r| r.status).collect();
     assert_eq!(statuses[..20], [401; 20], "{statuses:?}");
@@ -207,24 +204,22 @@ async fn past_the_account_ceiling_the_owner_still_changes_the_password() {
     let owner = id.signup().await;
     for a in 0..3 {
         for _ in 0..3 {
-            login_from(&id, &address(80 + a), &owner.username, "stuffed").await;
+            id.login_from(&address(80 + a), &owner.username, "stuffed")
+                .await;
         }
     }
-    let ceiling = login_from(&id, &address(83), &owner.username, "stuffed").await;
+    let ceiling = id
+        .login_from(&address(83), &owner.username, "stuffed")
+        .await;
 
     let changed = change_from(&id, "203.0.113.80", &owner, "a brand new passphrase").await;
 
     assert_eq!(ceiling.status, 429, "{:?}", ceiling.json());
     assert_eq!(changed.status, 200, "{:?}", changed.json());
     assert_eq!(
-        login_from(
-            &id,
-            "203.0.113.81",
-            &owner.username,
-            "a brand new passphrase"
-        )
-        .await
-        .status,
+        id.login_from("203.0.113.81", &owner.username, "a brand new passphrase")
+            .await
+            .status,
         200
     );
 }
@@ -239,12 +234,14 @@ async fn addresses_of_one_ipv6_64_block_count_as_one_client() {
     for n in 1..=5 {
         let ip = format!("2001:db8:7:7::{n:x}");
         block.push(
-            login_from(&id, &ip, &owner.username, "a wrong guess")
+            id.login_from(&ip, &owner.username, "a wrong guess")
                 .await
                 .status,
         );
     }
-    let next_block = login_from(&id, "2001:db8:7:8::1", &owner.username, &owner.password).await;
+    let next_block = id
+        .login_from("2001:db8:7:8::1", &owner.username, &owner.password)
+        .await;
 
     assert_eq!(block, [401, 401, 401, 429, 429]);
     assert_eq!(next_block.status, 200, "{:?}", next_block.json());
