@@ -2,16 +2,24 @@
 """Create, in the local AWS emulator, every resource template.yaml declares. Idempotent.
 
 template.yaml is the single source of truth: tables (keys, GSIs, TTL), the bucket (CORS), the
+queues (visibility timeout, retention, SSE, the redrive policy to their dead-letter queue), the
 secrets and the usage plans are read from it, and the function environment is derived from its
-Globals, so a table added to the template appears locally with no second definition to keep in sync.
+Globals and every function's own Environment, so a table added to the template appears locally
+with no second definition to keep in sync.
+
+Parameters (a queue's maxReceiveCount, a function's own variables) resolve as cfn.py does: the
+template's default, then the environment under the SCREAMING_SNAKE name (JOBS_MAX_RECEIVE_COUNT=2),
+then `--parameter Name=Value`.
 
 Each usage plan (throttle and quota from the template's parameters, cfn.py) gets one local API
 key, in the emulator's API Gateway, where infra/local/gateway.py reads keys and plans.
 
 Writes an env file (KEY=VALUE lines) that `make dev` and `make test` export for the functions:
 their environment, and the local API keys as LOCAL_API_KEY_<PLAN> (LOCAL_API_KEY_FREE, ...).
+One `cargo lambda watch` runs every function with one environment, so the file holds the union
+of Globals and each function's variables (a name two functions set differently is an error).
 
-Usage: bootstrap.py --endpoint http://127.0.0.1:5000 --env-out .local/dev.env
+Usage: bootstrap.py --endpoint http://127.0.0.1:5000 --env-out .local/dev.env [--parameter Name=Value]...
 """
 
 from __future__ import annotations
@@ -63,8 +71,9 @@ CfnLoader.add_multi_constructor("!", _cfn_tag)
 
 
 def local_name(logical_id: str) -> str:
-    """UsersTable -> starter-users, WebhookDeliveriesTable -> starter-webhook-deliveries."""
-    base = re.sub(r"(Table|Bucket|Secret)$", "", logical_id)
+    """UsersTable -> starter-users, WebhookDeliveriesTable -> starter-webhook-deliveries,
+    JobsDeadLetterQueue -> starter-jobs-dead-letter."""
+    base = re.sub(r"(Table|Bucket|Secret|Queue)$", "", logical_id)
     return PREFIX + "-" + re.sub(r"(?<!^)(?=[A-Z])", "-", base).lower()
 
 
@@ -205,6 +214,88 @@ def local_secret_value(logical_id: str, props: dict) -> str:
     return json.dumps(template)
 
 
+# CloudFormation's AWS::SQS::Queue properties that are queue attributes of the same name.
+QUEUE_ATTRIBUTES = (
+    "DelaySeconds",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "ReceiveMessageWaitTimeSeconds",
+    "VisibilityTimeout",
+    "SqsManagedSseEnabled",
+    "KmsMasterKeyId",
+    "KmsDataKeyReusePeriodSeconds",
+    "FifoQueue",
+    "ContentBasedDeduplication",
+)
+
+
+def ensure_queue(sqs, name: str, fifo: bool) -> str:
+    """The queue, created bare if missing (its attributes are set by queue_attributes, once
+    every queue exists, since a redrive policy names another queue's ARN): its URL."""
+    name = name + ".fifo" if fifo and not name.endswith(".fifo") else name
+    try:
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        state = "exists"
+    except ClientError as err:
+        if err.response["Error"]["Code"] not in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+            raise
+        url = sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true"} if fifo else {})["QueueUrl"]
+        state = "created"
+    print(f"  queue  {name:<32} {state}")
+    return url
+
+
+def queue_attributes(props: dict, arns: dict[str, str]) -> dict[str, str]:
+    """A resolved AWS::SQS::Queue's properties as SetQueueAttributes takes them; `arns` maps a
+    queue's logical id to its local ARN (for `Fn::GetAtt Queue.Arn` in a redrive policy)."""
+
+    def arn(value):
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            logical_id, attribute = target.split(".", 1) if isinstance(target, str) else target
+            if attribute == "Arn" and logical_id in arns:
+                return arns[logical_id]
+        if isinstance(value, str):
+            return value
+        raise cfn.TemplateError(f"cannot resolve {value!r} to a queue ARN locally")
+
+    out = {}
+    for key in QUEUE_ATTRIBUTES:
+        if key in props and key != "FifoQueue":
+            out[key] = cfn.scalar(props[key])
+    if "RedrivePolicy" in props:
+        policy = props["RedrivePolicy"]
+        out["RedrivePolicy"] = json.dumps(
+            {
+                "deadLetterTargetArn": arn(policy["deadLetterTargetArn"]),
+                "maxReceiveCount": int(policy["maxReceiveCount"]),
+            }
+        )
+    if "RedriveAllowPolicy" in props:
+        out["RedriveAllowPolicy"] = json.dumps(props["RedriveAllowPolicy"])
+    return out
+
+
+def ensure_queues(sqs, stack: cfn.Stack) -> dict[str, str]:
+    """Every AWS::SQS::Queue of the template with its attributes (set again on an existing
+    queue, so a changed parameter such as JOBS_MAX_RECEIVE_COUNT applies): logical id -> URL,
+    which is what the queue's `!Ref` gives."""
+    queues = stack.resources("AWS::SQS::Queue")
+    urls, arns = {}, {}
+    for logical_id, resource in queues.items():
+        props = stack.resolve(resource.get("Properties") or {})
+        name = props.get("QueueName") or local_name(logical_id)
+        urls[logical_id] = ensure_queue(sqs, name, cfn.truthy(props.get("FifoQueue", False)))
+        arns[logical_id] = sqs.get_queue_attributes(QueueUrl=urls[logical_id], AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+    for logical_id, resource in queues.items():
+        attributes = queue_attributes(stack.resolve(resource.get("Properties") or {}), arns)
+        if attributes:
+            sqs.set_queue_attributes(QueueUrl=urls[logical_id], Attributes=attributes)
+    return urls
+
+
 def ensure_secret(sm, name: str, logical_id: str, props: dict) -> None:
     try:
         sm.describe_secret(SecretId=name)
@@ -326,7 +417,15 @@ def main() -> int:
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--template", default=str(ROOT / "template.yaml"))
     parser.add_argument("--env-out", required=True)
+    parser.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",
+                        help="a template parameter, over its default and the environment")
     args = parser.parse_args()
+    overrides = {}
+    for item in args.parameter:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            parser.error(f"--parameter {item!r}: expected NAME=VALUE")
+        overrides[name] = value
 
     template = yaml.load(Path(args.template).read_text(), Loader=CfnLoader)
     resources = template["Resources"]
@@ -351,6 +450,14 @@ def main() -> int:
     sm = client("secretsmanager", args.endpoint)
     ses = client("sesv2", args.endpoint)
     apigw = client("apigateway", args.endpoint)
+    sqs = client("sqs", args.endpoint)
+    # Parameters as gateway.py reads them (defaults, then FREE_PLAN_RATE_LIMIT=... in the env,
+    # then --parameter).
+    try:
+        stack = cfn.Stack(cfn.load(args.template), overrides)
+    except cfn.TemplateError as err:
+        print(f"bootstrap: {err}", file=sys.stderr)
+        return 1
 
     print(f"bootstrapping {args.endpoint} from {args.template}")
     names: dict[str, str] = {}
@@ -368,9 +475,9 @@ def main() -> int:
         names[logical_id] = name
     if "SigningKeysSecret" in names and "VerifyingKeysSecret" in names:
         publish_verifying_keys(sm, names["SigningKeysSecret"], names["VerifyingKeysSecret"])
+    # A queue's !Ref is its URL, which is what the functions' variables carry.
+    names |= ensure_queues(sqs, stack)
     ensure_ses_identity(ses, mail_from)
-    # Parameters as gateway.py reads them (defaults, then FREE_PLAN_RATE_LIMIT=... in the env).
-    stack = cfn.Stack(cfn.load(args.template))
     keys = ensure_usage_plans(apigw, stack, stack.params["StageName"])
 
     env = {}
@@ -383,6 +490,23 @@ def main() -> int:
         # `RATE_LIMIT_STRICT=1000 make dev`: a limit set in the shell wins over the template's.
         if key.startswith("RATE_LIMIT_") and os.environ.get(key):
             env[key] = os.environ[key]
+    # Each function's own variables (UploadsFunction's UPLOAD_*, TasksFunction's
+    # JOBS_DEAD_LETTER_QUEUE_URL, ...): one watch runs every function with one environment, so
+    # the union, which only works while no two functions give a name different values.
+    owner: dict[str, str] = {}
+    for logical_id, resource in stack.resources("AWS::Serverless::Function").items():
+        variables = ((resource.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}
+        for key, value in variables.items():
+            resolved = resolve_env(stack.resolve(value), names, {})
+            if resolved is None:
+                print(f"cannot resolve {logical_id}'s {key} for local use", file=sys.stderr)
+                return 1
+            if key in env and env[key] != resolved:
+                print(f"{key} is {env[key]!r} for {owner.get(key, 'Globals')} but {resolved!r} for "
+                      f"{logical_id}: one local watch cannot give them both", file=sys.stderr)
+                return 1
+            env[key] = resolved
+            owner[key] = logical_id
     # Local differences from a deployed stage. (AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH stays as
     # deployed: gateway.py sends REST events with the stage in requestContext.path.)
     env["APP_ENV"] = "local"
