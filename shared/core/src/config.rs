@@ -29,17 +29,20 @@ pub enum Table {
     WebhookDeliveries,
     /// Upload records.
     Uploads,
+    /// The job worker's idempotency records and the tasks of `/api/v1/tasks`, with TTL.
+    Jobs,
 }
 
 impl Table {
     /// Every table, in a stable order.
-    pub const ALL: [Table; 6] = [
+    pub const ALL: [Table; 7] = [
         Table::Users,
         Table::Sessions,
         Table::RevokedTokens,
         Table::RateLimits,
         Table::WebhookDeliveries,
         Table::Uploads,
+        Table::Jobs,
     ];
 
     /// The environment variable that names this table.
@@ -51,6 +54,7 @@ impl Table {
             Table::RateLimits => "RATE_LIMITS_TABLE",
             Table::WebhookDeliveries => "WEBHOOK_DELIVERIES_TABLE",
             Table::Uploads => "UPLOADS_TABLE",
+            Table::Jobs => "JOBS_TABLE",
         }
     }
 
@@ -63,6 +67,7 @@ impl Table {
             Table::RateLimits => "rate_limits",
             Table::WebhookDeliveries => "webhook_deliveries",
             Table::Uploads => "uploads",
+            Table::Jobs => "jobs",
         }
     }
 }

@@ -139,6 +139,32 @@ impl Counters {
         dynamo::applied(result.map_err(StoreError::from)).map(drop)
     }
 
+    /// Gives back one event reserved at `now` whose work did not happen (a mail SES refused), so
+    /// that the window counts only what was done and a retry is not refused by its own failures.
+    /// Never below zero; a window that has ended is left alone.
+    pub async fn release(
+        &self,
+        scope: &str,
+        subject: &str,
+        window: Window,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let (pk, _) = Self::key(scope, subject, window, now);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .update_expression("ADD #count :minus_one")
+            .condition_expression("#count > :zero")
+            .expression_attribute_names("#count", "count")
+            .expression_attribute_values(":minus_one", n(-1))
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await;
+        dynamo::applied(result.map_err(StoreError::from)).map(drop)
+    }
+
     /// Clears the current window (a successful login).
     pub async fn reset(
         &self,
