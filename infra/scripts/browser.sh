@@ -4,7 +4,8 @@
 # origin runs the auth flow through CORS, in both refresh modes, while a disallowed origin is
 # refused by the browser.
 #
-#   bash infra/scripts/browser.sh               a stack of its own (emulator, watch, gateway),
+#   bash infra/scripts/browser.sh               a stack of its own (emulator, watch, gateway,
+#                                               the job poller: signups enqueue mail jobs),
 #                                               run three times: token mode, REFRESH_COOKIE=true,
 #                                               then the same functions behind a gateway with
 #                                               RequireApiKey=true, the page sending its key
@@ -43,7 +44,7 @@ while [[ $# -gt 0 ]]; do
 done
 
 cleanup() {
-  stop_group gateway; stop_group watch; stop_group moto
+  stop_group poller; stop_group gateway; stop_group watch; stop_group moto
   stop_group page-a; stop_group page-b
   rm -rf "$RUN_DIR"
 }
@@ -128,17 +129,23 @@ else
   export REFRESH_COOKIE=false CORS_ALLOW_CREDENTIALS=false
   start_watch "$API_PORT"
   wait_http "http://127.0.0.1:$API_PORT/health/liveness" 300 || { tail -30 "$RUN_DIR/watch.log" >&2; die "watch did not start"; }
+  # The stack as deployed: the signups' mail jobs are worked, not left on the queue (one small
+  # process; the worker was built with the rest).
+  start_poller
   warm "http://127.0.0.1:$API_PORT"
   run_browser "http://localhost:$API_PORT" token
 
   # 2. Cookie mode: the functions read their env at start, so watch restarts with it (the
-  # emulator and its data stay). A new port too: the old one may linger in TIME_WAIT.
+  # emulator and its data stay). A new port too: the old one may linger in TIME_WAIT. The poller
+  # invokes through watch's port, so it follows.
+  stop_group poller
   stop_group gateway
   stop_group watch
   API_PORT="$(free_port)"
   export REFRESH_COOKIE=true CORS_ALLOW_CREDENTIALS=true
   start_watch "$API_PORT"
   wait_http "http://127.0.0.1:$API_PORT/health/liveness" 300 || { tail -30 "$RUN_DIR/watch.log" >&2; die "watch did not restart"; }
+  start_poller
   warm "http://127.0.0.1:$API_PORT"
   run_browser "http://localhost:$API_PORT" cookie --no-docs
 

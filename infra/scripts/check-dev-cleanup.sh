@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regression check for `make dev`'s cleanup: start it, signal its whole process group the way
 # Ctrl-C (INT) or a process manager (TERM) does, then require that the group is gone, that the
-# emulator and watch ports are free and that nothing it started is still running.
+# emulator and watch ports are free and that nothing it started (the emulator, watch, the gateway,
+# the job poller) is still running.
 #   bash infra/scripts/check-dev-cleanup.sh
 #   DEV_SCRIPT=/path/to/dev.sh ROUNDS="tail-first:TERM" UP_SECS=900 bash infra/scripts/check-dev-cleanup.sh
 # A round is SIG (the group gets SIG) or tail-first:SIG. A group signal reaches dev.sh and its
@@ -25,7 +26,7 @@ GONE_SECS="${GONE_SECS:-15}"
 # Run the way `make dev` runs it: make is the group leader and passes a TERM on to dev.sh.
 printf 'dev:\n\t@bash "$(DEV_SCRIPT)"\n' >"$WORK/Makefile"
 
-SESSIONS=() # every session this check started: its dev runs, and their emulators and watches
+SESSIONS=() # every session this check started: its dev runs, and what each of them started
 FAILED=0
 
 # session_procs SID: the live (non-zombie) processes of session SID, one "pid args" a line.
@@ -62,6 +63,7 @@ finish() {
     [[ -f "$run/watch.pid" ]] && SESSIONS+=("$(cat "$run/watch.pid")")
     [[ -f "$run/moto.pid" ]] && SESSIONS+=("$(cat "$run/moto.pid")")
     [[ -f "$run/gateway.pid" ]] && SESSIONS+=("$(cat "$run/gateway.pid")")
+    [[ -f "$run/poller.pid" ]] && SESSIONS+=("$(cat "$run/poller.pid")")
   done
   ((${#SESSIONS[@]})) && kill_sessions "${SESSIONS[@]}"
   { wait; } 2>/dev/null
@@ -83,7 +85,7 @@ indent() { cut -c1-220 | sed 's/^/       | /'; }
 round() {
   local spec="$1" sig="${1##*:}" name="${1/:/-}"
   local run="$WORK/run-$name" devlog="$WORK/dev-$name.log"
-  local moto api sid moto_sid watch_sid gateway_sid tail_pid i start
+  local moto api sid moto_sid watch_sid gateway_sid poller_sid tail_pid i start
   ROUND_FAILED=0
   start=$SECONDS
   moto="$(free_port)"
@@ -118,14 +120,25 @@ os.execvp(sys.argv[1], sys.argv[1:])' \
     fi
     tail -n 30 "$devlog" | indent
     reap "$sid" "$(cat "$run/moto.pid" 2>/dev/null)" "$(cat "$run/watch.pid" 2>/dev/null)" \
-      "$(cat "$run/gateway.pid" 2>/dev/null)"
+      "$(cat "$run/gateway.pid" 2>/dev/null)" "$(cat "$run/poller.pid" 2>/dev/null)"
     return
   fi
   ok "$spec: API up on $api after $((SECONDS - start))s"
   moto_sid="$(cat "$run/moto.pid")"
   watch_sid="$(cat "$run/watch.pid")"
   gateway_sid="$(cat "$run/gateway.pid")"
-  SESSIONS+=("$moto_sid" "$watch_sid" "$gateway_sid")
+  # dev.sh starts the poller once the API answers: give it a moment to get there.
+  for ((i = 0; i < 100; i++)); do
+    [[ -f "$run/poller.pid" ]] && break
+    sleep 0.1
+  done
+  poller_sid="$(cat "$run/poller.pid" 2>/dev/null || true)"
+  if [[ -n "$poller_sid" ]]; then
+    ok "$spec: job poller started"
+  else
+    fail "$spec: make dev started no job poller ($run/poller.pid) within 10 s of the API answering"
+  fi
+  SESSIONS+=("$moto_sid" "$watch_sid" "$gateway_sid" "$poller_sid")
 
   if [[ "$spec" == tail-first:* ]]; then
     # dev.sh's `tail -f watch.log`; wait until dev.sh has reaped it.
@@ -153,17 +166,23 @@ os.execvp(sys.argv[1], sys.argv[1:])' \
   fi
   if port_in_use "$moto"; then fail "$spec: emulator port $moto still in use"; else ok "$spec: emulator port $moto free"; fi
   if port_in_use "$api"; then fail "$spec: API port $api still in use"; else ok "$spec: API port $api free"; fi
-  if [[ -z "$(session_procs "$moto_sid")$(session_procs "$watch_sid")$(session_procs "$gateway_sid")" ]]; then
-    ok "$spec: no emulator, watch or gateway process left"
+  local left=""
+  for i in "$moto_sid" "$watch_sid" "$gateway_sid" "$poller_sid"; do
+    [[ -n "$i" ]] && left+="$(session_procs "$i")"
+  done
+  if [[ -z "$left" ]]; then
+    ok "$spec: no emulator, watch, gateway or poller process left"
   else
     fail "$spec: left running:"
-    { session_procs "$moto_sid"; session_procs "$watch_sid"; session_procs "$gateway_sid"; } | indent
+    for i in "$moto_sid" "$watch_sid" "$gateway_sid" "$poller_sid"; do
+      [[ -n "$i" ]] && session_procs "$i"
+    done | indent
   fi
   if ((ROUND_FAILED)); then
     printf '       last lines of the dev log:\n'
     tail -n 15 "$devlog" | indent
   fi
-  reap "$sid" "$moto_sid" "$watch_sid" "$gateway_sid"
+  reap "$sid" "$moto_sid" "$watch_sid" "$gateway_sid" "$poller_sid"
 }
 
 for spec in $ROUNDS; do

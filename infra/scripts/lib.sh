@@ -153,6 +153,17 @@ start_watch() {
   start_gateway gateway "$port"
 }
 
+# start_poller [--parameter Name=Value]...: what Lambda's event source mappings do deployed, for
+# every SQS mapping of template.yaml (JobsQueueMapping): infra/local/poller.py receives the
+# emulator's queue and invokes the function through the running watch (WATCH_PORT); its log, a
+# line per batch, is $RUN_DIR/poller.log. Stopped with `stop_group poller`, before watch.
+start_poller() {
+  [[ -n "${WATCH_PORT:-}" ]] || die "start_poller: no watch running (start_watch first)"
+  [[ -n "${AWS_ENDPOINT_URL:-}" ]] || die "start_poller: no emulator (local_aws or export_env first)"
+  start_group poller "$RUN_DIR/poller.log" \
+    "$VENV/bin/python" -B "$ROOT/infra/local/poller.py" --endpoint "$AWS_ENDPOINT_URL" --watch-port "$WATCH_PORT" "$@"
+}
+
 # start_gateway NAME PORT [--parameter Name=Value]...: one more local API Gateway on PORT in front
 # of the running watch (WATCH_PORT), e.g. the same functions behind a stage with
 # RequireApiKey=true; its log is $RUN_DIR/NAME.log.

@@ -5,17 +5,19 @@
 #   2. cargo fmt --check
 #   3. cargo clippy -D warnings: every target, and the smoke checks by name (test = false)
 #   4. cfn-lint template.yaml
-#   5. sam validate --lint, and the local gateway's unit tests (infra/local/test_gateway.py)
+#   5. sam validate --lint, and infra/local's unit tests (test_gateway.py: the local gateway;
+#      test_poller.py: the local event source mapping)
 #   6. the emulator on a free port, bootstrapped from template.yaml
 #   7. cargo test --workspace: unit tests, the wiring checks, the event replay, the end-to-end
 #      tests (tests/tests/e2e/); the smoke checks' binary is built here too
-#   8. smoke checks through `cargo lambda watch` behind infra/local/gateway.py
+#   8. smoke checks through `cargo lambda watch` behind infra/local/gateway.py, with
+#      infra/local/poller.py working the job queue as Lambda's event source mapping does
 #      (tests/tests/smoke/, SMOKE_BASE_URL): routing, preflights, the template's 404 envelope,
 #      HEAD, 200 parallel clients, request ids, the README's auth flow and uploads walkthrough,
 #      signed webhooks, a body that is not UTF-8, the OpenAPI document (openapi-spec-validator,
 #      schemathesis); then a second gateway with RequireApiKey=true (SMOKE_PHASE=api-key: the
-#      403 envelope, a plan's throttle per key); then, the emulator stopped, readiness 503
-#      within 3 s (SMOKE_PHASE=emulator-stopped)
+#      403 envelope, a plan's throttle per key); then, the poller and the emulator stopped,
+#      readiness 503 within 3 s (SMOKE_PHASE=emulator-stopped)
 #   9. a real browser: headless Chromium against a stack of its own (infra/scripts/browser.sh)
 #  10. `make dev`'s cleanup under a group signal (infra/scripts/check-dev-cleanup.sh)
 set -euo pipefail
@@ -27,6 +29,7 @@ cd "$ROOT"
 PASSED=0
 FAILED=0
 cleanup() {
+  stop_group poller
   stop_group gateway-keys
   stop_group gateway
   stop_group watch
@@ -56,7 +59,7 @@ step "cfn-lint template.yaml"
 "$VENV/bin/cfn-lint" template.yaml
 step "sam validate --lint"
 SAM_CLI_TELEMETRY=0 "$VENV/bin/sam" validate --lint --template template.yaml
-step "the local gateway's unit tests (infra/local/test_gateway.py)"
+step "infra/local's unit tests (test_gateway.py, test_poller.py)"
 "$VENV/bin/python" -B -m unittest discover -s infra/local -p 'test_*.py'
 
 MOTO_PORT="${MOTO_PORT:-$(free_port)}"
@@ -76,6 +79,8 @@ lift_rate_limits
 start_watch "$API_PORT"
 BASE="http://127.0.0.1:$API_PORT"
 wait_http "$BASE/health/liveness" 300 || { tail -30 "$RUN_DIR/watch.log"; die "watch did not start"; }
+# The job queue worked as deployed, for the checks that wait for a job's effect (a mail, a task).
+start_poller
 
 # Every check with the whole stack up; schemathesis's budget is FUZZ_EXAMPLES (default 10).
 check "smoke checks through watch (tests/tests/smoke/)" \
@@ -89,6 +94,8 @@ check "smoke checks through a gateway with RequireApiKey=true" \
   env SMOKE_BASE_URL="http://127.0.0.1:$KEY_PORT" SMOKE_PHASE=api-key cargo test -p e2e --test smoke
 stop_group gateway-keys
 
+# The poller first: with the emulator gone it has nothing to poll (it would only log that).
+stop_group poller
 stop_group moto
 check "smoke checks with the emulator stopped: readiness 503 within 3 s" \
   env SMOKE_BASE_URL="$BASE" SMOKE_PHASE=emulator-stopped cargo test -p e2e --test smoke
