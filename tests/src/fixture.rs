@@ -37,6 +37,11 @@ pub struct Identity {
     pub users_router: Router,
     /// HTTP client.
     pub http: Client,
+    /// This fixture's jobs queues: auth enqueues its mail here.
+    pub queues: crate::TestQueues,
+    /// The job worker over them, as the event source mapping runs it (mail arrives as deployed:
+    /// a moment after the request).
+    pub worker: crate::RunningWorker,
 }
 
 /// A registered user: credentials and the tokens signup returned.
@@ -64,8 +69,16 @@ impl Identity {
 
     /// Both functions with overridden variables.
     pub async fn start_with(overrides: &[(&str, &str)]) -> Self {
-        let env = emulator_env(overrides);
-        let app = app_with(&env).await;
+        let app = app_with(&emulator_env(overrides)).await;
+        let queues = crate::TestQueues::create(&app, 5, 30).await;
+        // The queues, and retries a second apart unless the test says otherwise.
+        let queue_env = queues.env();
+        let mut all: Vec<(&str, &str)> = queue_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        all.push(("JOBS_RETRY_BASE_SECS", "1"));
+        all.retain(|(k, _)| !overrides.iter().any(|(o, _)| o == k));
+        all.extend_from_slice(overrides);
+        let env = emulator_env(&all);
+        let worker = crate::RunningWorker::spawn(app.clone(), env.clone(), queues.clone()).await;
         // Each function's state as its own `init` builds it, over one AppState.
         let auth_state = auth::init(app.clone(), env.clone())
             .await
@@ -80,6 +93,8 @@ impl Identity {
             users: spawn_http(users::router(users_state)).await,
             app,
             http: Client::new(),
+            queues,
+            worker,
         }
     }
 

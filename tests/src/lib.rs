@@ -7,6 +7,7 @@
 //! - [`client`]: routers served over HTTP or called in process, and a client reading replies whole;
 //! - [`gateway`]: requests shaped as API Gateway hands them over (a client's `sourceIp`);
 //! - [`fixture`]: the auth and users functions over one state, and the accounts they create;
+//! - [`jobs`]: a test's own jobs queues, and the job worker run in process over them;
 //! - [`mail`]: the mail the emulator's SES accepted, and the links in it;
 //! - [`openapi`]: the routes an OpenAPI document describes;
 //! - [`tools`]: the repository root and the Python tools in `.venv`;
@@ -24,6 +25,7 @@ pub mod client;
 pub mod emulator;
 pub mod fixture;
 pub mod gateway;
+pub mod jobs;
 pub mod mail;
 pub mod openapi;
 pub mod tools;
@@ -36,6 +38,7 @@ pub use emulator::{
 };
 pub use fixture::{Account, Identity, signer_with};
 pub use gateway::gateway_request;
+pub use jobs::{RunningWorker, TestQueues};
 pub use mail::{mail_at_least, mail_to, token_in};
 pub use openapi::openapi_routes;
 pub use tools::{repo_root, venv_tool};

@@ -1,23 +1,20 @@
 //! What only the auth function has: password hashing (argon2, with a dummy hash for unknown
-//! users that costs nothing at init), the attempt and mail counters, the mailer, and its own
-//! settings.
+//! users that costs nothing at init), the attempt counters, the jobs queue its mail goes to
+//! (the worker, `functions/jobs`, sends it), and its own settings.
 
 use std::{
-    future::Future,
     ops::Deref,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use identity::{
     jwt::{Signer, TokenKind, TokenSettings},
-    mail::Mailer,
     password::{HashCost, Passwords},
     store::counters::{Counters, Window},
 };
-use shared::{
-    AppEnv, AppState, ConfigError, Env, Table, error::DisplayErrorContext, secrets::LazySecret,
-};
+use queue::JobQueue;
+use shared::{AppState, ConfigError, Env, Table, error::DisplayErrorContext, secrets::LazySecret};
 
 /// Auth-only settings, read at init.
 #[derive(Debug, Clone)]
@@ -33,9 +30,6 @@ pub struct AuthSettings {
     /// window (two tabs refreshing at once) is answered 409 `REFRESH_RACE` instead of being
     /// treated as a replay that revokes the session. 0 turns the window off.
     pub refresh_grace: Duration,
-    /// `PUBLIC_APP_URL`: base of the links in mails (never the request's Host header). Required
-    /// when `APP_ENV=deployed`; `http://localhost:3000` locally.
-    pub public_app_url: String,
     /// `LOGIN_MAX_FAILURES` (5) guesses per `LOGIN_FAILURE_WINDOW_SECS` (900) per identifier
     /// as typed and client IP: a stranger's guesses cannot lock the owner out.
     pub login_window: Window,
@@ -47,44 +41,17 @@ pub struct AuthSettings {
     pub login_backoff_secs: i64,
     /// `REQUIRE_VERIFIED_EMAIL` (false): unverified accounts cannot log in (403).
     pub require_verified_email: bool,
-    /// `RESET_MAILS_PER_HOUR` (3) per address.
-    pub reset_mails: Window,
-    /// `VERIFY_MAILS_PER_HOUR` (3) per address, for resends.
-    pub verify_mails: Window,
-    /// `MAILS_PER_ADDRESS_PER_HOUR` (5): every mail to one address, whatever its kind, counted
-    /// by address so that deleting and re-creating an account does not reset it.
-    pub mails_per_address: Window,
-    /// `FORGOT_RESPONSE_FLOOR_MS` (600): `/password/forgot` and `/verify-email/resend` never
-    /// answer sooner, so their timing does not tell whether (or in which state) an account exists.
-    pub response_floor: Duration,
 }
 
 impl AuthSettings {
     /// Reads the auth variables.
     pub fn from_env(env: &Env, refresh_ttl: Duration) -> Result<Self, ConfigError> {
-        let public_app_url = match (env.http_url("PUBLIC_APP_URL")?, AppEnv::from_env(env)?) {
-            (Some(url), _) => url,
-            (None, AppEnv::Local) => "http://localhost:3000".to_owned(),
-            (None, AppEnv::Deployed) => {
-                return Err(ConfigError::new(
-                    "PUBLIC_APP_URL",
-                    "is required when APP_ENV=deployed (mail links point there)",
-                ));
-            }
-        };
         let window_secs = env.num("LOGIN_FAILURE_WINDOW_SECS", 900, 1, 86_400)?;
-        let per_hour = |var: &'static str, default: i64| -> Result<Window, ConfigError> {
-            Ok(Window {
-                max: env.num(var, default, 1, 1_000)?,
-                window_secs: 3_600,
-            })
-        };
         Ok(Self {
             refresh_cookie: env.bool("REFRESH_COOKIE", false)?,
             refresh_cookie_path: env.string_or("REFRESH_COOKIE_PATH", "/api/v1/auth"),
             refresh_ttl,
             refresh_grace: Duration::from_secs(env.num("REFRESH_GRACE_SECS", 10, 0, 300)?),
-            public_app_url,
             login_window: Window {
                 max: env.num("LOGIN_MAX_FAILURES", 5, 1, 1_000)?,
                 window_secs,
@@ -95,10 +62,6 @@ impl AuthSettings {
             },
             login_backoff_secs: env.num("LOGIN_BACKOFF_SECS", 1, 0, 3_600)?,
             require_verified_email: env.bool("REQUIRE_VERIFIED_EMAIL", false)?,
-            reset_mails: per_hour("RESET_MAILS_PER_HOUR", 3)?,
-            verify_mails: per_hour("VERIFY_MAILS_PER_HOUR", 3)?,
-            mails_per_address: per_hour("MAILS_PER_ADDRESS_PER_HOUR", 5)?,
-            response_floor: env.millis("FORGOT_RESPONSE_FLOOR_MS", 600)?,
         })
     }
 }
@@ -114,8 +77,9 @@ pub struct Parts {
     pub passwords: Passwords,
     /// Login attempts and mails, per window.
     pub counters: Counters,
-    /// Verification, reset and notice mails.
-    pub mailer: Mailer,
+    /// The jobs queue: verification, reset and notice mails are enqueued, and the worker sends
+    /// them.
+    pub queue: JobQueue,
     /// Settings.
     pub settings: AuthSettings,
     /// The signing ring (`SIGNING_KEYS_SECRET_ID`), read on first use.
@@ -153,7 +117,7 @@ impl AuthContext {
                 app.dynamo.clone(),
                 app.config.require_table(Table::RateLimits)?.to_owned(),
             ),
-            mailer: Mailer::from_env(app.ses.clone(), env)?,
+            queue: JobQueue::from_env(app, env)?,
             settings: AuthSettings::from_env(env, refresh_ttl)?,
             signer: Arc::new(signer),
             verifying_secret_id: env.required("VERIFYING_KEYS_SECRET_ID")?,
@@ -223,39 +187,5 @@ impl AuthContext {
             .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(e)))?;
         tracing::info!(active_kid = signer.active_kid(), "public keys published");
         Ok(())
-    }
-
-    /// `<PUBLIC_APP_URL>/<path>?token=<token>`: mail links never come from the request.
-    pub fn link(&self, path: &str, token: &str) -> String {
-        format!("{}/{path}?token={token}", self.settings.public_app_url)
-    }
-}
-
-impl AuthContext {
-    /// Runs `work` and answers no sooner than the response floor, and no later, whatever
-    /// happened: the timing of `forgot` and `resend` must not tell accounts apart. The work runs
-    /// as a task of its own, so answering at the floor never cancels it half-way (a mail sent
-    /// and its link not recorded); a slow run finishes after the answer. Failures are logged,
-    /// never shown (the user can ask again).
-    pub async fn padded(
-        &self,
-        what: &'static str,
-        work: impl Future<Output = Result<(), shared::ApiError>> + Send + 'static,
-    ) {
-        let started = Instant::now();
-        let floor = self.settings.response_floor;
-        let task = tokio::spawn(async move {
-            if let Err(err) = work.await {
-                tracing::warn!(error = ?err, "{what} not processed");
-            }
-        });
-        if tokio::time::timeout(floor, task).await.is_err() {
-            tracing::warn!(
-                "{what} still running at the response floor; it finishes after the answer"
-            );
-        }
-        if let Some(rest) = floor.checked_sub(started.elapsed()) {
-            tokio::time::sleep(rest).await;
-        }
     }
 }

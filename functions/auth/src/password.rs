@@ -1,5 +1,5 @@
-//! Passwords, after OWASP's Forgot Password cheat sheet: `forgot` answers the same 202 whatever
-//! the account; reset tokens are single-use, purpose-bound and short-lived; a reset ends every
+//! Passwords, after OWASP's Forgot Password cheat sheet: `forgot` answers the same 202 after
+//! the same work (one enqueue; the worker looks the account up) whatever the account; reset tokens are single-use, purpose-bound and short-lived; a reset ends every
 //! session; a change needs the current password and keeps only the caller's session.
 
 use axum::{extract::State, http::StatusCode};
@@ -7,21 +7,21 @@ use identity::{
     AuthUser, IdentityState,
     domain::{Email, NewPassword, Validator},
     jwt::TokenKind,
-    mail::{MailContext, MailKind, human_duration},
     password::Verified,
     store::users::User,
 };
+use queue::Job;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use shared::{
     ApiError, ErrorCode, Routes,
-    clock::{now_rfc3339, now_s},
+    clock::now_rfc3339,
     extract::{ClientIp, Json, Validate},
 };
 
 use crate::{
     context::AuthContext,
-    verification::{Message, action_claims, mail_user},
+    verification::{Message, action_claims},
 };
 
 /// `password/forgot`, `password/reset`, `password/change`.
@@ -46,67 +46,25 @@ pub(crate) struct ForgotBody {
 /// Its one field is checked by the handler.
 impl Validate for ForgotBody {}
 
-/// `POST /password/forgot`: always 202 with one body, never sooner than the response floor.
+/// `POST /password/forgot`: always 202 with one body after one enqueue, whatever the account.
 #[utoipa::path(post, path = "/api/v1/auth/password/forgot", tag = "auth", request_body = ForgotBody,
-    responses((status = 202, description = "Same answer whatever the account", body = Message)))]
+    responses(
+        (status = 202, description = "Same answer whatever the account", body = Message),
+        (status = 503, description = "The jobs queue is unavailable: nothing was enqueued, ask again (`SERVICE_UNAVAILABLE`)", body = shared::openapi::ErrorEnvelope)))]
 pub(crate) async fn forgot(
-    State(identity): State<IdentityState>,
     State(auth): State<AuthContext>,
     Json(body): Json<ForgotBody>,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     let email = Email::parse(&body.email)?;
-    // Even a failing store must not change the answer: that would tell accounts apart.
-    let work = forgot_work(identity, auth.clone(), email);
-    auth.padded("password reset request", work).await;
+    // The worker reserves the per-address limit, looks the account up and sends the link; the
+    // request does the same for every address, so neither its answer nor its timing tells
+    // accounts apart. A queue that cannot be reached fails alike for every address too.
+    auth.queue
+        .enqueue(Job::PasswordReset {
+            email: email.as_str().to_owned(),
+        })
+        .await?;
     Ok(Message::accepted(FORGOT_MESSAGE))
-}
-
-async fn forgot_work(
-    identity: IdentityState,
-    auth: AuthContext,
-    email: Email,
-) -> Result<(), ApiError> {
-    let (identity, auth, email) = (&identity, &auth, &email);
-    let now = now_s();
-    // Counted for every address, known or not, so throttling reveals nothing either.
-    if auth
-        .counters
-        .reserve("reset-mail", email.as_str(), auth.settings.reset_mails, now)
-        .await?
-        .is_some()
-    {
-        tracing::info!("password reset mail throttled");
-        return Ok(());
-    }
-    let Some(user) = identity
-        .store
-        .users
-        .find_by_login(email.as_str())
-        .await?
-        .filter(User::is_active)
-    else {
-        return Ok(());
-    };
-    let issued = auth
-        .signer()
-        .await?
-        .issue(TokenKind::PasswordReset, &user.id, None, now)?;
-    let link = auth.link("reset-password", &issued.token);
-    let ctx = MailContext {
-        first_name: &user.first_name,
-        link: &link,
-        expires_in: human_duration(identity.settings.ttl(TokenKind::PasswordReset)),
-        changed_at: "",
-    };
-    // Allowed beside the previous link before sending; the only one once sent. A send that
-    // fails or times out leaves the previous link working instead of voiding it with nothing to
-    // replace it. Single use holds throughout: a reset consumes its jti and clears them all.
-    let users = &identity.store.users;
-    users.allow_reset_jti(&user.id, &issued.claims.jti).await?;
-    if mail_user(auth, &user, MailKind::PasswordReset, &ctx).await {
-        users.only_reset_jti(&user.id, &issued.claims.jti).await?;
-    }
-    Ok(())
 }
 
 /// A reset link's token and the new password.
@@ -248,15 +206,14 @@ pub(crate) async fn change(
         }
     };
 
-    let link = format!("{}/forgot-password", auth.settings.public_app_url);
-    let changed_at = now_rfc3339();
-    let ctx = MailContext {
-        first_name: &u.first_name,
-        link: &link,
-        expires_in: String::new(),
-        changed_at: &changed_at,
+    // The notice is a job; a queue that cannot be reached costs the notice, not the change.
+    let notice = Job::PasswordChanged {
+        user_id: u.id.clone(),
+        changed_at: now_rfc3339(),
     };
-    mail_user(&auth, u, MailKind::PasswordChanged, &ctx).await;
+    if let Err(err) = auth.queue.enqueue(notice).await {
+        tracing::warn!(user_id = %u.id, error = ?err, "password change notice not enqueued");
+    }
     Ok(Json(Changed {
         message: "Password changed",
         sessions_revoked: ended,

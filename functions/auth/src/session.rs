@@ -127,7 +127,7 @@ pub(crate) async fn signup(
         })?;
     tracing::info!(user_id = %user.id, "user signed up");
     // A failed send leaves the account in place; the user can ask for a resend.
-    verification::send(&identity, &auth, &user).await;
+    verification::send(&auth, &user).await;
     if auth.settings.require_verified_email {
         let body = SignupPending {
             message: "Account created. Confirm your email address, then log in.",

@@ -1,18 +1,19 @@
 //! Email verification: the link mailed at signup (and on resend), and its single-use token.
-//! Also the mail and action-token helpers the password routes share.
+//! Also the action-token helper the password routes share. The mail itself is a job: these
+//! routes enqueue it, and the worker (`functions/jobs`) looks the account up, issues the link's
+//! token and sends it.
 
 use axum::{extract::State, http::StatusCode};
 use identity::{
     IdentityState, MaybeAuthUser,
     domain::Email,
     jwt::{Claims, TokenKind},
-    mail::{MailContext, MailKind, human_duration},
     store::users::User,
 };
+use queue::{Job, ResendTo};
 use serde::{Deserialize, Serialize};
 use shared::{
     ApiError, ErrorCode, Routes,
-    clock::now_s,
     error::FieldError,
     extract::{Json, OptionalJson, Validate, failures},
 };
@@ -44,44 +45,6 @@ impl Message {
     }
 }
 
-/// Sends `kind` to `user` unless the address had its share of mail this hour (counted by
-/// address, over every kind, so deleting and re-creating an account does not reset it). A
-/// failure is logged, never surfaced: mail never changes an answer. `true` when sent.
-pub async fn mail_user(
-    auth: &AuthContext,
-    user: &User,
-    kind: MailKind,
-    ctx: &MailContext<'_>,
-) -> bool {
-    match auth
-        .counters
-        .reserve(
-            "mail-to",
-            &user.email,
-            auth.settings.mails_per_address,
-            now_s(),
-        )
-        .await
-    {
-        Ok(None) => {}
-        Ok(Some(_)) => {
-            tracing::info!(user_id = %user.id, ?kind, "mail to this address throttled");
-            return false;
-        }
-        Err(err) => {
-            tracing::warn!(user_id = %user.id, ?kind, error = ?err, "mail counter unavailable; not sent");
-            return false;
-        }
-    }
-    match auth.mailer.send(&user.email, kind, ctx).await {
-        Ok(()) => true,
-        Err(err) => {
-            tracing::warn!(user_id = %user.id, ?kind, error = %format!("{err:#}"), "mail not sent");
-            false
-        }
-    }
-}
-
 /// Verifies an action token of `kind`; any failure is the same 400 `INVALID_ACTION_TOKEN`.
 pub async fn action_claims(
     identity: &IdentityState,
@@ -94,28 +57,16 @@ pub async fn action_claims(
     })?)
 }
 
-/// Issues a verification token and mails its link. Failures are logged, never surfaced.
-pub async fn send(identity: &IdentityState, auth: &AuthContext, user: &User) {
-    let issued = match auth
-        .signer()
-        .await
-        .map_err(anyhow::Error::from)
-        .and_then(|signer| signer.issue(TokenKind::VerifyEmail, &user.id, None, now_s()))
-    {
-        Ok(issued) => issued,
-        Err(err) => {
-            tracing::error!(error = %format!("{err:#}"), "could not issue a verification token");
-            return;
-        }
+/// Enqueues the verification mail of a new account. A queue that cannot be reached costs the
+/// mail, not the signup (the account exists by now): logged, and the user can ask again
+/// (`/verify-email/resend`).
+pub async fn send(auth: &AuthContext, user: &User) {
+    let job = Job::VerifyEmail {
+        user_id: user.id.clone(),
     };
-    let link = auth.link("verify-email", &issued.token);
-    let ctx = MailContext {
-        first_name: &user.first_name,
-        link: &link,
-        expires_in: human_duration(identity.settings.ttl(TokenKind::VerifyEmail)),
-        changed_at: "",
-    };
-    mail_user(auth, user, MailKind::VerifyEmail, &ctx).await;
+    if let Err(err) = auth.queue.enqueue(job).await {
+        tracing::error!(user_id = %user.id, error = ?err, "verification mail not enqueued");
+    }
 }
 
 /// The token of a verification link.
@@ -177,7 +128,8 @@ impl Validate for ResendBody {
 
 /// `POST /verify-email/resend`: with a Bearer token, for the caller; without one (an account
 /// that cannot log in yet under `REQUIRE_VERIFIED_EMAIL`), for `{"email"}`. Always 202 with one
-/// body, throttled per account; nothing is sent once verified.
+/// body after the same work (one enqueue), whatever the account: the worker looks it up, and
+/// sends nothing once verified, throttled per address.
 /// Sends the verification link again: to the caller (Bearer), or to `email`. Same answer
 /// whatever the account.
 #[utoipa::path(post, path = "/api/v1/auth/verify-email/resend", tag = "auth",
@@ -185,59 +137,26 @@ impl Validate for ResendBody {
     request_body(content = Option<ResendBody>, description = "`{\"email\"}` without a token"),
     responses(
         (status = 202, description = "Sent if the account exists and is not verified", body = Message),
-        (status = 401, description = "Neither a token nor `email` (`NOT_AUTHENTICATED`), or a bad token", body = shared::openapi::ErrorEnvelope)))]
+        (status = 401, description = "Neither a token nor `email` (`NOT_AUTHENTICATED`), or a bad token", body = shared::openapi::ErrorEnvelope),
+        (status = 503, description = "The jobs queue is unavailable: nothing was enqueued, ask again (`SERVICE_UNAVAILABLE`)", body = shared::openapi::ErrorEnvelope)))]
 pub(crate) async fn resend(
-    State(identity): State<IdentityState>,
     State(auth): State<AuthContext>,
     MaybeAuthUser(caller): MaybeAuthUser,
     OptionalJson(body): OptionalJson<ResendBody>,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     let message = "If your email is not verified yet, a new verification link has been sent.";
     let email = body.map(|b| b.check()).transpose()?.flatten();
-    let target = match caller {
-        Some(caller) => Target::User(Box::new(caller.user)),
+    let to = match caller {
+        Some(caller) => ResendTo::User(caller.user.id),
         // Neither a token nor an address: nothing says whose link to resend.
-        None => Target::Address(email.ok_or(ErrorCode::NotAuthenticated)?),
+        None => ResendTo::Email(
+            email
+                .ok_or(ErrorCode::NotAuthenticated)?
+                .as_str()
+                .to_owned(),
+        ),
     };
-    // Unknown, verified and unverified addresses must answer alike: the work is padded.
-    let work = resend_work(identity, auth.clone(), target);
-    auth.padded("verification resend", work).await;
+    // Unknown, verified and unverified addresses answer alike: the same one enqueue for each.
+    auth.queue.enqueue(Job::ResendVerification { to }).await?;
     Ok(Message::accepted(message))
-}
-
-/// Whose verification link to resend.
-enum Target {
-    /// The authenticated caller.
-    User(Box<User>),
-    /// Whoever holds this address, if anyone.
-    Address(Email),
-}
-
-async fn resend_work(
-    identity: IdentityState,
-    auth: AuthContext,
-    target: Target,
-) -> Result<(), ApiError> {
-    let (identity, auth) = (&identity, &auth);
-    let user = match target {
-        Target::User(user) => Some(*user),
-        Target::Address(email) => identity.store.users.find_by_login(email.as_str()).await?,
-    };
-    let Some(user) = user.filter(|u| u.is_active() && !u.email_verified) else {
-        return Ok(());
-    };
-    if auth
-        .counters
-        .reserve(
-            "verify-mail",
-            &user.email,
-            auth.settings.verify_mails,
-            now_s(),
-        )
-        .await?
-        .is_none()
-    {
-        send(identity, auth, &user).await;
-    }
-    Ok(())
 }

@@ -1,8 +1,9 @@
 //! The deliveries table: one item per provider and delivery id, claimed with a conditional
 //! write so that exactly one copy of a delivery is handled, however many arrive at once.
 //!
-//! Status: `processing` (claimed, handler running), then `done`, `ignored` (no handler for the
-//! type, or nothing to do) or `failed`. A `failed` delivery, or one `processing` past its lease
+//! Status: `processing` (claimed, handler running), then `enqueued` (its effect is a job on the
+//! queue, which the worker applies), `ignored` (no handler for the type, or nothing to do) or
+//! `failed` (the queue could not be reached). A `failed` delivery, or one `processing` past its lease
 //! (the handler died), can be claimed again by the sender's retry; everything else is a
 //! duplicate. The payload itself is not stored: its SHA-256 and size are.
 
@@ -28,8 +29,8 @@ pub enum Claim {
 /// How handling ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Finished {
-    /// A handler ran to completion.
-    Done,
+    /// The handler's effect is on the jobs queue.
+    Enqueued,
     /// Nothing to do (no handler for this type, or the event did not apply).
     Ignored,
     /// The handler failed; a redelivery runs it again.
@@ -39,7 +40,7 @@ pub enum Finished {
 impl Finished {
     fn as_str(self) -> &'static str {
         match self {
-            Self::Done => "done",
+            Self::Enqueued => "enqueued",
             Self::Ignored => "ignored",
             Self::Failed => "failed",
         }

@@ -85,10 +85,15 @@ pub async fn receive(
     };
     let outcome = ctx
         .handlers
-        .dispatch(&provider, &event_type, &payload)
+        .dispatch(
+            &provider,
+            &format!("{name}#{delivery_id}"),
+            &event_type,
+            &payload,
+        )
         .await;
     let finished = match &outcome {
-        Ok(Outcome::Done) => Finished::Done,
+        Ok(Outcome::Enqueued) => Finished::Enqueued,
         Ok(Outcome::Ignored) => Finished::Ignored,
         Err(_) => Finished::Failed,
     };
@@ -98,8 +103,10 @@ pub async fn receive(
     tracing::info!(provider = %name, %delivery_id, %event_type, attempt, status = ?finished, "webhook handled");
     match outcome {
         Ok(_) => Ok((StatusCode::ACCEPTED, Json(Ack { status: "accepted" })).into_response()),
-        // Not the sender's fault: a 503 makes it retry, and the retry runs the handler again.
-        Err(err) => Err(ApiError::Unavailable(err.context("webhook handler failed"))),
+        // Not the sender's fault: a 503 makes it retry, and the retry enqueues the same job id.
+        Err(err) => Err(ApiError::Unavailable(
+            err.context("webhook effect not enqueued"),
+        )),
     }
 }
 

@@ -1,11 +1,11 @@
 //! The webhooks function's state: the core, an exempt limiter, and [`WebhooksContext`]. No
-//! identity state: deliveries authenticate by signature, not by token; only identity's users
-//! store, through which the tier handler writes.
+//! identity state: deliveries authenticate by signature, not by token; effects are jobs, which
+//! the worker applies.
 
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use identity::store::users::Users;
+use queue::JobQueue;
 use shared::{
     AppState, Env,
     config::Table,
@@ -63,10 +63,7 @@ pub async fn init(app: AppState, env: Env) -> anyhow::Result<State> {
             settings.retention,
             settings.lease,
         ),
-        handlers: Handlers::new(Users::new(
-            app.dynamo.clone(),
-            app.config.require_table(Table::Users)?.to_owned(),
-        )),
+        handlers: Handlers::new(JobQueue::from_env(&app, &env)?),
         settings,
     });
     Ok(State {
