@@ -212,6 +212,13 @@ impl Identity {
         crate::call(&self.auth_router, request).await
     }
 
+    /// The mails the emulator's SES accepted for `address` once every job enqueued so far has
+    /// been worked: what was sent, with nothing still on its way.
+    pub async fn mail_to(&self, address: &str) -> Vec<serde_json::Value> {
+        self.queues.settled().await;
+        crate::mail_to(address).await
+    }
+
     /// `POST /api/v1/auth/password/forgot` for `email`.
     pub async fn forgot(&self, email: &str) -> Reply {
         self.post_auth(

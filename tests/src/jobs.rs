@@ -117,6 +117,41 @@ impl TestQueues {
             .collect()
     }
 
+    /// Waits (up to 20 s) until the jobs queue holds nothing, visible or in flight: every job
+    /// enqueued so far has been worked (done, or failed into the dead-letter queue). Panics
+    /// otherwise, naming what is left.
+    pub async fn settled(&self) {
+        let mut left = (0, 0);
+        for _ in 0..200 {
+            let attributes = self
+                .sqs
+                .get_queue_attributes()
+                .queue_url(&self.url)
+                .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+                .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+                .send()
+                .await
+                .expect("queue attributes")
+                .attributes
+                .unwrap_or_default();
+            let count = |name: &QueueAttributeName| {
+                attributes
+                    .get(name)
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            left = (
+                count(&QueueAttributeName::ApproximateNumberOfMessages),
+                count(&QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+            );
+            if left == (0, 0) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the jobs queue never emptied: (visible, in flight) = {left:?}");
+    }
+
     /// Messages in the dead-letter queue now (received and made visible again at once).
     pub async fn dead_letters(&self) -> Vec<SqsMessage> {
         self.receive(&self.dead_letter_url, 0).await
@@ -164,6 +199,26 @@ impl TestQueues {
         }
         received
     }
+}
+
+/// Whether job `job_id` completed (its idempotency record is `COMPLETED`) within `secs` seconds,
+/// polling the jobs table (`JOBS_TABLE`).
+pub async fn job_completed(app: &AppState, job_id: &str, secs: u64) -> bool {
+    let table = std::env::var("JOBS_TABLE").expect("JOBS_TABLE");
+    for _ in 0..secs * 10 {
+        let item = shared::dynamo::get(&app.dynamo, &table, format!("JOB#{job_id}"))
+            .await
+            .expect("read the jobs table");
+        if item
+            .as_ref()
+            .and_then(|i| shared::dynamo::opt_s(i, "status").ok().flatten())
+            .is_some_and(|s| s == "COMPLETED")
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
 }
 
 /// The worker polling a test's queues in the background, until dropped.

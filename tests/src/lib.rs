@@ -38,8 +38,8 @@ pub use emulator::{
 };
 pub use fixture::{Account, Identity, signer_with};
 pub use gateway::gateway_request;
-pub use jobs::{RunningWorker, TestQueues};
-pub use mail::{mail_at_least, mail_to, token_in};
+pub use jobs::{RunningWorker, TestQueues, job_completed};
+pub use mail::{mail_at_least, mail_to, refuse_mail_to, token_in};
 pub use openapi::openapi_routes;
 pub use tools::{repo_root, venv_tool};
 

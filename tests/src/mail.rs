@@ -49,3 +49,19 @@ pub fn token_in(message: &serde_json::Value) -> Option<String> {
         .collect();
     (!token.is_empty()).then_some(token)
 }
+
+/// Makes the emulator's SES refuse (`true`) or accept again (`false`) mail to `address`, through
+/// `infra/local/emulator.py`'s `/_local/ses/refuse` seam: SendEmail to it answers SES's
+/// `TooManyRequestsException` and records nothing.
+pub async fn refuse_mail_to(address: &str, refuse: bool) {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
+    let reply = Client::new()
+        .json(
+            http::Method::POST,
+            &format!("{endpoint}/_local/ses/refuse"),
+            &[],
+            &serde_json::json!({ "address": address, "refuse": refuse }),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "the emulator's SES refusal seam");
+}

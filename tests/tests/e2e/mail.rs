@@ -2,12 +2,12 @@
 
 #![allow(clippy::expect_used)] // Helpers outside #[test] fns: a missing mail must fail the test.
 
-use e2e::{Identity, mail_to, token_in, unique};
+use e2e::{Identity, token_in, unique};
 use identity::jwt::TokenKind;
 use serde_json::{Value, json};
 
 async fn reset_token_for(id: &Identity, email: &str) -> String {
-    let before = mail_to(email).await.len();
+    let before = id.mail_to(email).await.len();
     let reply = id.forgot(email).await;
     assert_eq!(reply.status, 202);
     let mails = e2e::mail_at_least(email, before + 1).await;
@@ -38,7 +38,7 @@ async fn forgot_answers_the_same_for_known_and_unknown_emails_and_mails_only_the
         "{body}"
     );
     assert!(token_in(&resets[0]).is_some());
-    assert!(mail_to(&unknown).await.is_empty());
+    assert!(id.mail_to(&unknown).await.is_empty());
 }
 
 #[tokio::test]
@@ -157,7 +157,7 @@ async fn wrong_purpose_tokens_fail() {
     let id = Identity::start().await;
     let account = id.signup().await;
     let reset = reset_token_for(&id, &account.email).await;
-    let verify = mail_to(&account.email)
+    let verify = id.mail_to(&account.email)
         .await
         .iter()
         .find(|m| m["subject"].as_str().is_some_and(|s| s.contains("Confirm")))
@@ -220,7 +220,7 @@ async fn an_expired_reset_token_fails() {
 async fn verification_sets_email_verified_once() {
     let id = Identity::start().await;
     let account = id.signup().await;
-    let token = mail_to(&account.email)
+    let token = id.mail_to(&account.email)
         .await
         .first()
         .and_then(token_in)
@@ -261,7 +261,7 @@ async fn require_verified_email_blocks_tokens_until_verified() {
     let resend = id
         .post_auth("verify-email/resend", &json!({"email": email}), None)
         .await;
-    let mails = mail_to(&email).await;
+    let mails = id.mail_to(&email).await;
     let token = mails.last().and_then(token_in).expect("mail");
     assert_eq!(
         id.post_auth("verify-email", &json!({"token": token}), None)
@@ -344,7 +344,7 @@ async fn change_password_checks_the_current_one_and_ends_only_other_sessions() {
             .status,
         200
     );
-    let notices = mail_to(&account.email).await;
+    let notices = id.mail_to(&account.email).await;
     assert!(
         notices
             .iter()
@@ -388,7 +388,7 @@ async fn user_supplied_names_are_escaped_in_the_html_part() {
         .await;
     assert_eq!(reply.status, 201);
 
-    let mails = mail_to(&email).await;
+    let mails = id.mail_to(&email).await;
 
     let body = mails
         .first()
@@ -423,17 +423,35 @@ async fn resend_answers_202_and_is_throttled() {
 
 #[tokio::test]
 async fn when_ses_refuses_signup_still_creates_the_account_and_forgot_still_answers_202() {
-    // An unverified sender: the emulator's SES rejects every send, as AWS would.
-    let id = Identity::start_with(&[("MAIL_FROM", "unverified@nowhere.example")]).await;
+    // An unverified sender: the emulator's SES rejects every send, as AWS would. Retries at
+    // once, so the jobs reach the dead-letter queue within the test.
+    let id = Identity::start_with(&[
+        ("MAIL_FROM", "unverified@nowhere.example"),
+        ("JOBS_RETRY_BASE_SECS", "0"),
+    ])
+    .await;
     let account = id.signup().await;
 
     let reply = id.forgot(&account.email).await;
 
     assert_eq!(reply.status, 202);
-    assert!(mail_to(&account.email).await.is_empty());
     assert_eq!(
         id.login(&account.username, &account.password).await.status,
         200
+    );
+    // Both mails were tried until the queue gave up on them; none was sent.
+    assert!(id.mail_to(&account.email).await.is_empty());
+    let kinds: Vec<String> = id
+        .queues
+        .dead_letters()
+        .await
+        .iter()
+        .filter_map(|m| queue::Envelope::parse(m.body.as_deref().unwrap_or_default()).ok())
+        .map(|e| e.job.kind().to_owned())
+        .collect();
+    assert!(
+        kinds.contains(&"verify_email".to_owned()) && kinds.contains(&"password_reset".to_owned()),
+        "{kinds:?}"
     );
 }
 

@@ -229,74 +229,62 @@ async fn a_rotated_second_secret_verifies_as_well_as_the_first() {
     assert_eq!(wrong.status, 401);
 }
 
+/// Delivers a signed Stripe subscription event for `user_id` and waits until the worker has
+/// applied its job (the delivery is answered once the job is enqueued).
+async fn subscription_applied(
+    api: &WebhooksApi,
+    identity: &e2e::Identity,
+    kind: &str,
+    created: i64,
+    user_id: &str,
+    status: &str,
+) {
+    let event_id = format!("evt_{}", unique());
+    let body = stripe_event(&event_id, kind, created, user_id, status);
+    let reply = api
+        .deliver("stripe", &stripe_headers(STRIPE_SECRET, now(), &body), &body)
+        .await;
+    assert_eq!(reply.status, 202, "{:?}", reply.json());
+    assert!(
+        e2e::job_completed(&identity.app, &format!("webhook:stripe#{event_id}"), 15).await,
+        "the tier job of {event_id} never completed"
+    );
+}
+
 #[tokio::test]
 async fn the_subscription_handler_sets_the_tier_and_an_older_event_arriving_late_does_not_undo_it()
 {
     let identity = e2e::Identity::start().await;
     let user = identity.signup().await;
-    let api = WebhooksApi::start().await;
-    let tier = |token: String| {
-        let identity = &identity;
-        async move { identity.me(&token).await.json()["tier"].clone() }
-    };
-    let send = |kind: &'static str, created: i64, status: &'static str| {
-        let (api, user_id) = (&api, user.id.clone());
-        async move {
-            let body = stripe_event(
-                &format!("evt_{}", unique()),
-                kind,
-                created,
-                &user_id,
-                status,
-            );
-            api.deliver(
-                "stripe",
-                &stripe_headers(STRIPE_SECRET, now(), &body),
-                &body,
-            )
-            .await
-        }
-    };
+    let queue_env = identity.queues.env();
+    let overrides: Vec<(&str, &str)> = queue_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let api = WebhooksApi::start_with(&overrides).await;
+    let tier = || async { identity.me(&user.access).await.json()["tier"].clone() };
     let t = now();
-    assert_eq!(
-        send("customer.subscription.created", t, "active")
-            .await
-            .status,
-        202
-    );
-    assert_eq!(tier(user.access.clone()).await, "pro");
-    assert_eq!(
-        send("customer.subscription.deleted", t + 20, "canceled")
-            .await
-            .status,
-        202
-    );
-    assert_eq!(tier(user.access.clone()).await, "free");
-    // Sent before the deletion, delivered after it: acknowledged, changes nothing.
-    assert_eq!(
-        send("customer.subscription.updated", t + 10, "active")
-            .await
-            .status,
-        202
-    );
-    assert_eq!(tier(user.access.clone()).await, "free");
-    assert_eq!(
-        send("customer.subscription.updated", t + 30, "active")
-            .await
-            .status,
-        202
-    );
-    assert_eq!(tier(user.access.clone()).await, "pro");
+    let apply = |kind: &'static str, created: i64, status: &'static str| {
+        subscription_applied(&api, &identity, kind, created, &user.id, status)
+    };
+    apply("customer.subscription.created", t, "active").await;
+    assert_eq!(tier().await, "pro");
+    apply("customer.subscription.deleted", t + 20, "canceled").await;
+    assert_eq!(tier().await, "free");
+    // Sent before the deletion, delivered after it: applied by the worker, changes nothing.
+    apply("customer.subscription.updated", t + 10, "active").await;
+    assert_eq!(tier().await, "free");
+    apply("customer.subscription.updated", t + 30, "active").await;
+    assert_eq!(tier().await, "pro");
 }
 
 #[tokio::test]
-async fn a_failing_handler_answers_503_and_the_redelivery_runs_it_again() {
+async fn a_delivery_whose_job_cannot_be_enqueued_answers_503_and_the_redelivery_enqueues_it() {
     let identity = e2e::Identity::start().await;
     let user = identity.signup().await;
-    // The same deliveries table, but a users table that does not exist: the handler fails.
-    let broken = WebhooksApi::start_with(&[("USERS_TABLE", "e2e-no-such-table")]).await;
+    // The same deliveries table, but a jobs queue that does not exist: nothing can be enqueued.
+    let missing = format!("{}-no-such-queue", identity.queues.url);
+    let broken = WebhooksApi::start_with(&[("JOBS_QUEUE_URL", &missing)]).await;
+    let event_id = format!("evt_{}", unique());
     let body = stripe_event(
-        &format!("evt_{}", unique()),
+        &event_id,
         "customer.subscription.created",
         now(),
         &user.id,
@@ -307,9 +295,12 @@ async fn a_failing_handler_answers_503_and_the_redelivery_runs_it_again() {
     assert_eq!(failed.status, 503, "{:?}", failed.json());
     assert_eq!(identity.me(&user.access).await.json()["tier"], "free");
 
-    let fixed = WebhooksApi::start().await;
+    let queue_env = identity.queues.env();
+    let overrides: Vec<(&str, &str)> = queue_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let fixed = WebhooksApi::start_with(&overrides).await;
     let retried = fixed.deliver("stripe", &headers, &body).await;
     assert_eq!(retried.status, 202, "the retry is handled, not a duplicate");
+    assert!(e2e::job_completed(&identity.app, &format!("webhook:stripe#{event_id}"), 15).await);
     assert_eq!(identity.me(&user.access).await.json()["tier"], "pro");
     let again = fixed.deliver("stripe", &headers, &body).await;
     assert_eq!(again.json(), json!({"status": "duplicate"}));
