@@ -157,7 +157,8 @@ async fn wrong_purpose_tokens_fail() {
     let id = Identity::start().await;
     let account = id.signup().await;
     let reset = reset_token_for(&id, &account.email).await;
-    let verify = id.mail_to(&account.email)
+    let verify = id
+        .mail_to(&account.email)
         .await
         .iter()
         .find(|m| m["subject"].as_str().is_some_and(|s| s.contains("Confirm")))
@@ -220,7 +221,8 @@ async fn an_expired_reset_token_fails() {
 async fn verification_sets_email_verified_once() {
     let id = Identity::start().await;
     let account = id.signup().await;
-    let token = id.mail_to(&account.email)
+    let token = id
+        .mail_to(&account.email)
         .await
         .first()
         .and_then(token_in)

@@ -12,6 +12,7 @@ mod docs;
 mod hardening;
 mod health;
 mod identity;
+
 mod lockout;
 mod lookalike;
 mod mail;
@@ -22,3 +23,4 @@ mod secrets;
 mod uploads;
 mod uploads_lifecycle;
 mod webhooks;
+mod worker;

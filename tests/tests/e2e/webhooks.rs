@@ -242,7 +242,11 @@ async fn subscription_applied(
     let event_id = format!("evt_{}", unique());
     let body = stripe_event(&event_id, kind, created, user_id, status);
     let reply = api
-        .deliver("stripe", &stripe_headers(STRIPE_SECRET, now(), &body), &body)
+        .deliver(
+            "stripe",
+            &stripe_headers(STRIPE_SECRET, now(), &body),
+            &body,
+        )
         .await;
     assert_eq!(reply.status, 202, "{:?}", reply.json());
     assert!(
