@@ -1,12 +1,13 @@
 //! Smoke checks through a running stack: what `make test` checks through `cargo lambda watch`
 //! behind `infra/local/gateway.py`, as a client reaches it (routing by path, the 404 envelope,
-//! request ids, the README's auth flow and uploads walkthrough, signed webhook deliveries, a body
-//! that is not UTF-8, the served OpenAPI document and schemathesis against it), then readiness
-//! once the emulator is stopped.
+//! request ids, the README's auth flow and uploads walkthrough, signed webhook deliveries, mail
+//! sent by the job worker, a body that is not UTF-8, the served OpenAPI document and schemathesis
+//! against it), then readiness once the emulator is stopped.
 //!
 //! `SMOKE_BASE_URL` names the stack (`http://127.0.0.1:<port>`); without it the target fails
 //! with instructions. Three phases, chosen by `SMOKE_PHASE`: unset (or `up`), the checks that need
-//! the whole stack ([`routing`], [`gateway`], [`auth`], [`uploads`], [`webhooks`], [`document`]);
+//! the whole stack ([`routing`], [`gateway`], [`auth`], [`uploads`], [`webhooks`], [`jobs`],
+//! [`document`]);
 //! `api-key`, against a gateway with `RequireApiKey=true` in front of the same functions (keys
 //! from `LOCAL_API_KEY_FREE`/`_PRO`, the free plan's burst lowered); `emulator-stopped`, the
 //! checks made once the emulator is gone ([`emulator_stopped`]). `infra/scripts/test.sh` runs
@@ -26,6 +27,7 @@ mod auth;
 mod document;
 mod emulator_stopped;
 mod gateway;
+mod jobs;
 mod routing;
 mod uploads;
 mod webhooks;
@@ -94,6 +96,8 @@ fn stack_up() -> Vec<(&'static str, Check)> {
         uploads::the_readme_uploads_walkthrough_gets_the_same_bytes_back,
         webhooks::a_signed_github_delivery_is_202_and_its_repeat_a_duplicate,
         webhooks::a_signed_stripe_delivery_is_202_and_a_wrong_signature_401,
+        jobs::a_signups_verification_mail_arrives_within_seconds,
+        jobs::forgot_answers_alike_for_a_known_and_an_unknown_address,
         document::the_served_document_passes_openapi_spec_validator,
         document::schemathesis_finds_no_5xx_and_nothing_undocumented,
     ]
