@@ -4,11 +4,15 @@
 //!
 //! - [`consistency`]: every route group is wired in every place that lists it (`Cargo.toml`,
 //!   `tests/Cargo.toml`, `template.yaml` and its CORS preflights, the local gateway's route table,
-//!   `events/`, the measure probe, the OpenAPI documents);
+//!   `events/`, the measure probe, the OpenAPI documents), and every worker (a function an event
+//!   source mapping invokes, with no route) in the places a worker is listed;
 //! - [`iam`]: `template.yaml` grants each function exactly the AWS calls its
 //!   `functions/<group>/iam.toml` lists (the emulator enforces no IAM);
 //! - [`template`]: the template's operational settings (access logs, log retention, reserved
 //!   concurrency) are there for every function;
+//! - [`queues`]: every queue and every SQS event source mapping is wired as AWS advises (batch
+//!   item failures, visibility six times the function's timeout, a dead-letter queue after a
+//!   parameter's receives, encryption at rest, no SAM `SQS` event and its `"*"` policy);
 //! - [`paths`]: every repository path quoted in the README, the guide and the comments exists;
 //! - [`version`]: `Cargo.toml`'s version is what `/health` reports and the changelog's newest;
 //! - [`repo`]: reads the repository for all of them (one `template.yaml` parser).
@@ -21,6 +25,7 @@
 mod consistency;
 mod iam;
 mod paths;
+mod queues;
 mod repo;
 mod template;
 mod version;

@@ -124,3 +124,79 @@ pub fn functions(template: &Yaml) -> Vec<Function<'_>> {
     });
     functions.collect()
 }
+
+/// The logical id a `!Ref <Id>` or `!GetAtt <Id>.<Attribute>` names (either written as a short
+/// tag or as `{"Ref": ...}` / `{"Fn::GetAtt": ...}`), with the attribute (`None` for a `Ref`).
+pub fn reference(value: &Yaml) -> Option<(String, Option<String>)> {
+    let (function, argument) = match value {
+        Yaml::Tagged(tagged) => (
+            tagged.tag.to_string().trim_start_matches('!').to_owned(),
+            &tagged.value,
+        ),
+        Yaml::Mapping(map) if map.len() == 1 => {
+            let (key, argument) = map.iter().next()?;
+            let key = key.as_str()?;
+            (key.strip_prefix("Fn::").unwrap_or(key).to_owned(), argument)
+        }
+        _ => return None,
+    };
+    match (function.as_str(), argument) {
+        ("Ref", Yaml::String(id)) => Some((id.clone(), None)),
+        ("GetAtt", Yaml::String(dotted)) => {
+            let (id, attribute) = dotted.split_once('.')?;
+            Some((id.to_owned(), Some(attribute.to_owned())))
+        }
+        ("GetAtt", Yaml::Sequence(parts)) => match parts.as_slice() {
+            [Yaml::String(id), Yaml::String(attribute)] => {
+                Some((id.clone(), Some(attribute.clone())))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The `Type` of the resource `id`, if the template has it.
+pub fn resource_type<'a>(template: &'a Yaml, id: &str) -> Option<&'a str> {
+    template.get("Resources")?.get(id)?.get("Type")?.as_str()
+}
+
+/// One `AWS::Lambda::EventSourceMapping` of the template.
+pub struct Mapping<'a> {
+    /// Its logical id: `JobsQueueMapping`.
+    pub id: &'a str,
+    /// The logical id of the function it invokes (`FunctionName: !Ref <Id>`, or `!GetAtt
+    /// <Id>.Arn`), when it names one of the template's functions.
+    pub function: Option<String>,
+    /// The resource itself.
+    pub resource: &'a Yaml,
+}
+
+/// Every `AWS::Lambda::EventSourceMapping` of the template, in the template's order.
+pub fn event_source_mappings(template: &Yaml) -> Vec<Mapping<'_>> {
+    let resources = template.get("Resources").and_then(Yaml::as_mapping);
+    let resources = resources.into_iter().flatten();
+    let mappings = resources.filter_map(|(id, resource)| {
+        let kind = resource.get("Type").and_then(Yaml::as_str);
+        if kind != Some("AWS::Lambda::EventSourceMapping") {
+            return None;
+        }
+        let named = resource
+            .get("Properties")
+            .and_then(|p| p.get("FunctionName"));
+        let function = named.and_then(reference).and_then(|(id, attribute)| {
+            let is_function = matches!(
+                resource_type(template, &id),
+                Some("AWS::Serverless::Function" | "AWS::Lambda::Function")
+            );
+            let whole = matches!(attribute.as_deref(), None | Some("Arn"));
+            (is_function && whole).then_some(id)
+        });
+        Some(Mapping {
+            id: id.as_str()?,
+            function,
+            resource,
+        })
+    });
+    mappings.collect()
+}

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{ApiEvent, Route, Wiring};
+use super::{ApiEvent, Event, Route, Wiring, Worker};
 
 /// Whether `routes` has `method` on `path`; `ANY` on either side stands for every method.
 fn serves(routes: &[Route], method: &str, path: &str) -> bool {
@@ -52,6 +52,10 @@ pub(super) fn problems(w: &Wiring) -> Vec<String> {
         let template = w.template.get(g);
         if template.is_none() {
             problem!("{dir}: no function with BuildProperties.Binary: {g} in template.yaml");
+        }
+        if let Some(worker) = w.workers.get(g) {
+            out.extend(worker_problems(w, g, worker, events));
+            continue;
         }
         let deployed: Vec<Route> = (template.into_iter().flatten())
             .filter(|e| e.method != "OPTIONS")
@@ -120,10 +124,30 @@ pub(super) fn problems(w: &Wiring) -> Vec<String> {
             }
         }
         for e in events {
-            if !serves(routes, &e.method, &e.resource) {
+            if e.sqs {
+                problem!(
+                    "{}: an SQS event, but {dir} serves routes: SQS events belong under the \
+                     events/ of a worker (a function an event source mapping invokes)",
+                    e.file
+                );
+            } else if !serves(routes, &e.method, &e.resource) {
                 let (file, method, resource) = (&e.file, &e.method, &e.resource);
                 problem!("{file}: {method} {resource} is not served by the router of {dir}");
             }
+        }
+    }
+    // A route of the merged document no router serves: documented, never deployed (a worker's
+    // routes, say, which has none to serve).
+    for (method, path) in &w.merged {
+        if !w
+            .harness
+            .values()
+            .any(|routes| serves(routes, method, path))
+        {
+            out.push(format!(
+                "the merged document (docs::document()) has {method} {path}, which no router of \
+                 functions!(...) in tests/src/lib.rs serves"
+            ));
         }
     }
     for (binary, events) in &w.template {
@@ -160,6 +184,44 @@ pub(super) fn problems(w: &Wiring) -> Vec<String> {
         .filter_map(|m| m.strip_prefix("functions/"))
     {
         orphan("[workspace] members of Cargo.toml", member);
+    }
+    out
+}
+
+/// A worker (`functions/<group>` whose function has no `Api` event and an event source mapping
+/// invokes): no router in the harness, SQS events in `events/<group>/`, at least one.
+fn worker_problems(w: &Wiring, group: &str, worker: &Worker, events: &[Event]) -> Vec<String> {
+    let dir = format!("functions/{group}");
+    let Worker {
+        function, mappings, ..
+    } = worker;
+    let invoked_by = mappings.join(", ");
+    let mut out = Vec::new();
+    if !worker.sqs {
+        out.push(format!(
+            "{dir}: {function} is invoked by {invoked_by}, not all from an AWS::SQS::Queue of \
+             template.yaml (EventSourceArn: !GetAtt <Queue>.Arn): the wiring checks and the \
+             event replay know SQS workers only"
+        ));
+    }
+    if w.harness.contains_key(group) {
+        out.push(format!(
+            "{dir}: serves no route ({function} has no Api event; {invoked_by} invokes it): take \
+             it out of functions!(...) in tests/src/lib.rs, which lists route groups"
+        ));
+    }
+    if events.is_empty() {
+        out.push(format!(
+            "{dir}: no event in events/{group}/ (an SQS event as {invoked_by} hands it over, \
+             {{\"Records\": [...]}}, replayed through the worker by tests/tests/events_replay.rs)"
+        ));
+    }
+    for e in events.iter().filter(|e| !e.sqs) {
+        out.push(format!(
+            "{}: not an SQS event ({{\"Records\": [...]}}, each record with \"eventSource\": \
+             \"aws:sqs\"), which is what {invoked_by} hands the worker {dir}",
+            e.file
+        ));
     }
     out
 }

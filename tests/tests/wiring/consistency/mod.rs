@@ -20,8 +20,17 @@
 //! 7. the group's OpenAPI document and the merged one (`docs::document()`) have every route, and
 //!    nothing the router does not serve;
 //!
-//! and the reverse: every `Api` event and event file is served by its group's router, and every
-//! name used elsewhere (binary, gateway target, `events/` directory, ...) has a `functions/` dir.
+//! and the reverse: every `Api` event and event file is served by its group's router, every
+//! route of the merged document by some router, and every name used elsewhere (binary, gateway
+//! target, `events/` directory, ...) has a `functions/` dir.
+//!
+//! A *worker* serves no route: its function in `template.yaml` has no `Api` event and is invoked
+//! by an `AWS::Lambda::EventSourceMapping` (read from the template, [`workers`]; the job worker,
+//! `functions/jobs`, is one). It has no router, so it is not in `functions!(...)` (reported if it
+//! is) nor in the documents; it keeps 1, 2 (`tests/Cargo.toml`), 3 (its function) and 6, and
+//! `events/<group>/` holds the SQS events its mapping hands it (`{"Records": [...]}`), at least
+//! one, which the event replay runs through the worker. Its log group and its `iam.toml` are
+//! checked with every function's ([`crate::template`], [`crate::iam`]).
 //! [`load`] reads the wiring; the check is pure, so the tests ([`tests`]) break one piece of the
 //! real wiring at a time and check that it is reported. No emulator, no AWS.
 
@@ -60,6 +69,21 @@ struct Event {
     file: String,
     /// Its sidecar (`<case>.expect.json`) has `"probe": true`: `make bench` measures with it.
     probe: bool,
+    /// An SQS event, as an event source mapping hands it to a worker: `Records` is a non-empty
+    /// list, each with `"eventSource": "aws:sqs"`.
+    sqs: bool,
+}
+
+/// A function that serves no HTTP route: no `Api` event, invoked by event source mappings.
+#[derive(Debug, Clone)]
+struct Worker {
+    /// Its logical id in `template.yaml`: `JobsFunction`.
+    function: String,
+    /// The `AWS::Lambda::EventSourceMapping`s that invoke it.
+    mappings: Vec<String>,
+    /// Every one of them reads an `AWS::SQS::Queue` of the template (`EventSourceArn: !GetAtt
+    /// <Queue>.Arn`): the only source the event replay and these checks know.
+    sqs: bool,
 }
 
 /// Everything the check compares, as read from disk.
@@ -73,6 +97,8 @@ struct Wiring {
     test_deps: BTreeMap<String, String>,
     /// `template.yaml`: `BuildProperties.Binary` -> its `Api` events.
     template: BTreeMap<String, Vec<ApiEvent>>,
+    /// `template.yaml`: `BuildProperties.Binary` -> the worker, of the functions that are.
+    workers: BTreeMap<String, Worker>,
     /// The local gateway's route table: function -> the `(method, path)` it sends there.
     gateway: BTreeMap<String, Vec<Route>>,
     /// `events/<dir>/*.json` (not the `.expect.json` sidecars), by directory.
@@ -132,13 +158,15 @@ fn load() -> Wiring {
         .filter_map(|&name| Some((name.to_owned(), doc_routes(&e2e::openapi_for(name)?))))
         .collect();
 
+    let template = repo::template();
     Wiring {
         openapi,
         merged: doc_routes(&docs::document()),
         groups: repo::dirs("functions"),
         members: repo::members(&cargo),
         test_deps: test_deps.collect(),
-        template: template_events(&repo::template()),
+        template: template_events(&template),
+        workers: workers(&template),
         gateway: gateway::routes(),
         events: events(),
         harness,
@@ -164,10 +192,16 @@ fn events() -> BTreeMap<String, Vec<Event>> {
             true => serde_json::from_str(&repo::read(&sidecar)).expect(&sidecar),
             false => serde_json::Value::Null,
         };
+        let records = json["Records"].as_array().map(Vec::as_slice);
+        let sqs = records.is_some_and(|records| {
+            let from_sqs = |r: &serde_json::Value| r["eventSource"] == "aws:sqs";
+            !records.is_empty() && records.iter().all(from_sqs)
+        });
         Event {
             method: field("httpMethod"),
             resource: axum_path(&field("resource"), &[]),
             probe: sidecar["probe"] == true,
+            sqs,
             file,
         }
     };
@@ -209,4 +243,37 @@ fn template_events(template: &Yaml) -> BTreeMap<String, Vec<ApiEvent>> {
         functions.entry(binary).or_default().extend(api);
     }
     functions
+}
+
+/// `BuildProperties.Binary` -> the worker, of every function with no `Api` event that an
+/// `AWS::Lambda::EventSourceMapping` invokes (`FunctionName: !Ref <Function>`).
+fn workers(template: &Yaml) -> BTreeMap<String, Worker> {
+    let events = template_events(template);
+    let mappings = repo::event_source_mappings(template);
+    let from_sqs = |mapping: &repo::Mapping| {
+        let source = mapping.resource.get("Properties");
+        let source = source.and_then(|p| p.get("EventSourceArn"));
+        let queue = source.and_then(repo::reference);
+        queue.is_some_and(|(id, attribute)| {
+            attribute.as_deref() == Some("Arn")
+                && repo::resource_type(template, &id) == Some("AWS::SQS::Queue")
+        })
+    };
+    let mut workers = BTreeMap::new();
+    for function in repo::functions(template) {
+        let serves_routes = events.get(function.binary).is_some_and(|e| !e.is_empty());
+        let invoking: Vec<&repo::Mapping> = (mappings.iter())
+            .filter(|m| m.function.as_deref() == Some(function.id))
+            .collect();
+        if serves_routes || invoking.is_empty() {
+            continue;
+        }
+        let worker = Worker {
+            function: function.id.to_owned(),
+            mappings: invoking.iter().map(|m| m.id.to_owned()).collect(),
+            sqs: invoking.iter().all(|m| from_sqs(m)),
+        };
+        workers.insert(function.binary.to_owned(), worker);
+    }
+    workers
 }

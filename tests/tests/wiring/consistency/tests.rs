@@ -2,8 +2,8 @@
 //! name the place to fix.
 
 use super::check::problems;
-use super::{ApiEvent, Wiring, load};
-use crate::{Change, assert_no_problems, each_change_is_reported};
+use super::{ApiEvent, Event, Wiring, load, workers};
+use crate::{Change, assert_no_problems, each_change_is_reported, repo};
 
 #[test]
 fn every_route_group_is_wired_everywhere() {
@@ -255,7 +255,156 @@ const BREAKING: &[Change<Wiring>] = &[
             health.push(("GET".to_owned(), "/".to_owned()));
         },
     },
+    // The worker's cases name the job worker, the one the real template has.
+    Change {
+        case: "a worker listed in the harness's functions is reported",
+        expected: &[
+            "functions/jobs: serves no route (JobsFunction has no Api event; JobsQueueMapping \
+             invokes it): take it out of functions!(...) in tests/src/lib.rs, which lists route \
+             groups",
+        ],
+        change: |w| {
+            assert!(w.workers.contains_key("jobs"), "jobs is not a worker");
+            w.harness.insert("jobs".to_owned(), Vec::new());
+        },
+    },
+    Change {
+        case: "a worker without events is reported",
+        expected: &[
+            "functions/jobs: no event in events/jobs/ (an SQS event as JobsQueueMapping hands it \
+             over, {\"Records\": [...]}, replayed through the worker by \
+             tests/tests/events_replay.rs)",
+        ],
+        change: |w| {
+            w.events.remove("jobs").expect("events/jobs/");
+        },
+    },
+    Change {
+        case: "an api gateway event among a worker's events is reported",
+        expected: &[
+            "events/jobs/liveness.json: not an SQS event ({\"Records\": [...]}, each record with \
+             \"eventSource\": \"aws:sqs\"), which is what JobsQueueMapping hands the worker \
+             functions/jobs",
+        ],
+        change: |w| {
+            let jobs = w.events.get_mut("jobs").expect("events/jobs/");
+            jobs.push(event(
+                "events/jobs/liveness.json",
+                "GET",
+                "/health/liveness",
+                false,
+            ));
+        },
+    },
+    Change {
+        case: "an sqs event among a route group's events is reported",
+        expected: &[
+            "events/users/job.json: an SQS event, but functions/users serves routes: SQS events \
+             belong under the events/ of a worker (a function an event source mapping invokes)",
+        ],
+        change: |w| {
+            let users = w.events.get_mut("users").expect("events/users/");
+            users.push(event("events/users/job.json", "", "", true));
+        },
+    },
+    Change {
+        case: "a worker invoked from something other than a queue is reported",
+        expected: &[
+            "functions/jobs: JobsFunction is invoked by JobsQueueMapping, not all from an \
+             AWS::SQS::Queue of template.yaml (EventSourceArn: !GetAtt <Queue>.Arn): the wiring \
+             checks and the event replay know SQS workers only",
+        ],
+        change: |w| {
+            let jobs = w.workers.get_mut("jobs").expect("jobs is a worker");
+            assert!(jobs.sqs, "JobsQueueMapping does not read a queue");
+            jobs.sqs = false;
+        },
+    },
+    Change {
+        case: "a documented route no router serves is reported",
+        expected: &[
+            "the merged document (docs::document()) has POST /api/v1/jobs, which no router of \
+             functions!(...) in tests/src/lib.rs serves",
+        ],
+        change: |w| {
+            w.merged
+                .push(("POST".to_owned(), "/api/v1/jobs".to_owned()));
+        },
+    },
 ];
+
+/// An event file of `events/`.
+fn event(file: &str, method: &str, resource: &str, sqs: bool) -> Event {
+    Event {
+        method: method.to_owned(),
+        resource: resource.to_owned(),
+        file: file.to_owned(),
+        probe: false,
+        sqs,
+    }
+}
+
+/// A worker is read from the template, not named: a function with no `Api` event that an event
+/// source mapping invokes, by `!Ref` or `!GetAtt <Function>.Arn`. A function with routes stays a
+/// route group with a mapping too, and one no mapping invokes is not a worker.
+#[test]
+fn a_worker_is_a_function_without_api_events_that_a_mapping_invokes() {
+    let template = repo::yaml(
+        "a template",
+        r#"
+        Resources:
+          Queue: {Type: AWS::SQS::Queue}
+          Stream: {Type: AWS::DynamoDB::Table}
+          MailFunction:
+            Type: AWS::Serverless::Function
+            Metadata: {BuildProperties: {Binary: mail}}
+          BillingFunction:
+            Type: AWS::Serverless::Function
+            Metadata: {BuildProperties: {Binary: billing}}
+          AuditFunction:
+            Type: AWS::Serverless::Function
+            Metadata: {BuildProperties: {Binary: audit}}
+            Properties:
+              Events:
+                List: {Type: Api, Properties: {Path: /audit, Method: GET}}
+          IdleFunction:
+            Type: AWS::Serverless::Function
+            Metadata: {BuildProperties: {Binary: idle}}
+          MailMapping:
+            Type: AWS::Lambda::EventSourceMapping
+            Properties: {EventSourceArn: !GetAtt Queue.Arn, FunctionName: !Ref MailFunction}
+          BillingMapping:
+            Type: AWS::Lambda::EventSourceMapping
+            Properties:
+              EventSourceArn: !GetAtt Stream.StreamArn
+              FunctionName: {"Fn::GetAtt": [BillingFunction, Arn]}
+          AuditMapping:
+            Type: AWS::Lambda::EventSourceMapping
+            Properties: {EventSourceArn: !GetAtt Queue.Arn, FunctionName: !Ref AuditFunction}
+        "#,
+    );
+    let found = workers(&template);
+    let names: Vec<&str> = found.keys().map(String::as_str).collect();
+    assert_eq!(names, ["billing", "mail"]);
+    assert_eq!(found["mail"].function, "MailFunction");
+    assert_eq!(found["mail"].mappings, ["MailMapping"]);
+    assert!(found["mail"].sqs, "MailMapping reads a queue");
+    assert!(
+        !found["billing"].sqs,
+        "BillingMapping reads a table's stream"
+    );
+}
+
+/// The real template's job worker is found as one, with the mapping that invokes it.
+#[test]
+fn the_job_worker_is_a_worker_and_no_route_group_is() {
+    let wiring = load();
+    let names: Vec<&str> = wiring.workers.keys().map(String::as_str).collect();
+    assert_eq!(names, ["jobs"], "the workers read from template.yaml");
+    for group in wiring.harness.keys() {
+        assert!(!wiring.workers.contains_key(group), "{group} serves routes");
+    }
+}
 
 /// A `Type: Api` event as the template would have it.
 fn api_event(name: &str, method: &str, path: &str, api_key_required: Option<bool>) -> ApiEvent {

@@ -5,10 +5,12 @@
 //! grants, so a missing grant would first show as `AccessDenied` in a deployed stage, and a
 //! grant no code needs would never show at all. This test is the only local guard.
 //!
-//! `functions/<group>/iam.toml`, kept next to the code, lists every DynamoDB, S3, SES and
-//! Secrets Manager action that function's code calls (its own sources and the `identity` and
-//! `shared` code it reaches), by the resource it calls it on, each with the code that makes the
-//! call:
+//! `functions/<group>/iam.toml`, kept next to the code, lists every DynamoDB, S3, SES, SQS and
+//! Secrets Manager action that function's code calls (its own sources and the `identity`,
+//! `queue` and `shared` code it reaches), by the resource it calls it on, each with the code that
+//! makes the call. A worker's `iam.toml` lists the calls of its event source mapping too
+//! (`sqs:ReceiveMessage`, `sqs:DeleteMessage`, `sqs:GetQueueAttributes` on its queue): Lambda's
+//! pollers make them with the function's role, so its `Policies` must grant them like the rest:
 //!
 //! ```toml
 //! [calls."SessionsTable/index/by_user"]
@@ -17,12 +19,12 @@
 //!
 //! `[not_granted.<resource>]` holds calls the code has but the deployed function never makes,
 //! with the reason. `[conditions.<resource>."<action>"]` holds the IAM `Condition` a call must be
-//! granted under, where the code reaches only part of a resource (the webhooks function: only
-//! the tier attributes of user items):
+//! granted under, where the code reaches only part of a resource (the job worker: only the reset
+//! and tier attributes of user items):
 //!
 //! ```toml
 //! [conditions.UsersTable."dynamodb:UpdateItem"]
-//! "ForAllValues:StringEquals" = { "dynamodb:Attributes" = ["pk", "tier"] }
+//! "ForAllValues:StringEquals" = { "dynamodb:Attributes" = ["pk", "reset_jtis", "tier"] }
 //! ```
 //!
 //! Every statement of the template granting that call must carry exactly that condition (same

@@ -43,36 +43,43 @@ fn the_template_grants_each_function_exactly_the_calls_its_code_makes() {
     );
 }
 
-/// The conditions the template grants the webhooks function's tier update under.
-fn tier_update(model: &mut Model) -> &mut std::collections::BTreeSet<super::Conditions> {
+/// The conditions the template grants the job worker's user updates under.
+fn user_update(model: &mut Model) -> &mut std::collections::BTreeSet<super::Conditions> {
     let update = grant("dynamodb:UpdateItem", "UsersTable");
-    function(model, "webhooks")
+    function(model, "jobs")
         .conditions
         .get_mut(&update)
-        .expect("webhooks is granted UpdateItem on UsersTable")
+        .expect("jobs is granted UpdateItem on UsersTable")
 }
 
-/// The webhooks function writes a user's tier and nothing else of the users table (issue 20):
-/// its `iam.toml` requires the condition, and [`problems`] then holds the template to it.
+/// The job worker writes a user's reset links and tier (the tier job, from a webhook: issue 20)
+/// and nothing else of the users table: its `iam.toml` requires the condition, and [`problems`]
+/// then holds the template to it.
 #[test]
-fn the_webhooks_tier_update_reaches_only_the_attributes_it_writes() {
+fn the_workers_user_updates_reach_only_the_attributes_they_write() {
     let model = load();
     let update = grant("dynamodb:UpdateItem", "UsersTable");
-    let required = model.tables["webhooks"]
+    let required = model.tables["jobs"]
         .conditions
         .get(&update)
-        .expect("functions/webhooks/iam.toml conditions its UpdateItem on UsersTable");
+        .expect("functions/jobs/iam.toml conditions its UpdateItem on UsersTable");
     let attributes = &required["ForAllValues:StringEquals"]["dynamodb:Attributes"];
     assert_eq!(
         attributes.iter().map(String::as_str).collect::<Vec<_>>(),
-        ["pk", "tier", "tier_event_created", "updated_at"]
+        [
+            "pk",
+            "reset_jtis",
+            "tier",
+            "tier_event_created",
+            "updated_at"
+        ]
     );
     assert_eq!(
         required["StringEqualsIfExists"]["dynamodb:ReturnValues"],
         std::collections::BTreeSet::from(["NONE".to_owned()]),
         "no ReturnValues that would read the rest of the item"
     );
-    let given = &model.functions["webhooks"].conditions[&update];
+    let given = &model.functions["jobs"].conditions[&update];
     assert!(
         given.iter().all(|c| c == required),
         "every statement granting it carries the condition: {given:?}"
@@ -162,17 +169,17 @@ const CHANGES: &[Change<Model>] = &[
     Change {
         case: "a call granted without the condition its table requires is reported",
         expected: &[concat!(
-            "webhooks: template.yaml grants dynamodb:UpdateItem on UsersTable under no \
-             condition, where functions/webhooks/iam.toml requires ",
-            "ForAllValues:StringEquals dynamodb:Attributes [pk, tier, tier_event_created, \
-             updated_at]; ForAllValues:StringLike dynamodb:LeadingKeys [USER#*]; \
+            "jobs: template.yaml grants dynamodb:UpdateItem on UsersTable under no \
+             condition, where functions/jobs/iam.toml requires ",
+            "ForAllValues:StringEquals dynamodb:Attributes [pk, reset_jtis, tier, \
+             tier_event_created, updated_at]; ForAllValues:StringLike dynamodb:LeadingKeys [USER#*]; \
              StringEqualsIfExists dynamodb:ReturnValues [NONE]"
         )],
         change: |m| {
-            let conditions = tier_update(m);
+            let conditions = user_update(m);
             assert!(
                 conditions.iter().all(|c| !c.is_empty()),
-                "the tier update is already granted without a condition"
+                "the user update is already granted without a condition"
             );
             conditions.clear();
             conditions.insert(super::Conditions::new());
@@ -181,36 +188,36 @@ const CHANGES: &[Change<Model>] = &[
     Change {
         case: "a second statement granting a conditioned call without the condition is reported",
         expected: &[concat!(
-            "webhooks: template.yaml grants dynamodb:UpdateItem on UsersTable under no \
-             condition, where functions/webhooks/iam.toml requires ",
-            "ForAllValues:StringEquals dynamodb:Attributes [pk, tier, tier_event_created, \
-             updated_at]; ForAllValues:StringLike dynamodb:LeadingKeys [USER#*]; \
+            "jobs: template.yaml grants dynamodb:UpdateItem on UsersTable under no \
+             condition, where functions/jobs/iam.toml requires ",
+            "ForAllValues:StringEquals dynamodb:Attributes [pk, reset_jtis, tier, \
+             tier_event_created, updated_at]; ForAllValues:StringLike dynamodb:LeadingKeys [USER#*]; \
              StringEqualsIfExists dynamodb:ReturnValues [NONE]"
         )],
         change: |m| {
-            tier_update(m).insert(super::Conditions::new());
+            user_update(m).insert(super::Conditions::new());
         },
     },
     Change {
         case: "a condition that lets the call reach another attribute is reported",
         expected: &[concat!(
-            "webhooks: template.yaml grants dynamodb:UpdateItem on UsersTable under \
-             ForAllValues:StringEquals dynamodb:Attributes [pk, roles, tier, tier_event_created, \
-             updated_at]; ForAllValues:StringLike dynamodb:LeadingKeys [USER#*]; \
-             StringEqualsIfExists dynamodb:ReturnValues [NONE], where \
-             functions/webhooks/iam.toml requires ",
-            "ForAllValues:StringEquals dynamodb:Attributes [pk, tier, tier_event_created, \
-             updated_at]; ForAllValues:StringLike dynamodb:LeadingKeys [USER#*]; \
+            "jobs: template.yaml grants dynamodb:UpdateItem on UsersTable under \
+             ForAllValues:StringEquals dynamodb:Attributes [pk, reset_jtis, roles, tier, \
+             tier_event_created, updated_at]; ForAllValues:StringLike dynamodb:LeadingKeys \
+             [USER#*]; StringEqualsIfExists dynamodb:ReturnValues [NONE], where \
+             functions/jobs/iam.toml requires ",
+            "ForAllValues:StringEquals dynamodb:Attributes [pk, reset_jtis, tier, \
+             tier_event_created, updated_at]; ForAllValues:StringLike dynamodb:LeadingKeys [USER#*]; \
              StringEqualsIfExists dynamodb:ReturnValues [NONE]"
         )],
         change: |m| {
-            let conditions = tier_update(m);
+            let conditions = user_update(m);
             let mut widened: Vec<super::Conditions> = conditions.iter().cloned().collect();
             for condition in &mut widened {
                 let attributes = condition
                     .get_mut("ForAllValues:StringEquals")
                     .and_then(|keys| keys.get_mut("dynamodb:Attributes"))
-                    .expect("the tier update names its attributes");
+                    .expect("the user update names its attributes");
                 attributes.insert("roles".to_owned());
             }
             *conditions = widened.into_iter().collect();
