@@ -21,6 +21,17 @@
 //! default 0), and with `"sign": "github" | "stripe" | "standard" | "rsa"`,
 //! `{{WEBHOOK_SIGNATURE}}` is that scheme's signature header value over the event's body (decoded
 //! first when `isBase64Encoded`).
+//!
+//! `events/jobs/` holds SQS events instead (`{"Records": [...]}`, as the event source mapping
+//! hands a batch to the job worker), run through `jobs::process` with the worker built as its
+//! `main` builds it, over a queue pair of the event's own (`e2e::TestQueues`: what one event
+//! moves to the dead-letter queue is all that is there). Its sidecar says which messages the
+//! worker reports as failed, by `messageId`, and how many it moved to the dead-letter queue:
+//! `{"batch_item_failures": ["<messageId>"], "dead_letters": 1}` (`dead_letters` optional). Its
+//! `"env"` values may name the queues, `{{QUEUE_URL}}` and `{{DEAD_LETTER_QUEUE_URL}}`.
+//! `{{UNIQUE}}` makes each replay's job ids new, so the idempotency records of a previous replay
+//! never turn a job into a duplicate; for that reason the events carry no `md5OfBody`, which the
+//! worker does not read and which would no longer match.
 
 use std::path::{Path, PathBuf};
 
@@ -110,14 +121,114 @@ fn webhook_signature(provider: &str, text: &str, timestamp: i64) -> Result<Strin
     })
 }
 
-fn replay(function: &str, event: &Path) -> Result<(), Failed> {
+/// The event's sidecar, `<case>.expect.json`.
+fn sidecar(event: &Path) -> Result<Value, Failed> {
     let sidecar = event.with_extension("expect.json");
-    let expect: Value = serde_json::from_str(&std::fs::read_to_string(&sidecar).map_err(|e| {
+    let text = std::fs::read_to_string(&sidecar).map_err(|e| {
         format!(
-            "{}: missing sidecar ({e}); declare the expected status",
+            "{}: missing sidecar ({e}); declare what the function answers",
             sidecar.display()
         )
-    })?)?;
+    })?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+/// The sidecar's `"env"`, each value with `placeholders` replaced.
+fn sidecar_env(expect: &Value, placeholders: &[(&str, &str)]) -> Vec<(String, String)> {
+    let vars = expect["env"].as_object().into_iter().flatten();
+    vars.map(|(k, v)| {
+        let value = v.as_str().unwrap_or_default();
+        let value = placeholders
+            .iter()
+            .fold(value.to_owned(), |value, (from, to)| {
+                value.replace(from, to)
+            });
+        (k.clone(), value)
+    })
+    .collect()
+}
+
+fn replay(function: &str, event: &Path) -> Result<(), Failed> {
+    // The one function whose events are not API Gateway's: the job worker, with SQS batches.
+    match function {
+        "jobs" => replay_jobs(event),
+        _ => replay_http(function, event),
+    }
+}
+
+/// An SQS batch through the job worker, over queues of its own.
+fn replay_jobs(event: &Path) -> Result<(), Failed> {
+    use aws_lambda_events::sqs::SqsEvent;
+    let expect = sidecar(event)?;
+    let mut want_failures: Vec<&str> = expect["batch_item_failures"]
+        .as_array()
+        .ok_or("sidecar needs \"batch_item_failures\": the messageIds the worker fails")?
+        .iter()
+        .map(|id| id.as_str().ok_or("a messageId is a string"))
+        .collect::<Result<_, _>>()?;
+    want_failures.sort_unstable();
+    let text = std::fs::read_to_string(event)?.replace("{{UNIQUE}}", &e2e::unique());
+    let batch: SqsEvent = serde_json::from_str(&text)
+        .map_err(|e| format!("{} is not an SQS event: {e}", event.display()))?;
+    if batch.records.is_empty() {
+        return Err("an SQS event has at least one record (Lambda never sends none)".into());
+    }
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (mut failures, dead_letters) = runtime.block_on(async {
+        let app = e2e::emulator_state().await;
+        let queues = e2e::TestQueues::create(&app, 5, 30).await;
+        let placeholders = [
+            ("{{QUEUE_URL}}", queues.url.as_str()),
+            ("{{DEAD_LETTER_QUEUE_URL}}", queues.dead_letter_url.as_str()),
+        ];
+        // The sidecar's variables first: the first of a name wins.
+        let mut vars = sidecar_env(&expect, &placeholders);
+        vars.extend(queues.env().into_iter().map(|(k, v)| (k.to_owned(), v)));
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let worker = jobs::init(app, e2e::emulator_env(&vars))
+            .await
+            .map_err(|e| format!("worker init: {e:#}"))?;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
+        // The invocation's deadline, as Lambda gives it: the worker's 30 s timeout from now.
+        let deadline = u64::try_from(now.as_millis())? + 30_000;
+        let response = jobs::process(&worker, batch.clone(), deadline).await;
+        let failures: Vec<String> = (response.batch_item_failures.into_iter())
+            .map(|f| f.item_identifier)
+            .collect();
+        Ok::<_, Failed>((failures, queues.dead_letters().await))
+    })?;
+
+    failures.sort_unstable();
+    if failures != want_failures {
+        return Err(format!(
+            "batchItemFailures {failures:?}, expected {want_failures:?} (see the worker's log)"
+        )
+        .into());
+    }
+    if let Some(want) = expect["dead_letters"].as_u64() {
+        let moved = u64::try_from(dead_letters.len())?;
+        if moved != want {
+            return Err(
+                format!("{moved} messages in the dead-letter queue, expected {want}").into(),
+            );
+        }
+    }
+    // What reached the dead-letter queue came from the batch, as it was sent.
+    for dead in &dead_letters {
+        let came = batch.records.iter().any(|r| r.body == dead.body);
+        if !came {
+            return Err(format!("dead letter {:?} is not a body of the batch", dead.body).into());
+        }
+    }
+    Ok(())
+}
+
+/// An API Gateway event through its function's router.
+fn replay_http(function: &str, event: &Path) -> Result<(), Failed> {
+    let expect = sidecar(event)?;
     let want_status = expect["status"]
         .as_u64()
         .ok_or("sidecar needs a numeric \"status\"")?;
