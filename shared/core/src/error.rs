@@ -110,8 +110,15 @@ error_codes! {
     UploadQuotaExceeded = "UPLOAD_QUOTA_EXCEEDED", 409, "Upload quota reached; delete files to upload more";
     /// Uploads: `complete` before the file reached storage; upload it with the form, then retry.
     UploadNotReceived = "UPLOAD_NOT_RECEIVED", 409, "The file has not been uploaded yet";
+    /// Tiers: a tier with this name exists already.
+    TierExists = "TIER_EXISTS", 409, "A tier with this name exists";
+    /// Tiers: users still have the tier; move them to another first.
+    TierInUse = "TIER_IN_USE", 409, "Users still have this tier; move them to another first";
     /// Any other conflict with the stored state.
     Conflict = "CONFLICT", 409, "Conflict";
+    /// `If-Match` names a version the resource no longer has: it changed since the client read
+    /// it, and nothing was written.
+    PreconditionFailed = "PRECONDITION_FAILED", 412, "The resource changed since you read it; read it again";
     /// A body over `MAX_BODY_BYTES`.
     PayloadTooLarge = "PAYLOAD_TOO_LARGE", 413, "Request body too large";
     /// Uploads: a declared size over `UPLOAD_MAX_BYTES`.
