@@ -29,6 +29,7 @@ pub fn document() -> OpenApi {
         users::openapi(),
         uploads::openapi(),
         webhooks::openapi(),
+        tasks::openapi(),
         openapi(),
     ] {
         doc.merge(part);

@@ -20,6 +20,7 @@ mod no_panic;
 mod ratelimit;
 mod rotation;
 mod secrets;
+mod tasks;
 mod uploads;
 mod uploads_lifecycle;
 mod webhooks;
