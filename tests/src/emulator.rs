@@ -16,7 +16,7 @@ fn require_emulator_env() {
 /// Rate limits high enough that tests sharing one client address and one minute never meet
 /// them, and a limiter timeout long enough that a busy emulator never makes it fail open; the
 /// rate-limit tests set their own.
-const UNLIMITED: [(&str, &str); 7] = [
+const UNLIMITED: [(&str, &str); 8] = [
     ("RATE_LIMIT_TIMEOUT_MS", "10000"),
     ("RATE_LIMIT_STRICT", "1000000"),
     ("RATE_LIMIT_DEFAULT", "1000000"),
@@ -24,6 +24,7 @@ const UNLIMITED: [(&str, &str); 7] = [
     ("RATE_LIMIT_TIER_FREE", "1000000"),
     ("RATE_LIMIT_TIER_PRO", "1000000"),
     ("RATE_LIMIT_TIER_ENTERPRISE", "1000000"),
+    ("TASK_RATE_LIMIT", "1000000"),
 ];
 
 /// The test environment with `overrides` on top. Panics with instructions when the emulator env

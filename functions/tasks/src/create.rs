@@ -106,7 +106,7 @@ pub(crate) async fn create(
     api.quota.take(&limiter, &user.user.id).await?;
     let id = uuid::Uuid::now_v7().to_string();
     let owner = user.user.id;
-    api.store.create(&id, &owner, KIND).await?;
+    let created_at = api.store.create(&id, &owner, KIND).await?;
     let job = Job::Sample {
         task_id: id.clone(),
         owner,
@@ -114,17 +114,14 @@ pub(crate) async fn create(
         delay_ms: body.delay_ms.unwrap_or(0),
         fail: body.fail.unwrap_or(false),
     };
-    let created_at = match send(&api, &id, job).await {
-        Ok(created_at) => created_at,
-        Err(err) => {
-            // No job will ever run it: the record goes too, so the client's retry starts clean. (If
-            // SQS took the job but its answer was lost, the worker finds no record and skips it.)
-            if let Err(delete) = api.store.delete(&id).await {
-                tracing::warn!(task_id = %id, error = %delete, "task record of an unsent job not deleted");
-            }
-            return Err(err);
+    if let Err(err) = api.queue.enqueue_as(id.clone(), job).await {
+        // No job will ever run it: the record goes too, so the client's retry starts clean. (If
+        // SQS took the job but its answer was lost, the worker finds no record and skips it.)
+        if let Err(delete) = api.store.delete(&id).await {
+            tracing::warn!(task_id = %id, error = %delete, "task record of an unsent job not deleted");
         }
-    };
+        return Err(err.into());
+    }
     Ok((
         StatusCode::ACCEPTED,
         // Relative, like the listings' `Link`: it resolves against the URL the client called, so
@@ -136,18 +133,6 @@ pub(crate) async fn create(
             created_at,
         }),
     ))
-}
-
-/// Sends the job of the recorded task `id`; answers the record's `created_at`, read back before
-/// the job is sent (so the worker cannot have moved the record yet).
-async fn send(api: &TaskApi, id: &str, job: Job) -> Result<String, ApiError> {
-    let record = api.store.get(id).await?.ok_or_else(|| {
-        ApiError::Internal(anyhow::anyhow!(
-            "task {id} not found right after it was written"
-        ))
-    })?;
-    api.queue.enqueue_as(id.to_owned(), job).await?;
-    Ok(record.created_at)
 }
 
 #[cfg(test)]

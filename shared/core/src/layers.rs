@@ -203,6 +203,10 @@ fn cors(config: &Config) -> CorsLayer {
             X_REQUEST_ID.clone(),
             header::RETRY_AFTER,
             header::LINK,
+            // Where a created resource is (POST /api/v1/tasks), and the validator a client sends
+            // back in If-None-Match / If-Match.
+            header::LOCATION,
+            header::ETAG,
             HeaderName::from_static(ratelimit::X_RATELIMIT_LIMIT),
             HeaderName::from_static(ratelimit::X_RATELIMIT_REMAINING),
             HeaderName::from_static(ratelimit::X_RATELIMIT_RESET),

@@ -113,8 +113,10 @@ impl Tasks {
         format!("TASK#{id}")
     }
 
-    /// Records a new `queued` task; fails with `ConditionFailed` if the id exists.
-    pub async fn create(&self, id: &str, owner: &str, kind: &str) -> Result<(), StoreError> {
+    /// Records a new `queued` task; answers its `created_at`. Fails with `ConditionFailed` if the
+    /// id exists.
+    pub async fn create(&self, id: &str, owner: &str, kind: &str) -> Result<String, StoreError> {
+        let created_at = now_rfc3339();
         self.client
             .put_item()
             .table_name(&self.table)
@@ -124,12 +126,12 @@ impl Tasks {
             .item("kind", s(kind))
             .item("status", s(TaskStatus::Queued.as_str()))
             .item("attempts", n(0))
-            .item("created_at", s(now_rfc3339()))
+            .item("created_at", s(&created_at))
             .item("expires_at", n(now_s() + Self::RETENTION_SECS))
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await?;
-        Ok(())
+        Ok(created_at)
     }
 
     /// Forgets a task whose job was never enqueued.
