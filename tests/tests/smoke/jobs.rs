@@ -1,6 +1,7 @@
 //! Background jobs through the stack: mail sent by the worker (`cargo lambda watch` runs it;
 //! `infra/local/poller.py` hands it the queue's batches, as the event source mapping does), and
-//! `forgot` answering alike whatever the address, with no response floor to sleep to.
+//! `forgot` answering alike whatever the address, with no response floor to sleep to, and a task
+//! of `/api/v1/tasks` run to its end.
 
 use std::time::{Duration, Instant};
 
@@ -79,4 +80,48 @@ pub(crate) async fn forgot_answers_alike_for_a_known_and_an_unknown_address(s: S
         known_median < Duration::from_millis(600) && unknown_median < Duration::from_millis(600),
         "an answer still waits for a floor: {known_median:?} / {unknown_median:?}"
     );
+}
+
+pub(crate) async fn a_task_runs_to_succeeded_and_another_user_gets_404(s: Smoke) {
+    let owner = crate::auth::readme_user(&s).await;
+    let stranger = crate::auth::readme_user(&s).await;
+    let bearer = |token: &str| format!("Bearer {token}");
+    let (owner_auth, stranger_auth) = (bearer(&owner), bearer(&stranger));
+    let created = s
+        .http
+        .json(
+            Method::POST,
+            &s.api("/tasks"),
+            &[("authorization", owner_auth.as_str())],
+            &json!({"message": "smoke"}),
+        )
+        .await;
+    assert_eq!(created.status, 202, "POST /tasks: {}", created.text());
+    let id = created.json()["id"].as_str().expect("task id").to_owned();
+    let url = s.api(&format!("/tasks/{id}"));
+    let started = Instant::now();
+    let task = loop {
+        let task = s
+            .http
+            .get(&url, &[("authorization", owner_auth.as_str())])
+            .await;
+        assert_eq!(task.status, 200, "GET /tasks/{id}: {}", task.text());
+        let task = task.json();
+        if task["status"] == "succeeded" {
+            break task;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the task is still {} after 15 s: is the poller running (poller.log)?",
+            task["status"]
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(task["result"]["message"], "Task smoke is complete!");
+    println!("task succeeded after {:?}", started.elapsed());
+    let theirs = s
+        .http
+        .get(&url, &[("authorization", stranger_auth.as_str())])
+        .await;
+    assert_eq!(theirs.status, 404, "{}", theirs.text());
 }

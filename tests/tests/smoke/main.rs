@@ -98,6 +98,7 @@ fn stack_up() -> Vec<(&'static str, Check)> {
         webhooks::a_signed_stripe_delivery_is_202_and_a_wrong_signature_401,
         jobs::a_signups_verification_mail_arrives_within_seconds,
         jobs::forgot_answers_alike_for_a_known_and_an_unknown_address,
+        jobs::a_task_runs_to_succeeded_and_another_user_gets_404,
         document::the_served_document_passes_openapi_spec_validator,
         document::schemathesis_finds_no_5xx_and_nothing_undocumented,
     ]
