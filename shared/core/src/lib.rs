@@ -5,6 +5,7 @@
 //! The API contract these pieces implement is `functions/docs/guide/api.md`.
 
 pub mod clock;
+pub mod conditional;
 pub mod config;
 pub mod dynamo;
 pub mod error;
