@@ -26,8 +26,8 @@ pub async fn mail_to(address: &str) -> Vec<serde_json::Value> {
         .unwrap_or_default()
 }
 
-/// The mails to `address` once there are at least `count` (polling for up to 5 s): `forgot`
-/// and `resend` answer at their response floor, and a slow send may finish just after it.
+/// The mails to `address` once there are at least `count` (polling for up to 5 s): mail is a
+/// job, sent by the worker a moment after the request that enqueued it.
 pub async fn mail_at_least(address: &str, count: usize) -> Vec<serde_json::Value> {
     for _ in 0..50 {
         let mails = mail_to(address).await;
