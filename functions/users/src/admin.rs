@@ -3,7 +3,7 @@
 use axum::{
     extract::{Path, State},
     http::StatusCode,
-    response::Response,
+    response::{IntoResponse, Response},
 };
 use identity::{
     Admin, IdentityState, RequireRole,
@@ -13,6 +13,7 @@ use identity::{
 use serde::Deserialize;
 use shared::{
     ApiError, ErrorCode, Routes,
+    conditional::{ETag, IfMatch, IfNoneMatch, respond},
     error::FieldError,
     extract::{Json, Validate, failures},
 };
@@ -34,7 +35,8 @@ pub fn routes() -> Routes<crate::state::State> {
         .delete("/api/v1/users/{id}", delete_user)
 }
 
-/// Every live user, oldest first (admin).
+/// Every live user, oldest first (admin). No validator: a weak one would have to stand for
+/// every user of the page, which only reading them all gives (functions/docs/guide/api.md).
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
     params(PageParams),
     responses(
@@ -73,19 +75,28 @@ async fn load(identity: &IdentityState, id: &str) -> Result<User, ApiError> {
         .ok_or(ErrorCode::NotFound)?)
 }
 
-/// One user (admin).
+/// One user (admin), with its `ETag`; 304 when `If-None-Match` names it.
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
-    params(("id" = String, Path, description = "The user id (UUID)")),
+    params(("id" = String, Path, description = "The user id (UUID)"), IfNoneMatch),
     responses(
-        (status = 200, description = "The user", body = UserBody),
+        (status = 200, description = "The user", body = UserBody,
+            headers(("ETag" = String, description = "The user's version: `\"<n>\"`"))),
+        (status = 304, description = "Not modified: `If-None-Match` names the current `ETag`; no body",
+            headers(("ETag" = String, description = "The user's version"))),
         (status = 403, description = "Not an admin (`FORBIDDEN`)", body = shared::openapi::ErrorEnvelope),
         (status = 404, description = "Unknown, malformed or deleted id (`NOT_FOUND`)", body = shared::openapi::ErrorEnvelope)))]
 pub(crate) async fn get_user(
     State(identity): State<IdentityState>,
     _admin: RequireRole<Admin>,
     Path(id): Path<String>,
-) -> Result<Json<UserBody>, ApiError> {
-    Ok(Json(UserBody::from(&load(&identity, &id).await?)))
+    if_none_match: IfNoneMatch,
+) -> Result<Response, ApiError> {
+    let user = load(&identity, &id).await?;
+    Ok(respond(
+        &if_none_match,
+        &ETag::version(user.version),
+        || Json(UserBody::from(&user)),
+    ))
 }
 
 /// What an admin may change.
@@ -157,22 +168,28 @@ impl Validate for PatchUser {
     }
 }
 
-/// Changes a user's roles, tier or disabled flag (admin).
+/// Changes a user's roles, tier or disabled flag (admin); with `If-Match`, only if the user is
+/// still at that version, so two admins editing one user cannot overwrite each other unseen.
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
-    params(("id" = String, Path, description = "The user id (UUID)")), request_body = PatchUser,
+    params(("id" = String, Path, description = "The user id (UUID)"), IfMatch), request_body = PatchUser,
     responses(
-        (status = 200, description = "The updated user", body = UserBody),
+        (status = 200, description = "The updated user, read back after the write", body = UserBody,
+            headers(("ETag" = String, description = "The version the body shows"))),
         (status = 403, description = "Not an admin (`FORBIDDEN`)", body = shared::openapi::ErrorEnvelope),
         (status = 404, description = "Unknown, malformed or deleted id (`NOT_FOUND`)", body = shared::openapi::ErrorEnvelope),
-        (status = 409, description = "Would demote or disable the only active admin (`LAST_ADMIN`)", body = shared::openapi::ErrorEnvelope)))]
+        (status = 409, description = "Would demote or disable the only active admin (`LAST_ADMIN`)", body = shared::openapi::ErrorEnvelope),
+        (status = 412, description = "`If-Match` names a version the user no longer has \
+            (`PRECONDITION_FAILED`); nothing changed", body = shared::openapi::ErrorEnvelope)))]
 pub(crate) async fn patch_user(
     State(identity): State<IdentityState>,
     _admin: RequireRole<Admin>,
     Path(id): Path<String>,
+    if_match: IfMatch,
     Json(body): Json<PatchUser>,
-) -> Result<Json<UserBody>, ApiError> {
+) -> Result<Response, ApiError> {
     body.check()?;
     let existing = load(&identity, &id).await?;
+    let expected = if_match.expect_version(existing.version)?;
     let mut roles = body.roles;
     if let Some(r) = roles.as_mut() {
         r.sort();
@@ -186,6 +203,7 @@ pub(crate) async fn patch_user(
             tier: body.tier,
             disabled: body.disabled,
         },
+        expected,
     )
     .await?;
     if body.disabled == Some(true) {
@@ -195,23 +213,30 @@ pub(crate) async fn patch_user(
             .revoke_all(&updated.id, None)
             .await?;
     }
-    Ok(Json(UserBody::from(&updated)))
+    let mut response = Json(UserBody::from(&updated)).into_response();
+    ETag::version(updated.version).set(&mut response);
+    Ok(response)
 }
 
-/// Soft-deletes a user (admin).
+/// Soft-deletes a user (admin); with `If-Match`, only if the user is still at that version.
 #[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
-    params(("id" = String, Path, description = "The user id (UUID)")),
+    params(("id" = String, Path, description = "The user id (UUID)"), IfMatch),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 400, description = "A malformed `If-Match` (`BAD_REQUEST`)", body = shared::openapi::ErrorEnvelope),
         (status = 403, description = "Not an admin (`FORBIDDEN`)", body = shared::openapi::ErrorEnvelope),
         (status = 404, description = "Unknown, malformed or deleted id (`NOT_FOUND`)", body = shared::openapi::ErrorEnvelope),
-        (status = 409, description = "The only active admin (`LAST_ADMIN`)", body = shared::openapi::ErrorEnvelope)))]
+        (status = 409, description = "The only active admin (`LAST_ADMIN`)", body = shared::openapi::ErrorEnvelope),
+        (status = 412, description = "`If-Match` names a version the user no longer has \
+            (`PRECONDITION_FAILED`); nothing changed", body = shared::openapi::ErrorEnvelope)))]
 pub(crate) async fn delete_user(
     State(identity): State<IdentityState>,
     _admin: RequireRole<Admin>,
     Path(id): Path<String>,
+    if_match: IfMatch,
 ) -> Result<StatusCode, ApiError> {
     let user = load(&identity, &id).await?;
-    lifecycle::end_everything(&identity, &user).await?;
+    let expected = if_match.expect_version(user.version)?;
+    lifecycle::end_everything(&identity, &user, expected).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -33,50 +33,89 @@ async fn guard_for(
     other.map(Some).ok_or_else(|| ErrorCode::LastAdmin.into())
 }
 
-/// The outcome of a guarded write: a failed condition means the user is gone (404), or the
-/// admin it was conditioned on stopped being one meanwhile (409 `LAST_ADMIN`).
+/// Whether a write of user `id` conditioned on version `expected` (`If-Match`) failed with `err`
+/// because the user changed since: read again, it is live at another version. A failed
+/// condition or a lost transaction conflict (another write of the item committing meanwhile)
+/// is then 412, whatever else the condition checked. No read without `expected`, or for other
+/// errors; a user gone is not a 412 (its route answers as it would without `If-Match`).
+pub async fn changed_since(
+    identity: &IdentityState,
+    id: &str,
+    expected: Option<i64>,
+    err: &StoreError,
+) -> Result<bool, ApiError> {
+    let Some(expected) = expected else {
+        return Ok(false);
+    };
+    if !matches!(
+        err,
+        StoreError::ConditionFailed | StoreError::Unavailable(_)
+    ) {
+        return Ok(false);
+    }
+    let current = identity.store.users.get(id).await?;
+    Ok(current.is_some_and(|u| !u.deleted && u.version != expected))
+}
+
+/// The outcome of a guarded write: a failed condition means the user changed since `If-Match`'s
+/// version (412 `PRECONDITION_FAILED`), is gone (404), or the admin it was conditioned on
+/// stopped being one meanwhile (409 `LAST_ADMIN`).
 async fn settle<T>(
     identity: &IdentityState,
     user: &User,
     guarded: bool,
+    expected: Option<i64>,
     result: Result<T, StoreError>,
 ) -> Result<T, ApiError> {
-    match result {
-        Ok(value) => Ok(value),
-        Err(StoreError::ConditionFailed) => Err(match identity.store.users.get(&user.id).await {
+    let err = match result {
+        Ok(value) => return Ok(value),
+        Err(err) => err,
+    };
+    if changed_since(identity, &user.id, expected, &err).await? {
+        return Err(ErrorCode::PreconditionFailed.into());
+    }
+    match err {
+        StoreError::ConditionFailed => Err(match identity.store.users.get(&user.id).await {
             Ok(Some(current)) if !current.deleted && guarded => ErrorCode::LastAdmin.into(),
             Ok(_) => ErrorCode::NotFound.into(),
             Err(err) => err.into(),
         }),
-        Err(err) => Err(err.into()),
+        err => Err(err.into()),
     }
 }
 
-/// Applies admin `changes` to `user`, guarded when they demote or disable an active admin.
+/// Applies admin `changes` to `user`, guarded when they demote or disable an active admin;
+/// only if it is still at version `expected`, when given (`If-Match`).
 pub async fn update(
     identity: &IdentityState,
     user: &User,
     changes: &AdminChanges,
+    expected: Option<i64>,
 ) -> Result<User, ApiError> {
     let guard = guard_for(identity, user, removes_admin(user, changes)).await?;
     let users = &identity.store.users;
     let result = users
-        .admin_update(&user.id, changes, guard.as_deref())
+        .admin_update_expecting(&user.id, changes, guard.as_deref(), expected)
         .await;
-    settle(identity, user, guard.is_some(), result).await
+    settle(identity, user, guard.is_some(), expected, result).await
 }
 
 /// Soft-deletes `user` (releasing its names, voiding its links), guarded when it is an active
-/// admin, and ends its sessions.
-pub async fn end_everything(identity: &IdentityState, user: &User) -> Result<(), ApiError> {
+/// admin, and ends its sessions; only if it is still at version `expected`, when given
+/// (`If-Match`).
+pub async fn end_everything(
+    identity: &IdentityState,
+    user: &User,
+    expected: Option<i64>,
+) -> Result<(), ApiError> {
     let is_admin = user.has_role("admin") && user.is_active();
     let guard = guard_for(identity, user, is_admin).await?;
     let result = identity
         .store
         .users
-        .soft_delete(user, guard.as_deref())
+        .soft_delete(user, guard.as_deref(), expected)
         .await;
-    settle(identity, user, guard.is_some(), result).await?;
+    settle(identity, user, guard.is_some(), expected, result).await?;
     identity.store.sessions.revoke_all(&user.id, None).await?;
     Ok(())
 }

@@ -225,9 +225,9 @@ impl IfMatch {
     pub fn check(&self, current: &ETag) -> Result<(), ApiError> {
         let holds = match &self.0 {
             None | Some(Condition::Any) => true,
-            Some(Condition::Tags(tags)) => tags
-                .iter()
-                .any(|t| !t.weak && t.opaque == current.inner()),
+            Some(Condition::Tags(tags)) => {
+                tags.iter().any(|t| !t.weak && t.opaque == current.inner())
+            }
         };
         if holds {
             Ok(())
@@ -359,7 +359,10 @@ mod tests {
         assert!(none_match(&[b"W/\"7\""]).matches(&v7), "weak comparison");
         assert!(none_match(&[b"\"1\", \"7\""]).matches(&v7));
         assert!(none_match(&[b"\"1\"", b"\"7\""]).matches(&v7), "two lines");
-        assert!(none_match(&[b" , \"1\" ,, \"7\" "]).matches(&v7), "empty elements");
+        assert!(
+            none_match(&[b" , \"1\" ,, \"7\" "]).matches(&v7),
+            "empty elements"
+        );
         assert!(none_match(&[b"*"]).matches(&v7));
         assert!(!none_match(&[b"\"8\""]).matches(&v7));
         assert!(!none_match(&[]).matches(&v7));
@@ -394,7 +397,11 @@ mod tests {
         let stale = if_match(&[b"\"2\""]).unwrap().check(&v3).unwrap_err();
         assert_eq!(code(stale), ErrorCode::PreconditionFailed);
         let weak = if_match(&[b"W/\"3\""]).unwrap().check(&v3).unwrap_err();
-        assert_eq!(code(weak), ErrorCode::PreconditionFailed, "a weak tag never matches");
+        assert_eq!(
+            code(weak),
+            ErrorCode::PreconditionFailed,
+            "a weak tag never matches"
+        );
     }
 
     #[test]
@@ -410,7 +417,10 @@ mod tests {
         assert_eq!(if_match(&[]).unwrap().expect_version(5).unwrap(), None);
         assert_eq!(if_match(&[b"*"]).unwrap().expect_version(5).unwrap(), None);
         assert_eq!(
-            if_match(&[b"\"4\", \"5\""]).unwrap().expect_version(5).unwrap(),
+            if_match(&[b"\"4\", \"5\""])
+                .unwrap()
+                .expect_version(5)
+                .unwrap(),
             Some(5)
         );
         assert!(if_match(&[b"\"4\""]).unwrap().expect_version(5).is_err());

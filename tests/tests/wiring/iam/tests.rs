@@ -71,7 +71,8 @@ fn the_workers_user_updates_reach_only_the_attributes_they_write() {
             "reset_jtis",
             "tier",
             "tier_event_created",
-            "updated_at"
+            "updated_at",
+            "version"
         ]
     );
     assert_eq!(
@@ -172,7 +173,7 @@ const CHANGES: &[Change<Model>] = &[
             "jobs: template.yaml grants dynamodb:UpdateItem on UsersTable under no \
              condition, where functions/jobs/iam.toml requires ",
             "ForAllValues:StringEquals dynamodb:Attributes [pk, reset_jtis, tier, \
-             tier_event_created, updated_at]; ForAllValues:StringLike dynamodb:LeadingKeys [USER#*]; \
+             tier_event_created, updated_at, version]; ForAllValues:StringLike dynamodb:LeadingKeys [USER#*]; \
              StringEqualsIfExists dynamodb:ReturnValues [NONE]"
         )],
         change: |m| {
@@ -191,7 +192,7 @@ const CHANGES: &[Change<Model>] = &[
             "jobs: template.yaml grants dynamodb:UpdateItem on UsersTable under no \
              condition, where functions/jobs/iam.toml requires ",
             "ForAllValues:StringEquals dynamodb:Attributes [pk, reset_jtis, tier, \
-             tier_event_created, updated_at]; ForAllValues:StringLike dynamodb:LeadingKeys [USER#*]; \
+             tier_event_created, updated_at, version]; ForAllValues:StringLike dynamodb:LeadingKeys [USER#*]; \
              StringEqualsIfExists dynamodb:ReturnValues [NONE]"
         )],
         change: |m| {
@@ -203,11 +204,11 @@ const CHANGES: &[Change<Model>] = &[
         expected: &[concat!(
             "jobs: template.yaml grants dynamodb:UpdateItem on UsersTable under \
              ForAllValues:StringEquals dynamodb:Attributes [pk, reset_jtis, roles, tier, \
-             tier_event_created, updated_at]; ForAllValues:StringLike dynamodb:LeadingKeys \
+             tier_event_created, updated_at, version]; ForAllValues:StringLike dynamodb:LeadingKeys \
              [USER#*]; StringEqualsIfExists dynamodb:ReturnValues [NONE], where \
              functions/jobs/iam.toml requires ",
             "ForAllValues:StringEquals dynamodb:Attributes [pk, reset_jtis, tier, \
-             tier_event_created, updated_at]; ForAllValues:StringLike dynamodb:LeadingKeys [USER#*]; \
+             tier_event_created, updated_at, version]; ForAllValues:StringLike dynamodb:LeadingKeys [USER#*]; \
              StringEqualsIfExists dynamodb:ReturnValues [NONE]"
         )],
         change: |m| {

@@ -1,7 +1,9 @@
 //! The user item and its conversions. Items: `USER#<id>` (the user) with `gsi1pk = "USER"`,
 //! `gsi1sk = "<created_at>#<id>"` for admin listing; guards live in [`super::guards`].
 
-use shared::dynamo::{Item, StoreError, b, get_b, get_list, get_n, get_s, list, n, opt_s, s};
+use shared::dynamo::{
+    Item, StoreError, b, get_b, get_list, get_n, get_s, list, n, opt_n, opt_s, s,
+};
 
 use crate::domain::{Email, PersonName, Username};
 
@@ -38,6 +40,9 @@ pub struct User {
     pub updated_at: String,
     /// Sessions created at or before this instant (epoch ms) are dead: logout-all, reset.
     pub tokens_valid_after_ms: i64,
+    /// Bumped by every write of the item, in the write itself: the user's `ETag` (`"<n>"`), and
+    /// what `If-Match` conditions a write on. Items written before it existed read as 0.
+    pub version: i64,
 }
 
 impl User {
@@ -93,6 +98,8 @@ impl NewUser {
             created_at: now.clone(),
             updated_at: now,
             tokens_valid_after_ms: 0,
+            // Creating it is its first write.
+            version: 1,
         }
     }
 }
@@ -120,6 +127,7 @@ impl TryFrom<&Item> for User {
             created_at: get_s(item, "created_at")?,
             updated_at: get_s(item, "updated_at")?,
             tokens_valid_after_ms: get_n(item, "tokens_valid_after_ms")?,
+            version: opt_n(item, "version")?.unwrap_or(0),
         })
     }
 }
@@ -147,6 +155,7 @@ impl From<&User> for Item {
                 "tokens_valid_after_ms".into(),
                 n(user.tokens_valid_after_ms),
             ),
+            ("version".into(), n(user.version)),
             ("gsi1pk".into(), s("USER")),
             (
                 "gsi1sk".into(),
@@ -185,6 +194,20 @@ mod tests {
         assert_eq!(back.tier, "free");
         assert!(back.is_active());
         assert_eq!(format!("{back:?}"), format!("{:?}", user()));
+    }
+
+    #[test]
+    fn a_new_user_is_version_1_and_one_stored_before_versions_reads_as_0() {
+        let item = Item::from(&user());
+        assert_eq!(User::try_from(&item).unwrap().version, 1);
+        let mut old = item.clone();
+        old.remove("version");
+        assert_eq!(User::try_from(&old).unwrap().version, 0);
+        old.insert("version".into(), s("seven"));
+        assert!(
+            User::try_from(&old).is_err(),
+            "a garbled version is an error, never 0"
+        );
     }
 
     #[test]

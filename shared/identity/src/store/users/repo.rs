@@ -51,6 +51,51 @@ pub struct Users {
 /// A user id that never exists: the second read of a lookup that found no guard.
 const NOBODY: &str = "00000000-0000-0000-0000-000000000000";
 
+/// The `SET` action every write of a user item carries, so that the version (the user's
+/// `ETag`) changes with every write in the write itself; items written before versions existed
+/// count from 0. Its values come from [`Bump::bump`].
+pub(crate) const BUMP: &str = "version = if_not_exists(version, :vzero) + :vone";
+
+/// Adds [`BUMP`]'s values to an update.
+pub(crate) trait Bump: Sized {
+    /// The update with `:vzero` and `:vone`.
+    fn bump(self) -> Self;
+}
+
+impl Bump for UpdateBuilder {
+    fn bump(self) -> Self {
+        self.expression_attribute_values(":vzero", n(0))
+            .expression_attribute_values(":vone", n(1))
+    }
+}
+
+impl Bump for UpdateItemFluentBuilder {
+    fn bump(self) -> Self {
+        self.expression_attribute_values(":vzero", n(0))
+            .expression_attribute_values(":vone", n(1))
+    }
+}
+
+/// `condition`, and the stored version is `expected` when there is one (`If-Match`): a user
+/// stored before versions existed is version 0. Its value is `:expected` ([`expecting_value`]).
+fn expecting(condition: &str, expected: Option<i64>) -> String {
+    match expected {
+        None => condition.to_owned(),
+        Some(0) => {
+            format!("({condition}) AND (attribute_not_exists(version) OR version = :expected)")
+        }
+        Some(_) => format!("({condition}) AND version = :expected"),
+    }
+}
+
+/// Adds `:expected` to an update whose condition [`expecting`] made.
+fn expecting_value(update: UpdateBuilder, expected: Option<i64>) -> UpdateBuilder {
+    match expected {
+        Some(version) => update.expression_attribute_values(":expected", n(version)),
+        None => update,
+    }
+}
+
 impl Users {
     /// Repository over `table`.
     pub fn new(client: Client, table: String) -> Self {
@@ -128,26 +173,34 @@ impl Users {
 
     /// Applies a user's own profile changes; a new username moves its guard in the same
     /// transaction, so a taken name fails (`ConditionFailed`) without changing anything.
+    /// `expected`: the version the user must still have (`If-Match`), else `ConditionFailed`.
+    /// The user returned is `user` changed, at the version after `user.version` (exact when
+    /// `expected` is given; without it another write may have landed in between).
     pub async fn update_profile(
         &self,
         user: &User,
         changes: ProfileChanges,
+        expected: Option<i64>,
     ) -> Result<User, StoreError> {
         let now = now_rfc3339();
-        let mut set = vec!["updated_at = :now".to_owned()];
+        let mut set = vec!["updated_at = :now".to_owned(), BUMP.to_owned()];
         // The stored username_key must still be the one whose guard this change moves: a
         // concurrent rename would otherwise leave a name without its guard.
-        let mut update = Update::builder()
+        let update = Update::builder()
             .table_name(&self.table)
             .key("pk", s(user_key(&user.id)))
-            .condition_expression(
+            .condition_expression(expecting(
                 "attribute_exists(pk) AND deleted = :false AND username_key = :oldkey",
-            )
+                expected,
+            ))
             .expression_attribute_values(":false", b(false))
             .expression_attribute_values(":oldkey", s(&user.username_key))
-            .expression_attribute_values(":now", s(&now));
+            .expression_attribute_values(":now", s(&now))
+            .bump();
+        let mut update = expecting_value(update, expected);
         let mut updated = user.clone();
         updated.updated_at = now;
+        updated.version = expected.unwrap_or(user.version) + 1;
         if let Some(first) = &changes.first_name {
             set.push("first_name = :first".into());
             update = update.expression_attribute_values(":first", s(first.as_str()));
@@ -197,10 +250,11 @@ impl Users {
     ) -> Result<bool, StoreError> {
         let result = self
             .update_user(id)
-            .update_expression("SET password_hash = :h")
+            .update_expression(format!("SET password_hash = :h, {BUMP}"))
             .condition_expression("password_hash = :old")
             .expression_attribute_values(":h", s(new))
             .expression_attribute_values(":old", s(old))
+            .bump()
             .send()
             .await;
         dynamo::applied(result.map_err(StoreError::from))
@@ -211,11 +265,12 @@ impl Users {
     pub async fn invalidate_tokens(&self, id: &str, at_ms: i64) -> Result<(), StoreError> {
         let result = self
             .update_user(id)
-            .update_expression("SET tokens_valid_after_ms = :t")
+            .update_expression(format!("SET tokens_valid_after_ms = :t, {BUMP}"))
             .condition_expression(
                 "attribute_exists(pk) AND (attribute_not_exists(tokens_valid_after_ms) OR tokens_valid_after_ms < :t)",
             )
             .expression_attribute_values(":t", n(at_ms))
+            .bump()
             .send()
             .await;
         dynamo::applied(result.map_err(StoreError::from)).map(drop)
@@ -229,9 +284,10 @@ impl Users {
             .update_item()
             .table_name(&self.table)
             .key("pk", s(user_key(id)))
-            .update_expression("ADD reset_jtis :j")
+            .update_expression(format!("SET {BUMP} ADD reset_jtis :j"))
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":j", AttributeValue::Ss(vec![jti.to_owned()]))
+            .bump()
             .send()
             .await?;
         Ok(())
@@ -242,10 +298,11 @@ impl Users {
     pub async fn only_reset_jti(&self, id: &str, jti: &str) -> Result<(), StoreError> {
         let result = self
             .update_user(id)
-            .update_expression("SET reset_jtis = :only")
+            .update_expression(format!("SET reset_jtis = :only, {BUMP}"))
             .condition_expression("contains(reset_jtis, :j)")
             .expression_attribute_values(":only", AttributeValue::Ss(vec![jti.to_owned()]))
             .expression_attribute_values(":j", s(jti))
+            .bump()
             .send()
             .await;
         dynamo::applied(result.map_err(StoreError::from)).map(drop)
@@ -257,12 +314,14 @@ impl Users {
         Update::builder()
             .table_name(&self.table)
             .key("pk", s(user_key(id)))
-            .update_expression(
-                "SET password_hash = :h, tokens_valid_after_ms = :ms, updated_at = :now REMOVE reset_jtis",
-            )
+            .update_expression(format!(
+                "SET password_hash = :h, tokens_valid_after_ms = :ms, updated_at = :now, {BUMP} \
+                 REMOVE reset_jtis"
+            ))
             .expression_attribute_values(":h", s(hash))
             .expression_attribute_values(":ms", n(now_ms))
             .expression_attribute_values(":now", s(now_rfc3339()))
+            .bump()
     }
 
     /// The update that marks `id`'s email verified; callers add their condition.
@@ -270,9 +329,12 @@ impl Users {
         Update::builder()
             .table_name(&self.table)
             .key("pk", s(user_key(id)))
-            .update_expression("SET email_verified = :t, updated_at = :now")
+            .update_expression(format!(
+                "SET email_verified = :t, updated_at = :now, {BUMP}"
+            ))
             .expression_attribute_values(":t", b(true))
             .expression_attribute_values(":now", s(now_rfc3339()))
+            .bump()
     }
 
     /// Sets `email_verified` without a token (`make admin`); `NotFound` for a missing or
@@ -293,23 +355,30 @@ impl Users {
     /// Soft delete: marks the user deleted (ending its sessions and voiding its pending links)
     /// and releases both guards, in one transaction. `guard`: the id of another active admin the
     /// deletion is conditioned on (see [`Users::another_active_admin`]). `ConditionFailed` when
-    /// the user is already deleted or the guard admin no longer is one.
-    pub async fn soft_delete(&self, user: &User, guard: Option<&str>) -> Result<(), StoreError> {
+    /// the user is already deleted, the guard admin no longer is one, or the user's version is
+    /// not `expected` (`If-Match`).
+    pub async fn soft_delete(
+        &self,
+        user: &User,
+        guard: Option<&str>,
+        expected: Option<i64>,
+    ) -> Result<(), StoreError> {
         let now = now_rfc3339();
         let update = Update::builder()
             .table_name(&self.table)
             .key("pk", s(user_key(&user.id)))
             // Ends every session and voids every pending reset or verification link.
-            .update_expression(
+            .update_expression(format!(
                 "SET deleted = :t, deleted_at = :now, updated_at = :now, tokens_valid_after_ms = :ms, \
-                 action_tokens_valid_after_ms = :ms REMOVE reset_jtis",
-            )
-            .condition_expression("attribute_exists(pk) AND deleted = :f")
+                 action_tokens_valid_after_ms = :ms, {BUMP} REMOVE reset_jtis"
+            ))
+            .condition_expression(expecting("attribute_exists(pk) AND deleted = :f", expected))
             .expression_attribute_values(":t", b(true))
             .expression_attribute_values(":f", b(false))
             .expression_attribute_values(":now", s(now))
             .expression_attribute_values(":ms", n(now_ms()))
-            .build()?;
+            .bump();
+        let update = expecting_value(update, expected).build()?;
         let mut items = vec![TransactWriteItem::builder().update(update).build()];
         items.extend(guards::both(&self.table, user, guards::release)?);
         if let Some(admin) = guard {
@@ -328,13 +397,28 @@ impl Users {
         changes: &AdminChanges,
         guard: Option<&str>,
     ) -> Result<User, StoreError> {
-        let mut set = vec!["updated_at = :now".to_owned()];
-        let mut update = Update::builder()
+        self.admin_update_expecting(id, changes, guard, None).await
+    }
+
+    /// [`Users::admin_update`], only if the user's version is still `expected` (`If-Match`),
+    /// else `ConditionFailed`. The user returned is read back after the write: its version is
+    /// the one its body shows.
+    pub async fn admin_update_expecting(
+        &self,
+        id: &str,
+        changes: &AdminChanges,
+        guard: Option<&str>,
+        expected: Option<i64>,
+    ) -> Result<User, StoreError> {
+        let mut set = vec!["updated_at = :now".to_owned(), BUMP.to_owned()];
+        let update = Update::builder()
             .table_name(&self.table)
             .key("pk", s(user_key(id)))
-            .condition_expression("attribute_exists(pk) AND deleted = :f")
+            .condition_expression(expecting("attribute_exists(pk) AND deleted = :f", expected))
             .expression_attribute_values(":f", b(false))
-            .expression_attribute_values(":now", s(now_rfc3339()));
+            .expression_attribute_values(":now", s(now_rfc3339()))
+            .bump();
+        let mut update = expecting_value(update, expected);
         if let Some(roles) = &changes.roles {
             // ROLES is a DynamoDB reserved word, hence the name placeholder.
             set.push("#roles = :roles".into());
@@ -389,7 +473,9 @@ impl Users {
     ) -> Result<bool, StoreError> {
         let result = self
             .update_user(id)
-            .update_expression("SET tier = :tier, tier_event_created = :created, updated_at = :now")
+            .update_expression(format!(
+                "SET tier = :tier, tier_event_created = :created, updated_at = :now, {BUMP}"
+            ))
             .condition_expression(
                 "attribute_exists(pk) AND (attribute_not_exists(tier_event_created) \
                  OR tier_event_created < :created)",
@@ -397,6 +483,7 @@ impl Users {
             .expression_attribute_values(":tier", s(tier))
             .expression_attribute_values(":created", n(event_created))
             .expression_attribute_values(":now", s(now_rfc3339()))
+            .bump()
             .send()
             .await;
         dynamo::applied(result.map_err(StoreError::from))
