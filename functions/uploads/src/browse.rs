@@ -5,13 +5,18 @@ use std::sync::Arc;
 
 use axum::{
     extract::{Path, State},
-    response::Response,
+    response::{IntoResponse, Response},
 };
 use identity::{
     AuthUser,
     pagination::{PageParams, PageRequest},
 };
-use shared::{ApiError, ErrorCode, Routes, dynamo::Item, extract::Json};
+use shared::{
+    ApiError, ErrorCode, Routes,
+    conditional::{ETag, IfNoneMatch, not_modified},
+    dynamo::Item,
+    extract::Json,
+};
 use time::OffsetDateTime;
 
 use crate::{
@@ -27,7 +32,8 @@ pub fn routes() -> Routes<crate::state::State> {
         .get("/api/v1/uploads/{id}", get_upload)
 }
 
-/// The caller's uploads, newest first.
+/// The caller's uploads, newest first. No validator: one for a page would have to change with
+/// every record on it, which only reading them all tells (functions/docs/guide/api.md).
 #[utoipa::path(get, path = "/api/v1/uploads", tag = "uploads", security(("bearer" = [])),
     params(PageParams),
     responses(
@@ -66,18 +72,30 @@ fn own_position(start: Item, owner_id: &str) -> Result<Item, ApiError> {
     }
 }
 
-/// One upload, with a short-lived download URL once it is ready.
+/// One upload, with a short-lived download URL once it is ready, and the record's `ETag`; 304
+/// when `If-None-Match` names it. The tag validates the record, not the `download` link, which
+/// is signed anew for every 200 and expires at its own `expires_at`.
 #[utoipa::path(get, path = "/api/v1/uploads/{id}", tag = "uploads", security(("bearer" = [])),
-    params(("id" = String, Path, description = "The upload id (UUID)")),
+    params(("id" = String, Path, description = "The upload id (UUID)"), IfNoneMatch),
     responses(
-        (status = 200, description = "The record (and `download` when ready)", body = UploadBody),
+        (status = 200, description = "The record (and `download` when ready)", body = UploadBody,
+            headers(("ETag" = String, description = "The record's version: `\"<n>\"`"))),
+        (status = 304, description = "Not modified: `If-None-Match` names the current `ETag`; no body \
+            (a `download` link kept from a 200 works until its `expires_at`)",
+            headers(("ETag" = String, description = "The record's version"))),
         (status = 404, description = "Unknown, malformed, expired or another user's id (`NOT_FOUND`)", body = shared::openapi::ErrorEnvelope)))]
 pub(crate) async fn get_upload(
     State(ctx): State<Arc<UploadsContext>>,
     user: AuthUser,
     Path(id): Path<String>,
-) -> Result<Json<UploadBody>, ApiError> {
+    if_none_match: IfNoneMatch,
+) -> Result<Response, ApiError> {
     let upload = ctx.load(&user.user.id, &id).await?;
+    let etag = ETag::version(upload.version);
+    if if_none_match.matches(&etag) {
+        // Before signing a download link nobody would receive.
+        return Ok(not_modified(&etag, None));
+    }
     let mut body = UploadBody::from(&upload);
     if upload.status == Status::Ready {
         let ttl = ctx.settings.download_url_ttl;
@@ -93,5 +111,7 @@ pub(crate) async fn get_upload(
             .await?;
         body.download = Some(Download { url, expires_at });
     }
-    Ok(Json(body))
+    let mut response = Json(body).into_response();
+    etag.set(&mut response);
+    Ok(response)
 }

@@ -112,6 +112,8 @@ async fn finish(
         counted_bytes: size,
         updated_at: shared::clock::now_rfc3339(),
         expires_at: None,
+        // mark_ready found it pending, and only writes that end pending bump a pending record.
+        version: upload.version + 1,
         ..upload
     };
     Ok(Json(UploadBody::from(&ready)))

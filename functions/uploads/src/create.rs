@@ -205,6 +205,8 @@ pub(crate) async fn create(
         updated_at: rfc3339(now),
         upload_expires_at: rfc3339(form_expires),
         expires_at: Some((form_expires + settings.pending_grace).unix_timestamp()),
+        // Creating it is its first write.
+        version: 1,
         id,
     };
     let quota = Quota {

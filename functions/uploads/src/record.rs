@@ -71,6 +71,9 @@ pub struct Upload {
     /// The DynamoDB TTL (epoch seconds) of a pending or deleted record; none once ready. Past
     /// it, the record counts as gone even before DynamoDB deletes it, and its [`Marker`] is due.
     pub expires_at: Option<i64>,
+    /// Bumped by every write of the record, in the write itself: its `ETag` (`"<n>"`), and what
+    /// `If-Match` conditions a delete on. 1 when created; records from before it read as 0.
+    pub version: i64,
 }
 
 /// The partition of `owner`'s records and quota.
@@ -192,6 +195,7 @@ impl From<&Upload> for Item {
             ("created_at".to_owned(), s(&u.created_at)),
             ("updated_at".to_owned(), s(&u.updated_at)),
             ("upload_expires_at".to_owned(), s(&u.upload_expires_at)),
+            ("version".to_owned(), n(u.version)),
         ]);
         if let Some(size) = u.size {
             item.insert("size".to_owned(), n(size));
@@ -236,6 +240,7 @@ impl TryFrom<&Item> for Upload {
             updated_at: get_s(item, "updated_at")?,
             upload_expires_at: get_s(item, "upload_expires_at")?,
             expires_at: opt_n(item, "expires_at")?,
+            version: opt_n(item, "version")?.unwrap_or(0),
         })
     }
 }
@@ -260,7 +265,18 @@ mod tests {
             updated_at: "2026-01-01T00:00:00Z".to_owned(),
             upload_expires_at: "2026-01-01T00:10:00Z".to_owned(),
             expires_at: Some(1_767_229_800),
+            version: 1,
         }
+    }
+
+    #[test]
+    fn the_version_round_trips_and_a_record_from_before_versions_reads_as_0() {
+        let mut item = Item::from(&upload());
+        assert_eq!(Upload::try_from(&item).unwrap().version, 1);
+        item.remove("version");
+        assert_eq!(Upload::try_from(&item).unwrap().version, 0);
+        item.insert("version".to_owned(), s("one"));
+        assert!(Upload::try_from(&item).is_err());
     }
 
     #[test]

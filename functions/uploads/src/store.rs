@@ -53,6 +53,10 @@ pub struct Uploads {
 /// names in the expressions, so every expression uses the placeholders.
 const NAMES: [(&str, &str); 3] = [("#f", "files"), ("#b", "bytes"), ("#v", "version")];
 
+/// The `SET` action of every update of a record: its version (its `ETag`) changes with every
+/// write, in the write itself; records from before versions count from 0.
+const BUMP: &str = "version = if_not_exists(version, :vzero) + :vone";
+
 /// How long after it is due a marker nobody swept is left to DynamoDB's TTL: a week.
 const MARKER_KEPT_SECS: i64 = 7 * 86_400;
 
@@ -142,10 +146,10 @@ impl Uploads {
             .table_name(&self.table)
             .key("pk", s(partition(&upload.owner_id)))
             .key("sk", s(sort_key(&upload.id)))
-            .update_expression(
+            .update_expression(format!(
                 "SET #status = :ready, #size = :size, etag = :etag, file_key = :file, \
-                 counted_bytes = :size, updated_at = :now REMOVE expires_at",
-            )
+                 counted_bytes = :size, updated_at = :now, {BUMP} REMOVE expires_at"
+            ))
             .condition_expression(
                 "#status = :pending AND (attribute_not_exists(expires_at) OR expires_at > :epoch)",
             )
@@ -159,6 +163,8 @@ impl Uploads {
             .expression_attribute_values(":file", s(file))
             .expression_attribute_values(":now", s(shared::clock::now_rfc3339()))
             .expression_attribute_values(":epoch", n(shared::clock::now_s()))
+            .expression_attribute_values(":vzero", n(0))
+            .expression_attribute_values(":vone", n(1))
             .build()?;
         let count = self
             .counter_update(&upload.owner_id, 0, size - upload.counted_bytes)
@@ -202,19 +208,32 @@ impl Uploads {
     /// Turns the live record `upload`, as read, into a deleted one that stays counted at its
     /// declared size (what its form may still store) until `due`, when its form has expired:
     /// its marker moves to `due`. `false` when it is gone or changed since (read it again).
-    pub async fn tombstone(&self, upload: &Upload, due: i64) -> Result<bool, StoreError> {
-        let record = Update::builder()
+    /// `expected`: the version it must still have (`If-Match`), else `false` likewise.
+    pub async fn tombstone(
+        &self,
+        upload: &Upload,
+        due: i64,
+        expected: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        let mut condition = "#status = :status AND counted_bytes = :counted \
+             AND (attribute_not_exists(expires_at) OR expires_at > :epoch)"
+            .to_owned();
+        match expected {
+            None => {}
+            Some(0) => {
+                condition.push_str(" AND (attribute_not_exists(version) OR version = :expected)");
+            }
+            Some(_) => condition.push_str(" AND version = :expected"),
+        }
+        let mut record = Update::builder()
             .table_name(&self.table)
             .key("pk", s(partition(&upload.owner_id)))
             .key("sk", s(sort_key(&upload.id)))
-            .update_expression(
+            .update_expression(format!(
                 "SET #status = :deleted, counted_bytes = :declared, expires_at = :due, \
-                 updated_at = :now",
-            )
-            .condition_expression(
-                "#status = :status AND counted_bytes = :counted \
-                 AND (attribute_not_exists(expires_at) OR expires_at > :epoch)",
-            )
+                 updated_at = :now, {BUMP}"
+            ))
+            .condition_expression(condition)
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":deleted", s(Status::Deleted.as_str()))
             .expression_attribute_values(":declared", n(upload.declared_size))
@@ -223,7 +242,12 @@ impl Uploads {
             .expression_attribute_values(":status", s(upload.status.as_str()))
             .expression_attribute_values(":counted", n(upload.counted_bytes))
             .expression_attribute_values(":epoch", n(shared::clock::now_s()))
-            .build()?;
+            .expression_attribute_values(":vzero", n(0))
+            .expression_attribute_values(":vone", n(1));
+        if let Some(version) = expected {
+            record = record.expression_attribute_values(":expected", n(version));
+        }
+        let record = record.build()?;
         let marker = Marker {
             id: upload.id.clone(),
             due,
