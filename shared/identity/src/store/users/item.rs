@@ -200,7 +200,7 @@ mod tests {
     fn a_new_user_is_version_1_and_one_stored_before_versions_reads_as_0() {
         let item = Item::from(&user());
         assert_eq!(User::try_from(&item).unwrap().version, 1);
-        let mut old = item.clone();
+        let mut old = item;
         old.remove("version");
         assert_eq!(User::try_from(&old).unwrap().version, 0);
         old.insert("version".into(), s("seven"));
