@@ -31,6 +31,7 @@ import os
 import hashlib
 import re
 import secrets
+from datetime import datetime, timezone
 import sys
 from pathlib import Path
 
@@ -329,6 +330,70 @@ def publish_verifying_keys(sm, signing: str, verifying: str) -> None:
     print(f"  secret {verifying:<32} public keys of {', '.join(sorted(keys))}")
 
 
+def seed_tiers(ddb, table: str, env: dict[str, str]) -> None:
+    """The environment's tiers as the tiers function seeds them deployed (functions/tiers,
+    TiersStore::ensure_seeded): free, pro and enterprise, each with one rule `*` (id `all`) of
+    its RATE_LIMIT_TIER_* quota per RATE_LIMIT_WINDOW, marked `seed` (the limiter then applies
+    the environment's policy for it), and the marker SEEDED. Idempotent, and never over an
+    admin's edits: every put is conditional on the item being absent, nothing is written once
+    the marker exists (an admin who deleted a seeded tier does not see it again), and a later
+    run only refreshes the quota of seed rules no admin has touched (`seed = true`)."""
+    def var(name: str, default) -> int:
+        # Globals' value (a shell override included), else the shell's (RATE_LIMIT_TIER_FREE is
+        # not in Globals: it defaults to RATE_LIMIT_USER), else the limiter's default.
+        return int(env.get(name) or os.environ.get(name) or default)
+
+    user = var("RATE_LIMIT_USER", 300)
+    quotas = {
+        "free": var("RATE_LIMIT_TIER_FREE", user),
+        "pro": var("RATE_LIMIT_TIER_PRO", 1000),
+        "enterprise": var("RATE_LIMIT_TIER_ENTERPRISE", 5000),
+    }
+    window = var("RATE_LIMIT_WINDOW", 60)
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def put_new(item: dict) -> bool:
+        try:
+            ddb.put_item(TableName=table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+            return True
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+
+    marker = ddb.get_item(TableName=table, Key={"pk": {"S": "SEEDED"}}, ConsistentRead=True).get("Item")
+    if marker is None:
+        for name, quota in quotas.items():
+            put_new({
+                "pk": {"S": f"TIER#{name}"}, "kind": {"S": "tier"}, "name": {"S": name},
+                "rules": {"N": "1"}, "version": {"N": "1"},
+                "created_at": {"S": now}, "updated_at": {"S": now},
+            })
+            put_new({
+                "pk": {"S": f"TIER#{name}#RULE#all"}, "kind": {"S": "rule"}, "tier": {"S": name},
+                "id": {"S": "all"}, "path": {"S": "*"}, "limit": {"N": str(quota)},
+                "period": {"N": str(window)}, "seed": {"BOOL": True}, "version": {"N": "1"},
+                "created_at": {"S": now}, "updated_at": {"S": now},
+            })
+        put_new({"pk": {"S": "SEEDED"}, "kind": {"S": "seeded"}, "at": {"S": now}})
+        print(f"  tiers  {table:<32} seeded {', '.join(f'{k} {v}/{window}s' for k, v in quotas.items())}")
+        return
+    for name, quota in quotas.items():
+        try:
+            ddb.update_item(
+                TableName=table,
+                Key={"pk": {"S": f"TIER#{name}#RULE#all"}},
+                UpdateExpression="SET #limit = :limit, period = :period",
+                ConditionExpression="seed = :t",
+                ExpressionAttributeNames={"#limit": "limit"},
+                ExpressionAttributeValues={":limit": {"N": str(quota)}, ":period": {"N": str(window)}, ":t": {"BOOL": True}},
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+    print(f"  tiers  {table:<32} seeded before (untouched seed rules follow the environment)")
+
+
 def ensure_ses_identity(ses, address: str) -> None:
     try:
         ses.create_email_identity(EmailIdentity=address)
@@ -507,6 +572,8 @@ def main() -> int:
                 return 1
             env[key] = resolved
             owner[key] = logical_id
+    if "TiersTable" in names:
+        seed_tiers(ddb, names["TiersTable"], env)
     # Local differences from a deployed stage. (AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH stays as
     # deployed: gateway.py sends REST events with the stage in requestContext.path.)
     env["APP_ENV"] = "local"

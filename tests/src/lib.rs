@@ -81,4 +81,4 @@ macro_rules! functions {
     };
 }
 
-functions!(health, auth, users, uploads, webhooks, tasks, docs);
+functions!(health, auth, users, uploads, webhooks, tasks, tiers, docs);

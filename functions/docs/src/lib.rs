@@ -30,6 +30,7 @@ pub fn document() -> OpenApi {
         uploads::openapi(),
         webhooks::openapi(),
         tasks::openapi(),
+        tiers::openapi(),
         openapi(),
     ] {
         doc.merge(part);

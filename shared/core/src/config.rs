@@ -31,11 +31,13 @@ pub enum Table {
     Uploads,
     /// The job worker's idempotency records and the tasks of `/api/v1/tasks`, with TTL.
     Jobs,
+    /// Tiers and their per-path rate limits (`/api/v1/tiers`, read by the rate limiter).
+    Tiers,
 }
 
 impl Table {
     /// Every table, in a stable order.
-    pub const ALL: [Table; 7] = [
+    pub const ALL: [Table; 8] = [
         Table::Users,
         Table::Sessions,
         Table::RevokedTokens,
@@ -43,6 +45,7 @@ impl Table {
         Table::WebhookDeliveries,
         Table::Uploads,
         Table::Jobs,
+        Table::Tiers,
     ];
 
     /// The environment variable that names this table.
@@ -55,6 +58,7 @@ impl Table {
             Table::WebhookDeliveries => "WEBHOOK_DELIVERIES_TABLE",
             Table::Uploads => "UPLOADS_TABLE",
             Table::Jobs => "JOBS_TABLE",
+            Table::Tiers => "TIERS_TABLE",
         }
     }
 
@@ -68,6 +72,7 @@ impl Table {
             Table::WebhookDeliveries => "webhook_deliveries",
             Table::Uploads => "uploads",
             Table::Jobs => "jobs",
+            Table::Tiers => "tiers",
         }
     }
 }

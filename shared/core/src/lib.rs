@@ -18,6 +18,7 @@ pub mod runtime;
 pub mod secrets;
 pub mod state;
 pub mod telemetry;
+pub mod tiers;
 
 pub use config::{AppEnv, Config, ConfigError, Env, Table};
 pub use error::{ApiError, ErrorCode};

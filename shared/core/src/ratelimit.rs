@@ -7,7 +7,9 @@
 //!   `ALL_OLD` on a failed condition gives the denial's headers without a second read. Key:
 //!   `RL#<policy>#<subject>#<window start>`, TTL at the window's end.
 //! - **Policies**: `strict` per client IP on auth routes, `default` per IP on other anonymous
-//!   routes, `user` per user (by tier) on authenticated ones; health is exempt. The client IP is
+//!   routes, per user on authenticated ones: the most specific rule of the token's tier for the
+//!   route (`<tier>:<rule id>`, tiers as data in `TIERS_TABLE`, [`crate::tiers`]), else the
+//!   environment's `user-<tier>`; health is exempt. The client IP is
 //!   API Gateway's `sourceIp` ([`crate::extract::ClientIp`]), never `X-Forwarded-For`. A route
 //!   that acts for a session (auth's refresh) is `refresh` per session once its credential
 //!   verifies ([`ResolveCaller::session`]): an office behind one address refreshes as many
@@ -15,6 +17,10 @@
 //! - **Headers** on every limited response: `X-RateLimit-Limit`, `X-RateLimit-Remaining`,
 //!   `X-RateLimit-Reset` (Unix seconds), and the IETF draft's `RateLimit-Policy` and `RateLimit`.
 //!   A 429 is the `RATE_LIMITED` envelope with `Retry-After`.
+//! - **Tier rules** come from a per-sandbox cache ([`crate::tiers::RuleCache`]): one `Scan` of
+//!   `TIERS_TABLE` per `RATE_LIMITS_CACHE_SECS` (30), none per request in the steady state. A
+//!   rule seeded from the environment and untouched since counts as the environment's
+//!   `user-<tier>`; an unreadable or empty table leaves the environment's policies.
 //! - **Fail-open**: when the table errors or does not answer within `RATE_LIMIT_TIMEOUT_MS`, the
 //!   request passes without headers and a warning is logged (`RATE_LIMIT_FAIL_OPEN`, default
 //!   true): a limiter must never take the API down.
@@ -36,6 +42,7 @@ use crate::{
     dynamo::{self, Counted},
     error::ApiError,
     extract::ClientIp,
+    tiers::RuleCache,
 };
 
 /// A named quota: `quota` requests per `window_secs`.
@@ -84,6 +91,9 @@ pub struct RateLimitSettings {
     pub fail_open: bool,
     /// `RATE_LIMIT_TIMEOUT_MS` (150): how long the limiter may take before it fails.
     pub timeout: Duration,
+    /// `RATE_LIMITS_CACHE_SECS` (30): how long a sandbox uses the tier rules it read before it
+    /// reads them again (0: every request reads them). The staleness bound of a rule change.
+    pub cache_ttl: Duration,
 }
 
 impl RateLimitSettings {
@@ -107,6 +117,7 @@ impl RateLimitSettings {
             },
             fail_open: env.bool("RATE_LIMIT_FAIL_OPEN", true)?,
             timeout: env.millis("RATE_LIMIT_TIMEOUT_MS", 150)?,
+            cache_ttl: Duration::from_secs(env.num("RATE_LIMITS_CACHE_SECS", 30u64, 0, 3_600)?),
         })
     }
 
@@ -116,6 +127,16 @@ impl RateLimitSettings {
             quota,
             window_secs: self.window_secs,
         }
+    }
+
+    /// The environment's seed: each tier it names, with its quota per `RATE_LIMIT_WINDOW`.
+    pub fn seed(&self) -> [(&'static str, i64); 3] {
+        let t = &self.tiers;
+        [
+            ("free", t.free),
+            ("pro", t.pro),
+            ("enterprise", t.enterprise),
+        ]
     }
 
     /// The per-user policy for `tier` (unknown tiers get the user default).
@@ -197,6 +218,9 @@ pub struct RateLimiter {
     table: String,
     class: Class,
     resolve: Box<dyn ResolveCaller>,
+    /// The tier rules, when this function's limiter counts users (`Class::Default`) and
+    /// `TIERS_TABLE` is set.
+    rules: Option<RuleCache>,
 }
 
 impl std::fmt::Debug for RateLimiter {
@@ -205,6 +229,7 @@ impl std::fmt::Debug for RateLimiter {
             .field("settings", &self.settings)
             .field("table", &self.table)
             .field("class", &self.class)
+            .field("rules", &self.rules.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -226,7 +251,8 @@ pub struct Usage {
 
 impl RateLimiter {
     /// The limiter of a function whose routes fall under `class`, from `RATE_LIMIT_*` and
-    /// `RATE_LIMITS_TABLE` (not needed when exempt); `resolve` tells users apart.
+    /// `RATE_LIMITS_TABLE` (not needed when exempt); `resolve` tells users apart. A
+    /// `Class::Default` limiter reads tier rules from `TIERS_TABLE` when it is set.
     pub fn from_env(
         app: &crate::AppState,
         env: &Env,
@@ -240,13 +266,32 @@ impl RateLimiter {
                 .require_table(crate::Table::RateLimits)?
                 .to_owned(),
         };
-        Ok(Self::new(
-            RateLimitSettings::from_env(env)?,
-            app.dynamo.clone(),
-            table,
-            class,
-            resolve,
-        ))
+        let settings = RateLimitSettings::from_env(env)?;
+        let tiers = match class {
+            Class::Default => app
+                .config
+                .resources
+                .tables
+                .get(&crate::Table::Tiers)
+                .cloned(),
+            _ => None,
+        };
+        let rules = tiers.map(|table| {
+            RuleCache::new(
+                app.dynamo.clone(),
+                table,
+                settings.cache_ttl,
+                settings.timeout,
+            )
+        });
+        let mut limiter = Self::new(settings, app.dynamo.clone(), table, class, resolve);
+        limiter.rules = rules;
+        Ok(limiter)
+    }
+
+    /// The tier rules' cache, when this limiter reads them (tests count its reads).
+    pub fn rule_cache(&self) -> Option<&RuleCache> {
+        self.rules.as_ref()
     }
 
     /// A limiter that limits nothing (routers built for tests of the other layers).
@@ -267,6 +312,7 @@ impl RateLimiter {
                 },
                 fail_open: true,
                 timeout: Duration::from_millis(1),
+                cache_ttl: Duration::ZERO,
             },
             client,
             String::new(),
@@ -289,7 +335,24 @@ impl RateLimiter {
             table,
             class,
             resolve: Box::new(resolve),
+            rules: None,
         }
+    }
+
+    /// The per-user policy of a request by `tier` of `method` on `path`: the most specific
+    /// rule of the tier, else (no rule, or the seeded one) the environment's.
+    pub async fn user_policy(&self, tier: &str, method: &str, path: &str) -> Policy {
+        if let Some(cache) = &self.rules {
+            let rules = cache.current().await;
+            if let Some(rule) = rules.pick(tier, method, path).filter(|r| !r.seed) {
+                return Policy {
+                    name: rule.policy_name(),
+                    quota: rule.limit,
+                    window_secs: rule.period,
+                };
+            }
+        }
+        self.settings.for_tier(tier)
     }
 
     /// Counts one request of `subject` against `policy`.
@@ -328,7 +391,12 @@ impl RateLimiter {
             },
             Class::Lenient => Some((s.policy("lenient", s.lenient), ip)),
             Class::Default => match self.resolve.caller(parts).await {
-                Some((user, tier)) => Some((s.for_tier(&tier), user)),
+                Some((user, tier)) => {
+                    let policy = self
+                        .user_policy(&tier, parts.method.as_str(), parts.uri.path())
+                        .await;
+                    Some((policy, user))
+                }
                 None => Some((s.policy("default", s.default), ip)),
             },
         }

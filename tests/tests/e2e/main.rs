@@ -22,6 +22,7 @@ mod ratelimit;
 mod rotation;
 mod secrets;
 mod tasks;
+mod tiers;
 mod uploads;
 mod uploads_lifecycle;
 mod webhooks;
