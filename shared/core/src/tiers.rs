@@ -505,12 +505,12 @@ mod tests {
             pick("PATCH", "/api/v1/users/me").as_deref(),
             Some("e-users-me")
         );
-        // Three literals each: the fixed length beats the trailing `*`.
+        // Four literals beat three, whatever the wildcards.
         assert_eq!(
             pick("DELETE", "/api/v1/users/7/x").as_deref(),
             Some("d-users-one")
         );
-        // Same literals and both trailing: the method-qualified one.
+        // Same literals (three), both ending in `*`: the method-qualified one.
         assert_eq!(
             pick("GET", "/api/v1/users/7").as_deref(),
             Some("g-get-users-rest")
@@ -528,6 +528,41 @@ mod tests {
             Some("z")
         );
         assert!(set.pick("gold", "GET", "/x").is_none());
+    }
+
+    #[test]
+    fn with_as_many_literals_a_fixed_length_beats_a_final_wildcard() {
+        let set = RuleSet::new([rule("t", "a", "GET /a/b/*"), rule("t", "b", "/a/*/c")]);
+        assert_eq!(set.pick("t", "GET", "/a/b/c").unwrap().id, "b");
+        assert_eq!(set.pick("t", "GET", "/a/b/d").unwrap().id, "a");
+    }
+
+    #[tokio::test]
+    async fn a_failed_read_leaves_no_rules_and_is_retried_after_the_ttl_not_per_request() {
+        // No credentials and a closed port: every read fails at once.
+        let client = Client::from_conf(
+            aws_sdk_dynamodb::Config::builder()
+                .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+                .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+                .endpoint_url("http://127.0.0.1:9")
+                .build(),
+        );
+        let cache = RuleCache::new(
+            client,
+            "tiers".to_owned(),
+            Duration::from_millis(300),
+            Duration::from_millis(500),
+        );
+        for _ in 0..5 {
+            assert!(
+                cache.current().await.is_empty(),
+                "the environment's policies apply"
+            );
+        }
+        assert_eq!(cache.reads(), 1, "one read per TTL, failed or not");
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        cache.current().await;
+        assert_eq!(cache.reads(), 2, "tried again after the TTL");
     }
 
     #[test]
