@@ -24,14 +24,14 @@ shared::function_api!(ApiDoc::openapi(), shared::openapi::Layers::API);
 
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(
-    tiers::list,
-    tiers::create,
+    tiers::list_tiers,
+    tiers::create_tier,
     tiers::get_tier,
     tiers::patch_tier,
     tiers::delete_tier,
-    rules::list,
-    rules::create,
-    rules::patch_rule,
-    rules::delete_rule
+    rules::list_rate_limits,
+    rules::create_rate_limit,
+    rules::patch_rate_limit,
+    rules::delete_rate_limit
 ))]
 struct ApiDoc;

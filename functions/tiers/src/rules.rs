@@ -23,10 +23,10 @@ use crate::{
 /// `GET`, `POST /`, and `PATCH`, `DELETE /{id}`.
 pub fn routes() -> Routes<crate::state::State> {
     Routes::new()
-        .get("/api/v1/tiers/{name}/rate-limits", list)
-        .post("/api/v1/tiers/{name}/rate-limits", create)
-        .patch("/api/v1/tiers/{name}/rate-limits/{id}", patch_rule)
-        .delete("/api/v1/tiers/{name}/rate-limits/{id}", delete_rule)
+        .get("/api/v1/tiers/{name}/rate-limits", list_rate_limits)
+        .post("/api/v1/tiers/{name}/rate-limits", create_rate_limit)
+        .patch("/api/v1/tiers/{name}/rate-limits/{id}", patch_rate_limit)
+        .delete("/api/v1/tiers/{name}/rate-limits/{id}", delete_rate_limit)
 }
 
 /// Rule `id` of tier `name`; a malformed id cannot exist (404).
@@ -66,7 +66,7 @@ async fn refuse_duplicate(
         (status = 200, description = "The tier's rules", body = RateLimitList),
         (status = 403, description = "Not an admin (`FORBIDDEN`)", body = shared::openapi::ErrorEnvelope),
         (status = 404, description = "No such tier (`NOT_FOUND`)", body = shared::openapi::ErrorEnvelope)))]
-pub(crate) async fn list(
+pub(crate) async fn list_rate_limits(
     State(store): State<Arc<TiersStore>>,
     _admin: RequireRole<Admin>,
     Path(name): Path<String>,
@@ -92,7 +92,7 @@ pub(crate) async fn list(
         (status = 404, description = "No such tier (`NOT_FOUND`)", body = shared::openapi::ErrorEnvelope),
         (status = 409, description = "The tier has a rule of this pattern, or 99 rules (`CONFLICT`)", body = shared::openapi::ErrorEnvelope),
         (status = 422, description = "A malformed pattern, limit or period", body = shared::openapi::ErrorEnvelope)))]
-pub(crate) async fn create(
+pub(crate) async fn create_rate_limit(
     State(store): State<Arc<TiersStore>>,
     _admin: RequireRole<Admin>,
     Path(name): Path<String>,
@@ -130,7 +130,7 @@ pub(crate) async fn create(
         (status = 409, description = "The tier has another rule of this pattern (`CONFLICT`)", body = shared::openapi::ErrorEnvelope),
         (status = 412, description = "`If-Match` names another version (`PRECONDITION_FAILED`); nothing changed", body = shared::openapi::ErrorEnvelope),
         (status = 422, description = "A malformed pattern, limit or period", body = shared::openapi::ErrorEnvelope)))]
-pub(crate) async fn patch_rule(
+pub(crate) async fn patch_rate_limit(
     State(store): State<Arc<TiersStore>>,
     _admin: RequireRole<Admin>,
     Path((name, id)): Path<(String, String)>,
@@ -171,7 +171,7 @@ pub(crate) async fn patch_rule(
         (status = 403, description = "Not an admin (`FORBIDDEN`)", body = shared::openapi::ErrorEnvelope),
         (status = 404, description = "No such tier or rule (`NOT_FOUND`)", body = shared::openapi::ErrorEnvelope),
         (status = 412, description = "`If-Match` names another version (`PRECONDITION_FAILED`); nothing deleted", body = shared::openapi::ErrorEnvelope)))]
-pub(crate) async fn delete_rule(
+pub(crate) async fn delete_rate_limit(
     State(store): State<Arc<TiersStore>>,
     _admin: RequireRole<Admin>,
     Path((name, id)): Path<(String, String)>,

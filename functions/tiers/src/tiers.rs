@@ -24,8 +24,8 @@ use crate::{
 /// `GET`, `POST /`, and `GET`, `PATCH`, `DELETE /{name}`.
 pub fn routes() -> Routes<crate::state::State> {
     Routes::new()
-        .get("/api/v1/tiers", list)
-        .post("/api/v1/tiers", create)
+        .get("/api/v1/tiers", list_tiers)
+        .post("/api/v1/tiers", create_tier)
         .get("/api/v1/tiers/{name}", get_tier)
         .patch("/api/v1/tiers/{name}", patch_tier)
         .delete("/api/v1/tiers/{name}", delete_tier)
@@ -45,7 +45,7 @@ pub(crate) async fn load(store: &TiersStore, name: &str) -> Result<Tier, ApiErro
     responses(
         (status = 200, description = "Every tier (a few: no pagination)", body = TierList),
         (status = 403, description = "Not an admin (`FORBIDDEN`)", body = shared::openapi::ErrorEnvelope)))]
-pub(crate) async fn list(
+pub(crate) async fn list_tiers(
     State(store): State<Arc<TiersStore>>,
     _admin: RequireRole<Admin>,
 ) -> Result<Json<TierList>, ApiError> {
@@ -65,7 +65,7 @@ pub(crate) async fn list(
         (status = 403, description = "Not an admin (`FORBIDDEN`)", body = shared::openapi::ErrorEnvelope),
         (status = 409, description = "A tier of this name exists (`TIER_EXISTS`)", body = shared::openapi::ErrorEnvelope),
         (status = 422, description = "A malformed name or description", body = shared::openapi::ErrorEnvelope)))]
-pub(crate) async fn create(
+pub(crate) async fn create_tier(
     State(store): State<Arc<TiersStore>>,
     _admin: RequireRole<Admin>,
     Json(body): Json<CreateTier>,
