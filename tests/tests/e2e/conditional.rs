@@ -573,3 +573,47 @@ async fn the_document_declares_the_conditional_headers_and_answers() {
         assert!(op["responses"]["412"].is_object(), "{method} {path}");
     }
 }
+
+#[tokio::test]
+async fn a_conditional_delete_of_an_upload_whose_form_expired_removes_it_and_its_share_at_once() {
+    let api =
+        UploadsApi::start_with(&[("UPLOAD_QUOTA_FILES", "1"), ("UPLOAD_FORM_TTL_SECS", "10")])
+            .await;
+    let account = api.identity.signup().await;
+    let id = api.arrange(&account, Stage::Ready).await;
+    let tag = etag(&uploads_call(&api, Method::GET, &id, &account.access, &[]).await);
+    tokio::time::sleep(std::time::Duration::from_secs(11)).await;
+    let deleted = uploads_call(
+        &api,
+        Method::DELETE,
+        &id,
+        &account.access,
+        &[("if-match", &tag)],
+    )
+    .await;
+    assert_eq!(deleted.status, 204, "{:?}", deleted.json());
+    let bucket = api
+        .identity
+        .app
+        .config
+        .resources
+        .bucket
+        .clone()
+        .expect("bucket");
+    let listed = api
+        .identity
+        .app
+        .s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(format!("files/{}/{id}/", account.id))
+        .send()
+        .await
+        .expect("list");
+    assert!(listed.contents().is_empty(), "the copies are gone");
+    // The record and its share went with it: the one file the quota allows fits again.
+    let fits = api
+        .create(&account.access, "next.png", "image/png", 70)
+        .await;
+    assert_eq!(fits.status, 201, "{:?}", fits.json());
+}
