@@ -14,8 +14,10 @@
 #      infra/local/poller.py working the job queue as Lambda's event source mapping does
 #      (tests/tests/smoke/, SMOKE_BASE_URL): routing, preflights, the template's 404 envelope,
 #      HEAD, 200 parallel clients, request ids, the README's auth flow and uploads walkthrough,
-#      signed webhooks, a body that is not UTF-8, the OpenAPI document (openapi-spec-validator,
-#      schemathesis); then a second gateway with RequireApiKey=true (SMOKE_PHASE=api-key: the
+#      signed webhooks, mail sent by the job worker, a task run to its end, a body that is not
+#      UTF-8, the OpenAPI document (openapi-spec-validator, schemathesis); then, alone, the
+#      timing checks (SMOKE_PHASE=timing: forgot and resend answer alike whatever the address);
+#      then a second gateway with RequireApiKey=true (SMOKE_PHASE=api-key: the
 #      403 envelope, a plan's throttle per key); then, the poller and the emulator stopped,
 #      readiness 503 within 3 s (SMOKE_PHASE=emulator-stopped)
 #   9. a real browser: headless Chromium against a stack of its own (infra/scripts/browser.sh)
@@ -85,6 +87,9 @@ start_poller
 # Every check with the whole stack up; schemathesis's budget is FUZZ_EXAMPLES (default 10).
 check "smoke checks through watch (tests/tests/smoke/)" \
   env SMOKE_BASE_URL="$BASE" cargo test -p e2e --test smoke
+# Alone: any check running beside them would be the noise they measure.
+check "timing checks through watch: forgot and resend answer alike whatever the address" \
+  env SMOKE_BASE_URL="$BASE" SMOKE_PHASE=timing cargo test -p e2e --test smoke -- --test-threads=1
 
 # The same functions behind a stage that requires API keys (the plans and keys bootstrap made).
 KEY_PORT="$(free_port)"

@@ -198,6 +198,9 @@ fn cors(config: &Config) -> CorsLayer {
             X_REQUEST_ID.clone(),
             // Sent by clients when the stage requires API keys (template: RequireApiKey).
             HeaderName::from_static("x-api-key"),
+            // Conditional requests: neither is CORS-safelisted, so a browser preflights them.
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
         ])
         .expose_headers([
             X_REQUEST_ID.clone(),

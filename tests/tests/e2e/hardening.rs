@@ -4,7 +4,7 @@
 
 #![allow(clippy::expect_used)] // Helpers outside #[test] fns: a missing mail must fail the test.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use e2e::{Identity, Reply, fresh_table_like, token_in, unique};
 use http::Method;
@@ -160,56 +160,9 @@ async fn signing_up_deleting_and_signing_up_again_sends_no_more_mail_than_the_ad
     assert_eq!(id.mail_to(&email).await.len(), 3);
 }
 
-/// The median of `samples`.
-fn median(samples: &[Duration]) -> Duration {
-    let mut s = samples.to_vec();
-    s.sort();
-    s[s.len() / 2]
-}
-
-/// 30 interleaved samples of `path` per address, and their medians: the requests only enqueue,
-/// so the answer must not take longer (or shorter) for an address that has an account.
-async fn medians_per_address(id: &Identity, path: &str, addresses: &[&str]) -> Vec<Duration> {
-    let mut samples = vec![Vec::new(); addresses.len()];
-    for _ in 0..30 {
-        for (i, email) in addresses.iter().enumerate() {
-            let started = Instant::now();
-            let reply = id.post_auth(path, &json!({ "email": email }), None).await;
-            samples[i].push(started.elapsed());
-            assert_eq!(reply.status, 202, "{path}: {:?}", reply.json());
-        }
-    }
-    samples.iter().map(|s| median(s)).collect()
-}
-
-#[tokio::test]
-async fn forgot_and_resend_take_as_long_for_unknown_verified_and_unverified_addresses() {
-    let id = Identity::start().await;
-    let unverified = id.signup().await;
-    let verified = id.signup().await;
-    id.identity
-        .store
-        .users
-        .mark_email_verified(&verified.id)
-        .await
-        .expect("verify");
-    let unknown = format!("{}@example.com", unique());
-    let addresses = [unknown.as_str(), &unverified.email, &verified.email];
-
-    for path in ["password/forgot", "verify-email/resend"] {
-        let medians = medians_per_address(&id, path, &addresses).await;
-        let spread = *medians.iter().max().expect("max") - *medians.iter().min().expect("min");
-        assert!(
-            spread <= Duration::from_millis(10),
-            "{path}: medians (unknown, unverified, verified) differ by {spread:?}: {medians:?}"
-        );
-        // No floor to sleep to any more: the answer is one enqueue away.
-        assert!(
-            medians.iter().all(|m| *m < Duration::from_millis(300)),
-            "{path}: {medians:?}"
-        );
-    }
-}
+// forgot and resend answering alike whatever the address is a timing check: it runs alone,
+// through the stack, in the smoke checks' timing phase (tests/tests/smoke/jobs.rs), where no
+// other test is the noise it measures.
 
 // ---------------------------------------------------------------- login
 

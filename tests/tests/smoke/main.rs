@@ -5,13 +5,13 @@
 //! against it), then readiness once the emulator is stopped.
 //!
 //! `SMOKE_BASE_URL` names the stack (`http://127.0.0.1:<port>`); without it the target fails
-//! with instructions. Three phases, chosen by `SMOKE_PHASE`: unset (or `up`), the checks that need
+//! with instructions. Four phases, chosen by `SMOKE_PHASE`: unset (or `up`), the checks that need
 //! the whole stack ([`routing`], [`gateway`], [`auth`], [`uploads`], [`webhooks`], [`jobs`],
-//! [`document`]);
-//! `api-key`, against a gateway with `RequireApiKey=true` in front of the same functions (keys
-//! from `LOCAL_API_KEY_FREE`/`_PRO`, the free plan's burst lowered); `emulator-stopped`, the
-//! checks made once the emulator is gone ([`emulator_stopped`]). `infra/scripts/test.sh` runs
-//! all three, stopping the emulator last.
+//! [`document`]); `timing`, the timing checks, run alone with `--test-threads=1`; `api-key`,
+//! against a gateway with `RequireApiKey=true` in front of the same functions (keys from
+//! `LOCAL_API_KEY_FREE`/`_PRO`, the free plan's burst lowered); `emulator-stopped`, the checks
+//! made once the emulator is gone ([`emulator_stopped`]). `infra/scripts/test.sh` runs all four,
+//! stopping the emulator last.
 //!
 //! The requests reuse the `e2e` helpers (`tests/src/`): the HTTP client, the form a browser posts
 //! to the bucket (`upload_api.rs`) and the signatures made with the local webhook secrets
@@ -97,7 +97,6 @@ fn stack_up() -> Vec<(&'static str, Check)> {
         webhooks::a_signed_github_delivery_is_202_and_its_repeat_a_duplicate,
         webhooks::a_signed_stripe_delivery_is_202_and_a_wrong_signature_401,
         jobs::a_signups_verification_mail_arrives_within_seconds,
-        jobs::forgot_answers_alike_for_a_known_and_an_unknown_address,
         jobs::a_task_runs_to_succeeded_and_another_user_gets_404,
         document::the_served_document_passes_openapi_spec_validator,
         document::schemathesis_finds_no_5xx_and_nothing_undocumented,
@@ -111,6 +110,12 @@ fn api_keys() -> Vec<(&'static str, Check)> {
         gateway::with_keys_required_a_preflight_still_needs_none,
         gateway::a_free_key_is_throttled_per_its_plan_and_a_pro_key_is_not,
     ]
+}
+
+/// Timing checks, run alone (`--test-threads=1`) with the stack up: a check running beside
+/// them would be the noise they measure.
+fn timing() -> Vec<(&'static str, Check)> {
+    checks![jobs::forgot_and_resend_answer_alike_for_unknown_unverified_and_verified]
 }
 
 /// The checks made once the emulator is stopped (the functions still up).
@@ -135,10 +140,12 @@ fn main() {
     let checks = match std::env::var(PHASE_VAR).as_deref() {
         Err(_) | Ok("up") => stack_up(),
         Ok("api-key") => api_keys(),
+        Ok("timing") => timing(),
         Ok("emulator-stopped") => emulator_down(),
         Ok(other) => {
             eprintln!(
-                "{PHASE_VAR}={other:?}: expected `up` (the default), `api-key` or `emulator-stopped`"
+                "{PHASE_VAR}={other:?}: expected `up` (the default), `timing`, `api-key` or \
+                 `emulator-stopped`"
             );
             std::process::exit(2);
         }
