@@ -12,7 +12,7 @@ use identity::{
 };
 use serde::Deserialize;
 use shared::{
-    ApiError, ErrorCode, Routes,
+    ApiError, AppState, ErrorCode, Routes,
     conditional::{ETag, IfMatch, IfNoneMatch, respond},
     error::FieldError,
     extract::{Json, Validate, failures},
@@ -168,6 +168,31 @@ impl Validate for PatchUser {
     }
 }
 
+/// A tier a user may be moved to: one of the environment's (`free`, `pro`, `enterprise`: the
+/// seed and the limiter's fallback, known even before the seed is written) or one in
+/// `TIERS_TABLE`; else 422 at `["body", "tier"]`. A tier deleted right after this check leaves
+/// the user on a name with no rules, which the limiter treats as the `user` policy.
+async fn require_known_tier(app: &AppState, tier: &str) -> Result<(), ApiError> {
+    if matches!(tier, "free" | "pro" | "enterprise") {
+        return Ok(());
+    }
+    let known = match app.config.require_table(shared::Table::Tiers) {
+        Ok(table) => shared::dynamo::get(&app.dynamo, table, shared::tiers::tier_key(tier))
+            .await?
+            .is_some(),
+        Err(_) => false,
+    };
+    if known {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_field(
+            &["body", "tier"],
+            "no such tier: create it at /api/v1/tiers first",
+            "value_error",
+        ))
+    }
+}
+
 /// Changes a user's roles, tier or disabled flag (admin); with `If-Match`, only if the user is
 /// still at that version, so two admins editing one user cannot overwrite each other unseen.
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
@@ -182,12 +207,16 @@ impl Validate for PatchUser {
             (`PRECONDITION_FAILED`); nothing changed", body = shared::openapi::ErrorEnvelope)))]
 pub(crate) async fn patch_user(
     State(identity): State<IdentityState>,
+    State(app): State<AppState>,
     _admin: RequireRole<Admin>,
     Path(id): Path<String>,
     if_match: IfMatch,
     Json(body): Json<PatchUser>,
 ) -> Result<Response, ApiError> {
     body.check()?;
+    if let Some(tier) = &body.tier {
+        require_known_tier(&app, tier).await?;
+    }
     let existing = load(&identity, &id).await?;
     let expected = if_match.expect_version(existing.version)?;
     let mut roles = body.roles;

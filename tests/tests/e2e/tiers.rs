@@ -617,3 +617,30 @@ async fn the_environment_seeds_its_tiers_once_and_an_admins_edits_survive_other_
         "the edit survives"
     );
 }
+
+#[tokio::test]
+async fn a_user_moves_only_to_a_tier_that_exists_or_one_of_the_environments() {
+    let world = World::start(&[]).await;
+    let admin = world.up.identity.admin().await;
+    let mut user = world.up.identity.signup().await;
+    let (tier, _) = world
+        .tier_with_rule(&admin, "GET /api/v1/users/me", 50)
+        .await;
+
+    let unknown = world
+        .up
+        .identity
+        .users_call(
+            http::Method::PATCH,
+            &format!("/{}", user.id),
+            Some(&admin.access),
+            Some(&json!({"tier": format!("nosuch{}", e2e::unique())})),
+        )
+        .await;
+
+    assert_eq!(unknown.status, 422, "{:?}", unknown.json());
+    assert_eq!(unknown.json()["detail"][0]["loc"], json!(["body", "tier"]));
+    // A tier of the table, and one of the environment's (known before any seed is written).
+    world.move_to(&admin, &mut user, &tier).await;
+    world.move_to(&admin, &mut user, "enterprise").await;
+}
