@@ -78,7 +78,10 @@ impl Identity {
         all.retain(|(k, _)| !overrides.iter().any(|(o, _)| o == k));
         all.extend_from_slice(overrides);
         let env = emulator_env(&all);
-        let worker = crate::RunningWorker::spawn(app.clone(), env.clone(), queues.clone()).await;
+        // The worker's own core state: its DynamoDB calls are not the functions' (the call counter
+        // the cost tests read counts only requests).
+        let worker =
+            crate::RunningWorker::spawn(app_with(&env).await, env.clone(), queues.clone()).await;
         // Each function's state as its own `init` builds it, over one AppState.
         let auth_state = auth::init(app.clone(), env.clone())
             .await

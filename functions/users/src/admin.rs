@@ -170,7 +170,8 @@ impl Validate for PatchUser {
 
 /// A tier a user may be moved to: one of the environment's (`free`, `pro`, `enterprise`: the
 /// seed and the limiter's fallback, known even before the seed is written) or one in
-/// `TIERS_TABLE`; else 422 at `["body", "tier"]`. A tier deleted right after this check leaves
+/// `TIERS_TABLE`; else 409 `UNKNOWN_TIER` (a state the request conflicts with, not a rule of
+/// the body: any name the schema allows may exist). A tier deleted right after this check leaves
 /// the user on a name with no rules, which the limiter treats as the `user` policy.
 async fn require_known_tier(app: &AppState, tier: &str) -> Result<(), ApiError> {
     if matches!(tier, "free" | "pro" | "enterprise") {
@@ -185,11 +186,7 @@ async fn require_known_tier(app: &AppState, tier: &str) -> Result<(), ApiError> 
     if known {
         Ok(())
     } else {
-        Err(ApiError::invalid_field(
-            &["body", "tier"],
-            "no such tier: create it at /api/v1/tiers first",
-            "value_error",
-        ))
+        Err(ErrorCode::UnknownTier.into())
     }
 }
 
@@ -202,7 +199,7 @@ async fn require_known_tier(app: &AppState, tier: &str) -> Result<(), ApiError> 
             headers(("ETag" = String, description = "The version the body shows"))),
         (status = 403, description = "Not an admin (`FORBIDDEN`)", body = shared::openapi::ErrorEnvelope),
         (status = 404, description = "Unknown, malformed or deleted id (`NOT_FOUND`)", body = shared::openapi::ErrorEnvelope),
-        (status = 409, description = "Would demote or disable the only active admin (`LAST_ADMIN`)", body = shared::openapi::ErrorEnvelope),
+        (status = 409, description = "Would demote or disable the only active admin (`LAST_ADMIN`), or names a tier that does not exist (`UNKNOWN_TIER`)", body = shared::openapi::ErrorEnvelope),
         (status = 412, description = "`If-Match` names a version the user no longer has \
             (`PRECONDITION_FAILED`); nothing changed", body = shared::openapi::ErrorEnvelope)))]
 pub(crate) async fn patch_user(

@@ -112,6 +112,8 @@ error_codes! {
     UploadNotReceived = "UPLOAD_NOT_RECEIVED", 409, "The file has not been uploaded yet";
     /// Tiers: a tier with this name exists already.
     TierExists = "TIER_EXISTS", 409, "A tier with this name exists";
+    /// Tiers: a user moved to a tier that is neither the environment's nor in the tiers table.
+    UnknownTier = "UNKNOWN_TIER", 409, "No such tier; create it at /api/v1/tiers first";
     /// Tiers: users still have the tier; move them to another first.
     TierInUse = "TIER_IN_USE", 409, "Users still have this tier; move them to another first";
     /// Any other conflict with the stored state.

@@ -310,7 +310,7 @@ async fn two_admins_editing_one_user_cannot_overwrite_each_other() {
         &path,
         &admin.access,
         &new_tag,
-        // Tiers that exist (the environment's): a PATCH to an unknown tier is 422.
+        // Tiers that exist (the environment's): a PATCH to an unknown tier is 409.
         |i| json!({"tier": ENV_TIERS[i % 3]}),
     )
     .await;

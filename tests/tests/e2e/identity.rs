@@ -330,6 +330,9 @@ async fn an_authenticated_request_costs_one_dynamodb_call() {
 async fn with_the_rate_limiter_an_authenticated_request_costs_one_read_and_one_write() {
     let id = Identity::start().await;
     let account = id.signup().await;
+    // A sandbox's first limited request also reads the tier rules (one Scan per
+    // RATE_LIMITS_CACHE_SECS, tests/tests/e2e/tiers.rs counts them): measure the steady state.
+    assert_eq!(id.me(&account.access).await.status, 200);
     let before = id.app.dynamo_calls.get();
 
     let reply = id.me(&account.access).await;

@@ -638,8 +638,8 @@ async fn a_user_moves_only_to_a_tier_that_exists_or_one_of_the_environments() {
         )
         .await;
 
-    assert_eq!(unknown.status, 422, "{:?}", unknown.json());
-    assert_eq!(unknown.json()["detail"][0]["loc"], json!(["body", "tier"]));
+    assert_eq!(unknown.status, 409, "{:?}", unknown.json());
+    assert_eq!(unknown.json()["error_code"], "UNKNOWN_TIER");
     // A tier of the table, and one of the environment's (known before any seed is written).
     world.move_to(&admin, &mut user, &tier).await;
     world.move_to(&admin, &mut user, "enterprise").await;
