@@ -8,7 +8,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use shared::{AppState, Env};
 
@@ -167,17 +167,7 @@ impl TestQueues {
         }
         let mut event = SqsEvent::default();
         event.records = records;
-        let deadline = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_millis()
-            + 30_000;
-        let response = jobs::process(
-            worker,
-            event.clone(),
-            u64::try_from(deadline).expect("deadline"),
-        )
-        .await;
+        let response = run_batch(worker, event.clone()).await;
         let failed: Vec<&str> = response
             .batch_item_failures
             .iter()
@@ -219,6 +209,17 @@ pub async fn job_completed(app: &AppState, job_id: &str, secs: u64) -> bool {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     false
+}
+
+/// Hands `event` to the worker as the event source mapping does, with an invocation deadline
+/// 30 s away (the worker's timeout).
+pub async fn run_batch(worker: &jobs::Worker, event: SqsEvent) -> SqsBatchResponse {
+    let deadline = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis()
+        + 30_000;
+    jobs::process(worker, event, u64::try_from(deadline).expect("deadline")).await
 }
 
 /// The worker polling a test's queues in the background, until dropped.

@@ -157,15 +157,7 @@ async fn in_a_batch_with_one_failing_message_only_that_one_is_reported_for_retry
     assert_eq!(records.len(), 2, "both messages in one batch");
     let mut event = aws_lambda_events::sqs::SqsEvent::default();
     event.records = records;
-    let deadline = u64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_millis(),
-    )
-    .expect("deadline")
-        + 30_000;
-    let response = jobs::process(&worker, event, deadline).await;
+    let response = e2e::jobs::run_batch(&worker, event).await;
 
     let failed: Vec<&str> = response
         .batch_item_failures
