@@ -1,12 +1,11 @@
-//! Lambda entry point: the shared start-up, this function's state, its router.
+//! Lambda entry point: the shared start-up (on the runtime its Lambda mode needs), this
+//! function's state, its router.
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::start(
+fn main() -> Result<(), lambda_http::Error> {
+    shared::runtime::main(
         env!("CARGO_PKG_NAME"),
         env!("CARGO_PKG_VERSION"),
         tasks::init,
         tasks::router,
     )
-    .await
 }
