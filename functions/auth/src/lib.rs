@@ -8,6 +8,7 @@ mod context;
 mod cookies;
 mod guesses;
 mod limits;
+mod passkeys;
 mod password;
 mod session;
 mod state;
@@ -23,6 +24,7 @@ pub fn routes() -> Routes<State> {
     session::routes()
         .merge(password::routes())
         .merge(verification::routes())
+        .merge(passkeys::routes())
 }
 
 shared::function_api!(ApiDoc::openapi(), shared::openapi::Layers::API);
@@ -38,6 +40,13 @@ shared::function_api!(ApiDoc::openapi(), shared::openapi::Layers::API);
     password::reset,
     password::change,
     verification::verify_email,
-    verification::resend
+    verification::resend,
+    passkeys::register::register_start,
+    passkeys::register::register_finish,
+    passkeys::login::login_start,
+    passkeys::login::login_finish,
+    passkeys::manage::list_passkeys,
+    passkeys::manage::rename_passkey,
+    passkeys::manage::delete_passkey
 ))]
 struct ApiDoc;

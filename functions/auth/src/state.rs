@@ -10,7 +10,7 @@ use shared::{
     ratelimit::{Class, RateLimiter},
 };
 
-use crate::{context::AuthContext, limits::RefreshSessions};
+use crate::{context::AuthContext, limits::RefreshSessions, passkeys::Passkeys};
 
 /// Everything the auth handlers need; each part is reachable through `FromRef`.
 #[derive(Debug, Clone, FromRef)]
@@ -25,6 +25,8 @@ pub struct State {
     /// attackers script), but a refresh whose token verifies: `refresh`, per session
     /// (`crate::limits`).
     pub limiter: Arc<RateLimiter>,
+    /// The WebAuthn relying party and the passkeys table.
+    pub passkeys: Passkeys,
 }
 
 /// Builds the state without a network call: the signing ring is read on first use (see
@@ -37,10 +39,12 @@ pub async fn init(app: AppState, env: Env) -> anyhow::Result<State> {
         auth: auth.clone(),
     };
     let limiter = Arc::new(RateLimiter::from_env(&app, &env, Class::Strict, sessions)?);
+    let passkeys = Passkeys::from_env(&app, &env)?;
     Ok(State {
         app,
         identity,
         auth,
         limiter,
+        passkeys,
     })
 }

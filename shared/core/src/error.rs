@@ -78,12 +78,22 @@ error_codes! {
     InvalidCursor = "INVALID_CURSOR", 400, "Invalid pagination cursor";
     /// A password-reset or email-verification token that is invalid, expired, used or superseded.
     InvalidActionToken = "INVALID_ACTION_TOKEN", 400, "Invalid, expired or already used link";
+    /// Passkeys: a register or login ceremony that is unknown, expired or already finished.
+    PasskeyCeremonyInvalid = "PASSKEY_CEREMONY_INVALID", 400, "Unknown, expired or already used passkey challenge; start again";
+    /// Passkeys: a registration response that did not verify (origin, RP ID, challenge, user
+    /// verification, attestation, algorithm).
+    PasskeyRejected = "PASSKEY_REJECTED", 400, "The passkey could not be verified";
     /// No credentials where a route requires them.
     NotAuthenticated = "NOT_AUTHENTICATED", 401, "Not authenticated";
     /// An access or refresh token that is invalid, expired or revoked.
     InvalidToken = "INVALID_TOKEN", 401, "Could not validate credentials";
     /// Unknown account or wrong password: one answer for both.
     InvalidCredentials = "INVALID_CREDENTIALS", 401, "Incorrect username or password";
+    /// Passkey login: an unknown passkey, or an assertion that did not verify.
+    InvalidPasskey = "INVALID_PASSKEY", 401, "Passkey not recognised or not verified";
+    /// Passkey login: the signature counter did not increase past the stored one (a replayed
+    /// assertion or a cloned authenticator); the passkey's count is left as it was.
+    PasskeyCounterRegressed = "PASSKEY_COUNTER_REGRESSED", 401, "The passkey's signature counter went back: possibly a cloned authenticator";
     /// Webhooks: a missing or bad signature, a timestamp outside the window, or a source with
     /// no secret.
     InvalidSignature = "INVALID_SIGNATURE", 401, "Missing or invalid webhook signature";
@@ -106,6 +116,8 @@ error_codes! {
     LastAdmin = "LAST_ADMIN", 409, "The last active admin cannot be demoted, disabled or deleted";
     /// A password change raced a reset or a logout; nothing was changed.
     PasswordChanged = "PASSWORD_CHANGED", 409, "The account changed meanwhile; log in again";
+    /// Passkeys: this credential is registered already.
+    PasskeyExists = "PASSKEY_EXISTS", 409, "This passkey is registered already";
     /// Uploads: the user's file count or byte quota would be exceeded; delete files first.
     UploadQuotaExceeded = "UPLOAD_QUOTA_EXCEEDED", 409, "Upload quota reached; delete files to upload more";
     /// Uploads: `complete` before the file reached storage; upload it with the form, then retry.
