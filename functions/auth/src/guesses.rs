@@ -142,7 +142,7 @@ impl AuthContext {
 
 /// The client a guess is counted for: its address, an IPv6 one by its /64 (an IPv4-mapped one
 /// as the IPv4 address it is), or what it was called when it is not an address.
-fn client_group(client: &ClientIp) -> String {
+pub(crate) fn client_group(client: &ClientIp) -> String {
     let raw = client.or_unknown();
     match raw.parse::<IpAddr>() {
         Ok(IpAddr::V4(v4)) => v4.to_string(),

@@ -8,6 +8,7 @@ mod context;
 mod cookies;
 mod guesses;
 mod limits;
+mod mfa;
 mod passkeys;
 mod password;
 mod session;
@@ -17,6 +18,8 @@ mod verification;
 use shared::Routes;
 
 pub use context::{AuthContext, AuthSettings};
+/// The TOTP algorithm (RFC 6238), pure: what clients and tests compute codes with.
+pub use mfa::totp;
 pub use state::{State, init};
 
 /// Every route of this function.
@@ -25,6 +28,8 @@ pub fn routes() -> Routes<State> {
         .merge(password::routes())
         .merge(verification::routes())
         .merge(passkeys::routes())
+        .merge(mfa::routes::routes())
+        .merge(mfa::login::routes())
 }
 
 shared::function_api!(ApiDoc::openapi(), shared::openapi::Layers::API);
@@ -47,6 +52,12 @@ shared::function_api!(ApiDoc::openapi(), shared::openapi::Layers::API);
     passkeys::login::login_finish,
     passkeys::manage::list_passkeys,
     passkeys::manage::rename_passkey,
-    passkeys::manage::delete_passkey
+    passkeys::manage::delete_passkey,
+    mfa::login::login_mfa,
+    mfa::routes::status,
+    mfa::routes::enrol,
+    mfa::routes::confirm,
+    mfa::routes::disable,
+    mfa::routes::regenerate
 ))]
 struct ApiDoc;

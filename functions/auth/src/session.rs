@@ -29,6 +29,7 @@ use shared::{
 use crate::{
     context::AuthContext,
     cookies::{self, TokenPair},
+    mfa::{MfaContext, login::step_up},
     verification,
 };
 
@@ -209,12 +210,13 @@ impl Validate for LoginBody {
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
     request_body(content((LoginBody = "application/x-www-form-urlencoded"), (LoginBody = "application/json"))),
     responses(
-        (status = 200, description = "The token pair", body = TokenPair),
+        (status = 200, description = "The token pair; for a user with an authenticator app, `{\"mfa_required\": true, \"mfa_token\"}` and no token: send it with a code to `/login/mfa`", body = crate::mfa::login::LoginAnswer),
         (status = 401, description = "Unknown account or wrong password, one answer (`INVALID_CREDENTIALS`)", body = shared::openapi::ErrorEnvelope),
         (status = 403, description = "Email not verified under `REQUIRE_VERIFIED_EMAIL` (`EMAIL_NOT_VERIFIED`)", body = shared::openapi::ErrorEnvelope)))]
 pub(crate) async fn login(
     State(identity): State<IdentityState>,
     State(auth): State<AuthContext>,
+    State(mfa): State<MfaContext>,
     client: ClientIp,
     JsonOrForm(body): JsonOrForm<LoginBody>,
 ) -> Result<Response, ApiError> {
@@ -249,6 +251,10 @@ pub(crate) async fn login(
     {
         // The session below is conditioned on the hash as stored now, not the one verified.
         user.password_hash = hash;
+    }
+    // A password alone never yields tokens for a user with a second factor.
+    if let Some(challenge) = step_up(&mfa, &auth, &user, &client).await? {
+        return Ok(challenge);
     }
     let pair = start_session(&identity, &auth, &user).await?;
     Ok(cookies::tokens_response(
@@ -423,7 +429,7 @@ pub(crate) async fn logout_all(
 
 /// Starts a session for `user` and issues its first token pair. The session is written only if
 /// the user is still as read when its password was checked (see `create_session`).
-pub(crate) async fn start_session(
+pub(crate) pub(crate) async fn start_session(
     identity: &IdentityState,
     auth: &AuthContext,
     user: &User,

@@ -10,7 +10,7 @@ use shared::{
     ratelimit::{Class, RateLimiter},
 };
 
-use crate::{context::AuthContext, limits::RefreshSessions, passkeys::Passkeys};
+use crate::{context::AuthContext, limits::RefreshSessions, mfa::MfaContext, passkeys::Passkeys};
 
 /// Everything the auth handlers need; each part is reachable through `FromRef`.
 #[derive(Debug, Clone, FromRef)]
@@ -21,6 +21,8 @@ pub struct State {
     pub identity: IdentityState,
     /// What only this function has: password hashing, counters, mail, its settings.
     pub auth: AuthContext,
+    /// The second factor: its key ring and items.
+    pub mfa: MfaContext,
     /// Every auth route is `strict`, per client IP (signup, login and the mail flows are what
     /// attackers script), but a refresh whose token verifies: `refresh`, per session
     /// (`crate::limits`).
@@ -39,11 +41,13 @@ pub async fn init(app: AppState, env: Env) -> anyhow::Result<State> {
         auth: auth.clone(),
     };
     let limiter = Arc::new(RateLimiter::from_env(&app, &env, Class::Strict, sessions)?);
+    let mfa = MfaContext::from_env(&app, &env)?;
     let passkeys = Passkeys::from_env(&app, &env)?;
     Ok(State {
         app,
         identity,
         auth,
+        mfa,
         limiter,
         passkeys,
     })

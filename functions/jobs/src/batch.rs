@@ -164,6 +164,9 @@ async fn run(worker: &Worker, job: &Job) -> anyhow::Result<Outcome> {
             user_id,
             changed_at,
         } => mailed(worker.mail.password_changed(user_id, changed_at).await?),
+        Job::RecoveryCodeUsed { user_id, used_at } => {
+            mailed(worker.mail.recovery_code_used(user_id, used_at).await?)
+        }
         Job::SubscriptionTier {
             user_id,
             tier,

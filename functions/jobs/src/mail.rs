@@ -297,4 +297,19 @@ impl MailJobs {
         };
         self.send(&user, MailKind::PasswordChanged, &ctx).await
     }
+
+    /// The notice after a login with a recovery code.
+    pub async fn recovery_code_used(&self, user_id: &str, used_at: &str) -> anyhow::Result<Mailed> {
+        let Some(user) = self.users.get(user_id).await?.filter(User::is_active) else {
+            return Ok(Mailed::Skipped("no active account"));
+        };
+        let link = format!("{}/forgot-password", self.settings.public_app_url);
+        let ctx = MailContext {
+            first_name: &user.first_name,
+            link: &link,
+            expires_in: String::new(),
+            changed_at: used_at,
+        };
+        self.send(&user, MailKind::RecoveryCodeUsed, &ctx).await
+    }
 }

@@ -10,9 +10,10 @@ use identity::{
     pagination::{PageParams, PageRequest},
     store::users::{AdminChanges, User},
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use shared::{
     ApiError, AppState, ErrorCode, Routes,
+    clock::now_ms,
     conditional::{ETag, IfMatch, IfNoneMatch, respond},
     error::FieldError,
     extract::{Json, Validate, failures},
@@ -33,6 +34,7 @@ pub fn routes() -> Routes<crate::state::State> {
         .get("/api/v1/users/{id}", get_user)
         .patch("/api/v1/users/{id}", patch_user)
         .delete("/api/v1/users/{id}", delete_user)
+        .delete("/api/v1/users/{id}/mfa", reset_mfa)
 }
 
 /// Every live user, oldest first (admin). No validator: a weak one would have to stand for
@@ -265,4 +267,72 @@ pub(crate) async fn delete_user(
     let expected = if_match.expect_version(user.version)?;
     lifecycle::end_everything(&identity, &user, expected).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// What an admin's reset of a user's second factor did.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct MfaReset {
+    message: &'static str,
+    /// Whether the user had an authenticator app (pending or confirmed) to remove.
+    factor_removed: bool,
+    /// Sessions of the user that were ended.
+    sessions_revoked: usize,
+}
+
+/// The key of a user's factor item in the users table: auth writes it
+/// (`functions/auth/src/mfa/store.rs`), and only this reset deletes it from here.
+fn factor_key(user_id: &str) -> String {
+    format!("MFA#{user_id}")
+}
+
+/// Removes a user's second factor (admin), for an owner who lost both the app and the recovery
+/// codes, and ends every session of that user: whoever holds one may be who took the factor
+/// over. The next login is by password alone; the owner can enrol again.
+#[utoipa::path(delete, path = "/api/v1/users/{id}/mfa", tag = "users", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The user id (UUID)")),
+    responses(
+        (status = 200, description = "Reset (also when there was no factor); every session ended", body = MfaReset),
+        (status = 403, description = "Not an admin (`FORBIDDEN`)", body = shared::openapi::ErrorEnvelope),
+        (status = 404, description = "Unknown, malformed or deleted id (`NOT_FOUND`)", body = shared::openapi::ErrorEnvelope)))]
+pub(crate) async fn reset_mfa(
+    State(identity): State<IdentityState>,
+    State(app): State<AppState>,
+    admin: RequireRole<Admin>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = load(&identity, &id).await?;
+    let table = app
+        .config
+        .require_table(shared::Table::Users)
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let removed = app
+        .dynamo
+        .delete_item()
+        .table_name(table)
+        .key("pk", shared::dynamo::s(factor_key(&user.id)))
+        .return_values("ALL_OLD".into())
+        .send()
+        .await
+        .map_err(shared::dynamo::StoreError::from)?
+        .attributes
+        .is_some();
+    // As logout-all: one write cuts every session off, then each is marked ended.
+    identity
+        .store
+        .users
+        .invalidate_tokens(&user.id, now_ms())
+        .await?;
+    let ended = identity.store.sessions.revoke_all(&user.id, None).await?;
+    tracing::info!(user_id = %user.id, admin_id = %admin.0.user.id, factor_removed = removed, "second factor reset by an admin");
+    let body = MfaReset {
+        message: "Second factor reset; every session of the user ended",
+        factor_removed: removed,
+        sessions_revoked: ended,
+    };
+    let mut response = Json(body).into_response();
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
 }

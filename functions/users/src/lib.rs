@@ -27,6 +27,7 @@ shared::function_api!(ApiDoc::openapi(), shared::openapi::Layers::API);
     admin::list,
     admin::get_user,
     admin::patch_user,
-    admin::delete_user
+    admin::delete_user,
+    admin::reset_mfa
 ))]
 struct ApiDoc;

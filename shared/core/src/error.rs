@@ -89,6 +89,9 @@ error_codes! {
     InvalidToken = "INVALID_TOKEN", 401, "Could not validate credentials";
     /// Unknown account or wrong password: one answer for both.
     InvalidCredentials = "INVALID_CREDENTIALS", 401, "Incorrect username or password";
+    /// Login's second step, and the routes that re-check a second factor: a wrong, expired or
+    /// already used authenticator code or recovery code.
+    InvalidMfaCode = "INVALID_MFA_CODE", 401, "Invalid or already used authentication code";
     /// Passkey login: an unknown passkey, or an assertion that did not verify.
     InvalidPasskey = "INVALID_PASSKEY", 401, "Passkey not recognised or not verified";
     /// Passkey login: the signature counter did not increase past the stored one (a replayed
@@ -116,6 +119,10 @@ error_codes! {
     LastAdmin = "LAST_ADMIN", 409, "The last active admin cannot be demoted, disabled or deleted";
     /// A password change raced a reset or a logout; nothing was changed.
     PasswordChanged = "PASSWORD_CHANGED", 409, "The account changed meanwhile; log in again";
+    /// A second-factor route for a user with no authenticator app (or none confirmed yet).
+    MfaNotEnrolled = "MFA_NOT_ENROLLED", 409, "No authenticator app is set up";
+    /// Enrolling or confirming while an authenticator app is already confirmed.
+    MfaAlreadyEnabled = "MFA_ALREADY_ENABLED", 409, "An authenticator app is already set up; disable it first";
     /// Passkeys: this credential is registered already.
     PasskeyExists = "PASSKEY_EXISTS", 409, "This passkey is registered already";
     /// Uploads: the user's file count or byte quota would be exceeded; delete files first.

@@ -32,7 +32,14 @@ pub enum TokenKind {
     PasswordReset,
     /// Single-use email verification link token.
     VerifyEmail,
+    /// The second step of a login whose user has a second factor: exchanged once, with a code,
+    /// at `/auth/login/mfa` for a token pair ([`MFA_TOKEN_TTL`]).
+    MfaPending,
 }
+
+/// The lifetime of a [`TokenKind::MfaPending`] token: long enough to open an authenticator
+/// app, short enough that a stolen one is soon worthless.
+pub const MFA_TOKEN_TTL: Duration = Duration::from_secs(300);
 
 impl TokenKind {
     /// The `typ` header value.
@@ -42,6 +49,7 @@ impl TokenKind {
             TokenKind::Refresh => "refresh+jwt",
             TokenKind::PasswordReset => "reset+jwt",
             TokenKind::VerifyEmail => "verify-email+jwt",
+            TokenKind::MfaPending => "mfa+jwt",
         }
     }
 }
@@ -135,6 +143,7 @@ impl TokenSettings {
             TokenKind::Refresh => self.ttls.refresh,
             TokenKind::PasswordReset => self.ttls.reset,
             TokenKind::VerifyEmail => self.ttls.verify,
+            TokenKind::MfaPending => MFA_TOKEN_TTL,
         }
     }
 }

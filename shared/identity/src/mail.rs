@@ -19,6 +19,8 @@ pub enum MailKind {
     PasswordReset,
     /// Notice after a password change.
     PasswordChanged,
+    /// Notice after a login with a recovery code (`changed_at`: when).
+    RecoveryCodeUsed,
 }
 
 impl MailKind {
@@ -27,6 +29,7 @@ impl MailKind {
             MailKind::VerifyEmail => "verify_email",
             MailKind::PasswordReset => "password_reset",
             MailKind::PasswordChanged => "password_changed",
+            MailKind::RecoveryCodeUsed => "recovery_code_used",
         }
     }
 
@@ -35,6 +38,7 @@ impl MailKind {
             MailKind::VerifyEmail => format!("Confirm your email for {app}"),
             MailKind::PasswordReset => format!("Reset your {app} password"),
             MailKind::PasswordChanged => format!("Your {app} password was changed"),
+            MailKind::RecoveryCodeUsed => format!("A recovery code of your {app} account was used"),
         }
     }
 }
@@ -117,6 +121,14 @@ pub fn templates() -> anyhow::Result<Environment<'static>> {
         (
             "password_changed.txt",
             include_str!("../templates/password_changed.txt"),
+        ),
+        (
+            "recovery_code_used.html",
+            include_str!("../templates/recovery_code_used.html"),
+        ),
+        (
+            "recovery_code_used.txt",
+            include_str!("../templates/recovery_code_used.txt"),
         ),
     ] {
         env.add_template(name, source)
@@ -263,6 +275,7 @@ mod tests {
             MailKind::VerifyEmail,
             MailKind::PasswordReset,
             MailKind::PasswordChanged,
+            MailKind::RecoveryCodeUsed,
         ] {
             let mail = render_with(
                 &env,

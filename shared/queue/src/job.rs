@@ -44,6 +44,13 @@ pub enum Job {
         /// When (RFC 3339), as the request saw it.
         changed_at: String,
     },
+    /// The notice after a login with a recovery code.
+    RecoveryCodeUsed {
+        /// The account.
+        user_id: String,
+        /// When (RFC 3339), as the request saw it.
+        used_at: String,
+    },
     /// A verified webhook's effect: the user's tier from a subscription event, applied only if
     /// no event at least as new was (`created` orders them, whatever order they arrive in).
     SubscriptionTier {
@@ -87,6 +94,7 @@ impl Job {
             Job::ResendVerification { .. } => "resend_verification",
             Job::PasswordReset { .. } => "password_reset",
             Job::PasswordChanged { .. } => "password_changed",
+            Job::RecoveryCodeUsed { .. } => "recovery_code_used",
             Job::SubscriptionTier { .. } => "subscription_tier",
             Job::Sample { .. } => "sample",
         }
