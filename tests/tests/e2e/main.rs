@@ -18,6 +18,7 @@ mod lockout;
 mod lookalike;
 mod mail;
 mod no_panic;
+mod passkeys;
 mod ratelimit;
 mod rotation;
 mod secrets;

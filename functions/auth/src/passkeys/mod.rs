@@ -19,11 +19,7 @@ use std::sync::Arc;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
 use shared::{ApiError, AppState, ConfigError, Env, Routes, extract::Validate};
-use webauthn_rp::{
-    bin::{Decode, Encode},
-    request::register::UserHandle16,
-    response::AuthTransports,
-};
+use webauthn_rp::{bin::Decode, request::register::UserHandle16, response::AuthTransports};
 
 pub use settings::PasskeySettings;
 use store::{PasskeyStore, StoredPasskey};
@@ -148,7 +144,7 @@ fn user_handle(user_id: &str) -> Result<UserHandle16, ApiError> {
 /// The user id a user handle stands for (the login checks the handle through the crate).
 #[cfg(test)]
 fn user_id_of(handle: &UserHandle16) -> String {
-    let bytes = handle.encode().unwrap_or_else(|e| match e {});
+    let bytes = webauthn_rp::bin::Encode::encode(handle).unwrap_or_else(|e| match e {});
     uuid::Uuid::from_bytes(bytes).to_string()
 }
 
