@@ -8,6 +8,8 @@
 //!   source mapping invokes, with no route) in the places a worker is listed;
 //! - [`iam`]: `template.yaml` grants each function exactly the AWS calls its
 //!   `functions/<group>/iam.toml` lists (the emulator enforces no IAM);
+//! - [`managed_instances`]: under `ManagedInstances=true` every function runs on the capacity
+//!   provider, at a memory size Lambda Managed Instances accept;
 //! - [`template`]: the template's operational settings (access logs, log retention, reserved
 //!   concurrency) are there for every function;
 //! - [`queues`]: every queue and every SQS event source mapping is wired as AWS advises (batch
@@ -24,6 +26,7 @@
 
 mod consistency;
 mod iam;
+mod managed_instances;
 mod paths;
 mod queues;
 mod repo;
