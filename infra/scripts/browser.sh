@@ -2,7 +2,8 @@
 # Real-browser checks (headless Chromium through Playwright, tests/browser/run.py): /docs and
 # /redoc render from the local schema with nothing fetched off the machine, and a page on another
 # origin runs the auth flow through CORS, in both refresh modes, while a disallowed origin is
-# refused by the browser.
+# refused by the browser. The same page registers a passkey through a virtual authenticator
+# (CDP's WebAuthn domain), logs out and logs in with it, and logs in with a TOTP step-up.
 #
 #   bash infra/scripts/browser.sh               a stack of its own (emulator, watch, gateway,
 #                                               the job poller: signups enqueue mail jobs),
@@ -121,6 +122,8 @@ else
   lift_rate_limits
   # Origin A only; B stays out. Exported after export_env, which would set the bootstrap default.
   export CORS_ALLOWED_ORIGINS="http://localhost:$PAGE_PORT"
+  # Passkeys: the page's origin is the one WebAuthn origin, on the RP ID localhost.
+  export WEBAUTHN_RP_ID=localhost WEBAUTHN_ORIGINS="http://localhost:$PAGE_PORT"
   build_functions
   WATCH_ARGS=(--ignore-changes)
 

@@ -4,7 +4,10 @@
 What curl and schemathesis cannot see: that the docs pages render client-side from the local
 schema with nothing fetched off the machine, and that a browser page on another origin can run
 the auth flow through CORS (preflights, exposed headers, the credentialed refresh cookie) while a
-page on an origin not in CORS_ALLOWED_ORIGINS is refused by the browser.
+page on an origin not in CORS_ALLOWED_ORIGINS is refused by the browser. Passkeys: a virtual
+authenticator added through CDP's WebAuthn domain lets the page register a passkey, log out and
+log in with it (parse*OptionsFromJSON, credential.toJSON()); and a TOTP login runs through the
+same page, its codes computed here from the otpauth URI.
 
     run.py --api http://localhost:9000 --page http://localhost:8001/ \
            --other http://127.0.0.1:8002/ --mode token|cookie [--no-docs] \
@@ -22,12 +25,16 @@ Prints `ok   NAME` / `FAIL NAME` per check and exits 1 if any failed.
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
+import hmac
+import struct
 import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import Browser, Page, sync_playwright
 
@@ -191,6 +198,124 @@ def check_app_flow(report: Report, browser: Browser, api: str, page_url: str, mo
         context.close()
 
 
+def add_virtual_authenticator(context, page: Page):
+    """A platform authenticator for `page`, through CDP's WebAuthn domain: CTAP2 over the
+    internal transport, resident keys, user verification that always succeeds, presence
+    simulated (no prompt to click)."""
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    added = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
+        "hasUserVerification": True, "isUserVerified": True, "automaticPresenceSimulation": True,
+    }})
+    return cdp, added["authenticatorId"]
+
+
+def check_passkey_flow(report: Report, browser: Browser, api: str, page_url: str, mode: str, api_key: str | None) -> None:
+    """Register a passkey on origin A's page, log out, log in with the passkey alone."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        cdp, authenticator = add_virtual_authenticator(context, page)
+        page.goto(page_url)
+        username = f"passkey_{mode}_{uuid.uuid4().hex[:12]}"
+        out = page.evaluate(
+            "args => passkeyFlow(args)",
+            {"api": api, "mode": mode, "username": username, "password": PASSWORD, "apiKey": api_key},
+        )
+        brief = lambda r: {"status": r["status"], "body": str(r["body"])[:300]}  # noqa: E731
+        report.check("passkeys: parseCreationOptionsFromJSON/parseRequestOptionsFromJSON exist", out["supported"])
+        report.check("passkeys: register/start 200", out["registerStart"]["status"] == 200, brief(out["registerStart"]))
+        finish = out["registerFinish"]
+        report.check(
+            "passkeys: register/finish 201 with credential.toJSON() as sent",
+            finish["status"] == 201 and finish["body"].get("transports") == ["internal"],
+            brief(finish),
+        )
+        held = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})["credentials"]
+        report.check(
+            "passkeys: the authenticator holds one resident credential",
+            len(held) == 1 and held[0]["isResidentCredential"],
+            held,
+        )
+        report.check("passkeys: logout 200, then the old token is 401",
+                     out["logout"]["status"] == 200 and out["meAfterLogout"]["status"] == 401,
+                     (brief(out["logout"]), brief(out["meAfterLogout"])))
+        allow = ((out["loginStart"]["body"] or {}).get("publicKey") or {}).get("allowCredentials")
+        report.check("passkeys: login/start 200, allowCredentials empty",
+                     out["loginStart"]["status"] == 200 and allow == [], brief(out["loginStart"]))
+        login = out["loginFinish"]
+        report.check(
+            "passkeys: login/finish 200 with a token pair, no second step",
+            login["status"] == 200 and "access_token" in login["body"] and "mfa_required" not in login["body"],
+            brief(login),
+        )
+        report.check("passkeys: users/me 200 with the passkey login's token", out["me"]["status"] == 200, brief(out["me"]))
+        items = (out["list"]["body"] or {}).get("items") or []
+        report.check("passkeys: the list shows it used once",
+                     len(items) == 1 and items[0]["last_used_at"] is not None, brief(out["list"]))
+        if mode == "cookie":
+            report.check("passkeys: the login set the refresh cookie (refresh with no body 200)",
+                         out["refresh"]["status"] == 200, brief(out["refresh"]))
+    finally:
+        context.close()
+
+
+def totp(secret_b32: str, step: int) -> str:
+    """RFC 6238 with the app defaults (HMAC-SHA-1, 6 digits)."""
+    key = base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8), casefold=True)
+    mac = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    value = struct.unpack(">I", mac[offset:offset + 4])[0] & 0x7FFFFFFF
+    return f"{value % 1_000_000:06d}"
+
+
+def check_totp_login(report: Report, browser: Browser, api: str, page_url: str, mode: str, api_key: str | None) -> None:
+    """Enrol an authenticator app from the page, then log in through the step-up: the password
+    answers an mfa_token only, which a code (computed here from the otpauth URI) exchanges."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    credentials = "include" if mode == "cookie" else "same-origin"
+    try:
+        page.goto(page_url)
+        username = f"totp_{mode}_{uuid.uuid4().hex[:12]}"
+
+        def js(path: str, method: str = "POST", body=None, token: str | None = None) -> dict:
+            return page.evaluate("args => jsonCall(args)", {
+                "url": f"{api}{path}", "method": method, "body": body, "token": token,
+                "apiKey": api_key, "credentials": credentials,
+            })
+
+        signup = js("/api/v1/auth/signup", body={
+            "username": username, "email": f"{username}@example.com", "password": PASSWORD,
+            "first_name": "Time", "last_name": "Based",
+        })
+        token = (signup["body"] or {}).get("access_token")
+        enrol = js("/api/v1/auth/mfa/totp", body={"password": PASSWORD}, token=token)
+        uri = (enrol["body"] or {}).get("otpauth_uri", "") if isinstance(enrol["body"], dict) else ""
+        secret = parse_qs(urlsplit(uri).query).get("secret", [""])[0]
+        report.check("totp: enrolment 201 answers an otpauth:// URI", enrol["status"] == 201 and uri.startswith("otpauth://totp/"), enrol)
+        step = int(time.time()) // 30
+        confirm = js("/api/v1/auth/mfa/totp/confirm", body={"code": totp(secret, step)}, token=token)
+        report.check("totp: confirm 200 with ten recovery codes",
+                     confirm["status"] == 200 and len((confirm["body"] or {}).get("recovery_codes", [])) == 10, confirm)
+        login = js("/api/v1/auth/login", body={"username": username, "password": PASSWORD})
+        body = login["body"] if isinstance(login["body"], dict) else {}
+        report.check("totp: the password alone answers mfa_required and no tokens",
+                     login["status"] == 200 and body.get("mfa_required") is True and "access_token" not in body, login)
+        # The confirm spent this step's code: the next step's is within the ±1 drift.
+        done = js("/api/v1/auth/login/mfa", body={"mfa_token": body.get("mfa_token"), "code": totp(secret, step + 1)})
+        tokens = done["body"] if isinstance(done["body"], dict) else {}
+        report.check("totp: /login/mfa with a computed code 200 with tokens",
+                     done["status"] == 200 and "access_token" in tokens, done)
+        me = js("/api/v1/users/me", method="GET", token=tokens.get("access_token"))
+        report.check("totp: users/me 200 with the step-up's token", me["status"] == 200, me)
+    finally:
+        context.close()
+
+
 def check_gateway_errors(report: Report, browser: Browser, api: str, page_url: str, api_key: str | None, throttled_key: str | None) -> None:
     """The gateway's own answers, read by the page on origin A: status, envelope, request id."""
     page = browser.new_page()
@@ -350,6 +475,8 @@ def main() -> int:
                 ]
             steps += [
                 ("app flow", lambda: check_app_flow(report, browser, api, args.page, args.mode, args.api_key)),
+                ("passkeys", lambda: check_passkey_flow(report, browser, api, args.page, args.mode, args.api_key)),
+                ("totp login", lambda: check_totp_login(report, browser, api, args.page, args.mode, args.api_key)),
                 ("gateway errors", lambda: check_gateway_errors(report, browser, api, args.page, args.api_key, args.throttled_key)),
                 ("origin B", lambda: check_disallowed_origin(report, browser, api, args.other)),
                 ("origin reflection", lambda: check_origin_reflection(report, api, args.page, args.other, args.mode)),
