@@ -91,14 +91,20 @@ where
 /// On Lambda (or under `cargo lambda watch`) this polls the runtime API, one request at a time
 /// unless [`max_concurrency`] is above 1; when `local_addr` is set (`LOCAL_HTTP_ADDR`) the same
 /// router is served as plain HTTP instead.
+///
+/// With `AWS_LAMBDA_MAX_CONCURRENCY` set at all (`cargo lambda watch` sets it to 1) the loop is
+/// `run_concurrent`, which polls sequentially at 1: `run` would warn at every start that the
+/// variable is ignored. Unset, as in the classic model, the loop is `run`, unchanged.
 pub async fn run(router: Router, local_addr: Option<String>) -> Result<(), lambda_http::Error> {
     match local_addr {
         Some(addr) => serve_http(router, &addr).await,
-        None if max_concurrency() > 1 => {
-            tracing::info!(
-                max_concurrency = max_concurrency(),
-                "serving concurrent invocations"
-            );
+        None if std::env::var_os(MAX_CONCURRENCY_VAR).is_some() => {
+            if max_concurrency() > 1 {
+                tracing::info!(
+                    max_concurrency = max_concurrency(),
+                    "serving concurrent invocations"
+                );
+            }
             lambda_http::run_concurrent(LambdaBody(router)).await
         }
         None => lambda_http::run(router).await,
