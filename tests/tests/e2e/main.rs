@@ -7,6 +7,7 @@
 //! `cargo test -p e2e --test e2e [-- <module>::]`.
 
 mod cold_start;
+mod concurrent_state;
 mod conditional;
 mod contract;
 mod docs;
