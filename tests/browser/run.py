@@ -226,6 +226,10 @@ def check_passkey_flow(report: Report, browser: Browser, api: str, page_url: str
         )
         brief = lambda r: {"status": r["status"], "body": str(r["body"])[:300]}  # noqa: E731
         report.check("passkeys: parseCreationOptionsFromJSON/parseRequestOptionsFromJSON exist", out["supported"])
+        if out.get("error"):
+            steps = {k: brief(v) for k, v in out.items() if isinstance(v, dict)}
+            report.check("passkeys: the browser ran both ceremonies", False, f"{out['error']}; {steps}")
+            return
         report.check("passkeys: register/start 200", out["registerStart"]["status"] == 200, brief(out["registerStart"]))
         finish = out["registerFinish"]
         report.check(

@@ -258,6 +258,8 @@ async fn a_registered_passkey_logs_in_without_a_password_and_its_counter_moves()
     assert_eq!(pk["rp"]["id"], RP_ID);
     assert_eq!(pk["authenticatorSelection"]["residentKey"], "required");
     assert_eq!(pk["authenticatorSelection"]["userVerification"], "required");
+    // Enforced, an authenticator without credProtect could not make the passkey at all.
+    assert_eq!(pk["extensions"]["enforceCredentialProtectionPolicy"], false);
     assert_eq!(pk["user"]["name"], account.username.as_str());
     assert!(
         pk["challenge"]

@@ -17,9 +17,10 @@ use webauthn_rp::{
     PublicKeyCredentialCreationOptions, Registration, RegistrationServerState,
     bin::{Decode, Encode},
     request::{
-        PublicKeyCredentialDescriptor, TimedCeremony,
+        ExtensionInfo, PublicKeyCredentialDescriptor, TimedCeremony,
         register::{
-            Nickname, PublicKeyCredentialUserEntity, RegistrationVerificationOptions, Username,
+            CredProtect, Nickname, PublicKeyCredentialUserEntity, RegistrationVerificationOptions,
+            Username,
         },
     },
     response::{AuthTransports, CredentialId, register::UncompressedPubKey},
@@ -71,6 +72,11 @@ pub(crate) async fn register_start(
     };
     let mut options = PublicKeyCredentialCreationOptions::passkey(&settings.rp_id, entity, exclude);
     options.timeout = settings.timeout;
+    // credProtect asked for, not enforced by the browser: an authenticator without the
+    // extension (Chromium's virtual one, some platform ones) would otherwise refuse to create
+    // the passkey at all. Every login requires user verification here regardless.
+    options.extensions.cred_protect =
+        CredProtect::UserVerificationRequired(ExtensionInfo::AllowDontEnforceValue);
     let (server, client) = options
         .start_ceremony()
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("creation options: {e}")))?;
