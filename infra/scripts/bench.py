@@ -2,7 +2,10 @@
 """`make bench`: what each function costs to start and to run, measured on this machine.
 
 Release binaries (x86_64, this machine) are driven with the API Gateway REST events of `events/`
-against the emulator. Modes (`--mode`, a comma-separated list; `full`, the default, is all four):
+against the emulator, through a kept-alive front (`KeepAliveFront`): moto closes every
+connection, DynamoDB keeps the SDK's open, so without it every AWS call would also pay a connect
+that deployed functions do not. The front counts the AWS requests of each invocation. Modes
+(`--mode`, a comma-separated list; `full`, the default, is all six):
 
 - **cpu**: CPU per invocation, in two transports. *Lambda*: a Lambda runtime API stub hands the
   function one event at a time, as a sandbox does (TCP_NODELAY on its sockets: without it,
@@ -19,6 +22,17 @@ against the emulator. Modes (`--mode`, a comma-separated list; `full`, the defau
 - **auth**: the Rust tools of `infra/tools`: argon2id hash time alone (`bench-argon2`), the login
   latency split (`measure-auth`), argon2's peak RSS under concurrent signups and logins
   (`measure-argon2-rss`) and the cost of an access-token check (`bench-tokens`).
+- **sdk**: `bench-sdk`: one DynamoDB call's CPU through the functions' client and a bare default
+  client, on a mock HTTP client, a kept-alive canned server and the emulator, with a profile by
+  orchestrator phase.
+- **mi**: `bench-concurrent`: Lambda Managed Instances, `GET /users/me` with requests in flight
+  per vCPU (requests per second per vCPU, p50/p99).
+
+cpu mode also prints, per route, the duration Lambda would bill at the template's `MemorySize`
+(CPU ÷ the memory's share of a vCPU + the AWS calls counted × `cost.AWS_CALL_MS`, an assumed
+in-region round trip), and issue 23's targets next to `GET /users/me` and liveness. Every run
+writes `target/bench/report.html` (`cost.report_html`): CPU, billed ms and $ per million per
+route, against the CPU figures the run replaced (`results.prev.json`).
 
 What is measured comes from the tree: the functions are the folders under `functions/` with a
 `Cargo.toml`; each one's *probe* is the one event of `events/<function>/` whose sidecar says
@@ -30,7 +44,7 @@ Numbers only, never pass/fail. They are printed and written to `target/bench/res
 (read by `cost.py`) and `target/bench/results.md`, one section per mode, each stamped with its
 commit and time; a run replaces only the sections it measured.
 
-Usage: bench.py [--mode full|cpu,init,size,auth] [--quick] [--only health,users]
+Usage: bench.py [--mode full|cpu,init,size,auth,sdk,mi] [--quick] [--only health,users]
                 [--lambda-dir target/lambda-host] [--tools-dir target/lambda-host]
 """
 
@@ -63,12 +77,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cost  # noqa: E402  (the cost model: billed duration, the HTML report)
+
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 FUNCTIONS = ROOT / "functions"
 RESULTS_DIR = ROOT / "target" / "bench"
 TICK = os.sysconf("SC_CLK_TCK")
-MODES = ("cpu", "init", "size", "auth")
+MODES = ("cpu", "init", "size", "auth", "sdk", "mi")
+FULL = MODES
+# Issue 23's targets, printed next to the figures (numbers, not pass or fail).
+TARGETS = {"users/me": 300.0, "health/liveness": 120.0}
 SCHEMA = 1
 
 
@@ -225,6 +245,11 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+# The variables the emulator's bootstrap wrote (`--env-file`): every function gets them, with the
+# values of this process's environment (rate limits lifted), as `make dev` gives them all.
+ENV_FILE_KEYS: set[str] = set()
+
+
 def function_env(extra: dict[str, str]) -> dict[str, str]:
     """The function's environment: as deployed (JSON logs at info), plus the emulator's."""
     env = {
@@ -237,11 +262,13 @@ def function_env(extra: dict[str, str]) -> dict[str, str]:
         "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH": "true",
     }
     for key, value in os.environ.items():
-        if key.startswith(("AWS_", "RATE_LIMIT_", "ARGON2_", "HEALTH_", "TOKIO_", "GLIBC_")) or key.endswith(
+        if key in ENV_FILE_KEYS or key.startswith(("AWS_", "RATE_LIMIT_", "ARGON2_", "HEALTH_", "TOKIO_", "GLIBC_")) or key.endswith(
             ("_TABLE", "_SECRET_ID", "_BUCKET")
         ) or key in ("MAIL_FROM", "PUBLIC_APP_URL", "APP_ENV", "CORS_ALLOWED_ORIGINS", "MALLOC_ARENA_MAX"):
             env[key] = value
     env.pop("AWS_LAMBDA_RUNTIME_API", None)
+    if FRONT:
+        env["AWS_ENDPOINT_URL"] = FRONT[0].url
     # Without the emulator (compare-opt-levels.sh times health alone): nothing answers, at once.
     for key, value in (("AWS_ENDPOINT_URL", "http://127.0.0.1:9"), ("AWS_REGION", "us-east-1"),
                        ("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test")):
@@ -329,6 +356,87 @@ class RuntimeApi:
 
     def close(self) -> None:
         self.server.shutdown()
+
+
+class KeepAliveFront:
+    """A kept-alive HTTP/1.1 endpoint in front of the emulator, for the functions' SDK calls.
+
+    moto (werkzeug) answers `Connection: close` to every request, so a function pointed at it
+    opens a TCP connection per AWS call, where DynamoDB keeps the SDK's connection open. The
+    functions talk to this front instead: it keeps their connections alive (TCP_NODELAY) and
+    forwards each request to the emulator over a fresh connection of its own, in this process,
+    whose CPU is not the function's. It counts the requests, so the bench reports the AWS calls
+    each route makes."""
+
+    def __init__(self, upstream: str) -> None:
+        parsed = re.match(r"^http://([^:/]+):(\d+)/?$", upstream)
+        if not parsed:
+            raise BenchError(f"AWS_ENDPOINT_URL={upstream!r}: the front expects http://host:port")
+        host, port = parsed.group(1), int(parsed.group(2))
+        self.upstream = upstream
+        self.calls = 0
+        self.lock = threading.Lock()
+        front = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args):
+                pass
+
+            def forward(self) -> None:
+                if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                    self.send_error(501, "the bench's front reads Content-Length bodies only")
+                    return
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with front.lock:
+                    front.calls += 1
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
+                conn = http.client.HTTPConnection(host, port, timeout=60)
+                try:
+                    conn.request(self.command, self.path, body=body or None, headers=headers)
+                    reply = conn.getresponse()
+                    data = reply.read()
+                    status, reason, reply_headers = reply.status, reply.reason, reply.getheaders()
+                finally:
+                    conn.close()
+                self.send_response_only(status, reason)
+                hop = ("connection", "keep-alive", "transfer-encoding", "content-length")
+                for k, v in reply_headers:
+                    if k.lower() not in hop:
+                        self.send_header(k, v)
+                if self.command == "HEAD":
+                    length = dict((k.lower(), v) for k, v in reply_headers).get("content-length")
+                    if length is not None:
+                        self.send_header("Content-Length", length)
+                else:
+                    self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.server.handle_error = lambda request, address: None
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def count(self) -> int:
+        with self.lock:
+            return self.calls
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+# The front every function of this run is pointed at (cpu and init modes), if any.
+FRONT: list[KeepAliveFront] = []
 
 
 class Function:
@@ -518,6 +626,8 @@ class Result:
     probe: bool = False
     per_call_us: list[float] = field(default_factory=list)
     wall_us: list[float] = field(default_factory=list)
+    # AWS requests per invocation, counted by the kept-alive front (None without it).
+    aws_calls: float | None = None
 
     def record(self) -> dict:
         c = self.per_call_us
@@ -526,14 +636,16 @@ class Result:
             "status": self.status, "probe": self.probe, "n": self.n, "batches": len(c),
             "cpu_us": {"min": min(c), "median": statistics.median(c), "max": max(c), "batches": c},
             "wall_us_median": statistics.median(self.wall_us),
+            "aws_calls": self.aws_calls,
         }
 
     def line(self) -> str:
         c = self.per_call_us
         name = f"{self.case} ({self.label})"
+        calls = "" if self.aws_calls is None else f"{self.aws_calls:>9.2f}"
         return (
             f"  {name:<64} {self.via:<6} {self.n:>5} x{len(c)}  "
-            f"{min(c):>9.0f} {statistics.median(c):>9.0f} {max(c):>9.0f}   {statistics.median(self.wall_us):>9.0f}"
+            f"{min(c):>9.0f} {statistics.median(c):>9.0f} {max(c):>9.0f}   {statistics.median(self.wall_us):>9.0f}{calls}"
         )
 
 
@@ -579,6 +691,7 @@ def measure(fn: Function, case: Case, make: Callable[[], dict], sizing: Sizing, 
         cpu_per_call = max(fn.cpu() - cpu0, 1 / TICK) / calls
         n = sizing.per_batch(cpu_per_call, (time.perf_counter() - t0) / calls)
     result = Result(fn.name, case.id, label or case.label, fn.via, n, case.status)
+    calls0 = FRONT[0].count() if FRONT else 0
     for _ in range(sizing.batches):
         events = [make() for _ in range(n)] if after is None else None
         cpu0, t0 = fn.cpu(), time.perf_counter()
@@ -590,6 +703,8 @@ def measure(fn: Function, case: Case, make: Callable[[], dict], sizing: Sizing, 
                 after(body)
         result.per_call_us.append((fn.cpu() - cpu0) / n * 1e6)
         result.wall_us.append((time.perf_counter() - t0) / n * 1e6)
+    if FRONT:
+        result.aws_calls = (FRONT[0].count() - calls0) / (n * sizing.batches)
     return result
 
 
@@ -680,8 +795,9 @@ def floor_event(p: Plan) -> Case:
 
 def run_cpu(p: Plan, args: argparse.Namespace, sizing: Sizing) -> dict:
     lambda_dir = ROOT / args.lambda_dir
-    print("CPU per invocation (µs): min / median / max over batches of N; wall µs per call (median)")
-    print(f"  {'case':<64} {'via':<6} {'N':>5} {'':>2}  {'min':>9} {'median':>9} {'max':>9}   {'wall':>9}")
+    print("CPU per invocation (µs): min / median / max over batches of N; wall µs per call (median); "
+          "AWS calls per invocation (counted by the kept-alive front)")
+    print(f"  {'case':<64} {'via':<6} {'N':>5} {'':>2}  {'min':>9} {'median':>9} {'max':>9}   {'wall':>9} {'AWS':>8}")
     floors = []
     probe_case = floor_event(p)
     for spec in args.floor:
@@ -709,7 +825,42 @@ def run_cpu(p: Plan, args: argparse.Namespace, sizing: Sizing) -> dict:
     print("\nPeak RSS (VmHWM) after the runs above, Lambda mode")
     for name, r in rss.items():
         print(f"  {name:<10} {r['peak_rss_mib']:>7.1f} MiB  (after {r['after']})")
-    return {"floors": floors, "cases": cases, "peak_rss": rss, "via": args.via.split(",")}
+    routes = billed_routes(cases)
+    targets = {}
+    lambda_cases = {c["case"]: c for c in cases if c["via"] == "lambda"}
+    if any(case in lambda_cases for case in TARGETS):
+        print("\nIssue 23's targets, CPU per invocation, Lambda mode, against the kept-alive front (median; target)")
+        for case, target in TARGETS.items():
+            if case in lambda_cases:
+                got = lambda_cases[case]["cpu_us"]["median"]
+                targets[case] = {"cpu_us": got, "target_us": target}
+                print(f"  {case:<20} {got:>7.0f} µs   (target ≤ {target:.0f} µs)")
+    return {"floors": floors, "cases": cases, "peak_rss": rss, "via": args.via.split(","), "billed": routes,
+            "targets": targets, "aws_endpoint": "kept-alive front before the emulator" if FRONT else "the emulator"}
+
+
+def billed_routes(cases: list[dict]) -> list[dict]:
+    """Each Lambda-mode case at its function's MemorySize (template.yaml): what Lambda would bill,
+    CPU scaled by the memory's share of a vCPU plus the AWS calls counted, each assumed one
+    in-region round trip (`cost.AWS_CALL_MS`)."""
+    memory = cost.memory_sizes(cost.TEMPLATE.read_text())
+    print(f"\nBilled duration per invocation at the template's MemorySize: CPU ÷ (MB ÷ {cost.FULL_VCPU_MB} MB of a vCPU) "
+          f"+ AWS calls × {cost.AWS_CALL_MS:g} ms (an assumed in-region round trip), rounded up")
+    print(f"  {'case':<64} {'MB':>5} {'vCPU':>5} {'CPU µs':>7} {'CPU ms@MB':>9} {'AWS calls':>9} {'wait ms':>7} {'billed':>7}")
+    out = []
+    for c in cases:
+        mb = memory.get(c["function"])
+        if c["via"] != "lambda" or mb is None:
+            continue
+        cpu, calls = c["cpu_us"]["median"], c.get("aws_calls") or 0.0
+        share = min(mb / cost.FULL_VCPU_MB, 1.0)
+        duration, billed = cost.billed(cpu, calls, mb)
+        name = f"{c['case']} ({c['label']})"
+        print(f"  {name:<64} {mb:>5} {share:>5.2f} {cpu:>7.0f} {cpu / 1000 / share:>9.2f} {calls:>9.2f} "
+              f"{calls * cost.AWS_CALL_MS:>7.1f} {billed:>4} ms")
+        out.append({"case": c["case"], "label": c["label"], "memory_mb": mb, "vcpu_share": share, "cpu_us": cpu,
+                    "aws_calls": calls, "aws_call_ms": cost.AWS_CALL_MS, "duration_ms": duration, "billed_ms": billed})
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -797,6 +948,54 @@ def run_auth(args: argparse.Namespace, sizing: Sizing) -> dict:
     return {"tools": out}
 
 
+def run_sdk(args: argparse.Namespace, sizing: Sizing) -> dict:
+    """`bench-sdk`: one DynamoDB call's CPU, the functions' client against a bare one, on a mock
+    HTTP client, a kept-alive canned server and the emulator (directly: it closes every
+    connection), then a profile by orchestrator phase."""
+    binary = ROOT / args.tools_dir / "bench-sdk" / "bootstrap"
+    if not binary.exists():
+        raise BenchError(f"missing {binary}: build it with `make bench MODE=sdk`")
+    print("\nbench-sdk: CPU per DynamoDB call through the SDK, taken apart (infra/tools/src/bench_sdk)", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "sdk.json"
+        cmd = [str(binary), "--json", str(out), *(["--quick"] if sizing.quick else [])]
+        # The functions' log settings, so the subscriber it installs last is theirs.
+        env = {**os.environ, "AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "INFO"}
+        run = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+        if run.returncode != 0:
+            raise BenchError(f"bench-sdk failed ({run.returncode}): {run.stderr.strip()[-500:]}")
+        text = run.stdout.rstrip()
+        print("\n".join("  " + line for line in text.splitlines()), flush=True)
+        return {"output": text.splitlines(), "figures": json.loads(out.read_text())}
+
+
+def run_mi(args: argparse.Namespace, sizing: Sizing) -> dict:
+    """Lambda Managed Instances: `bench-concurrent` (infra/tools/src/bench_concurrent.rs) drives
+    `users`' `GET /users/me` in Lambda mode with requests in flight per vCPU; its output kept as
+    printed, its JSON line as the figures. The function's AWS endpoint is the kept-alive front."""
+    binary = ROOT / args.tools_dir / "bench-concurrent" / "bootstrap"
+    users = ROOT / args.lambda_dir / "users" / "bootstrap"
+    for needed in (binary, users):
+        if not needed.exists():
+            raise BenchError(f"missing {needed}: build it with `make bench MODE=mi`")
+    env = dict(os.environ)
+    if FRONT:
+        env["AWS_ENDPOINT_URL"] = FRONT[0].url
+    cmd = [str(binary), "--bootstrap", str(users), *(["--seconds", "3", "--warmup", "1"] if sizing.quick else [])]
+    print("\nbench-concurrent: Lambda Managed Instances, GET /users/me with requests in flight per vCPU", flush=True)
+    run = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env, cwd=ROOT)
+    if run.returncode != 0:
+        raise BenchError(f"bench-concurrent failed ({run.returncode}): {run.stderr.strip()[-500:]}")
+    lines = run.stdout.rstrip().splitlines()
+    figures = None
+    for line in lines:
+        if line.startswith("{") and '"bench"' in line:
+            figures = json.loads(line)
+    text = [line for line in lines if not (line.startswith("{") and '"bench"' in line)]
+    print("\n".join("  " + line for line in text), flush=True)
+    return {"output": text, "figures": figures}
+
+
 # --------------------------------------------------------------------------------------------
 # The results file.
 
@@ -878,11 +1077,25 @@ def markdown(data: dict) -> str:
         out += ["| function | binary MiB | zip MiB |", "|---|---|---|"]
         out += [f"| {n} | {r['binary_bytes'] / 1048576:.2f} | {r['zip_bytes'] / 1048576:.2f} |" for n, r in s["functions"].items()]
         out.append("")
+    if "cpu" in sections and sections["cpu"].get("billed"):
+        s = sections["cpu"]
+        head(f"Billed duration at the template's MemorySize (AWS calls × {cost.AWS_CALL_MS:g} ms assumed in-region)", s)
+        out += ["| case | route | MB | vCPU | CPU µs | AWS calls | billed ms |", "|---|---|---|---|---|---|---|"]
+        out += [f"| {r['case']} | {r['label']} | {r['memory_mb']} | {r['vcpu_share']:.2f} | {r['cpu_us']:.0f} | "
+                f"{r['aws_calls']:.2f} | {r['billed_ms']} |" for r in s["billed"]]
+        out += ["", f"AWS endpoint of the functions: {s.get('aws_endpoint', 'the emulator')}.", ""]
+        for case, t in s.get("targets", {}).items():
+            out.append(f"- {case}: {t['cpu_us']:.0f} µs (target ≤ {t['target_us']:.0f} µs)")
+        out.append("")
     if "auth" in sections:
         s = sections["auth"]
         head("Rust tools: argon2, login split, tokens", s)
         for tool, r in s["tools"].items():
             out += [f"`{' '.join([tool, *r['args']])}`: {r['what']}", "", "```", *r["output"], "```", ""]
+    for mode, title in (("sdk", "One DynamoDB call through the SDK (bench-sdk)"), ("mi", "Lambda Managed Instances (bench-concurrent)")):
+        if mode in sections:
+            head(title, sections[mode])
+            out += ["```", *sections[mode]["output"], "```", ""]
     return "\n".join(out)
 
 
@@ -896,7 +1109,7 @@ def save(results_dir: Path, data: dict) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mode", default="full", help="full, or a comma-separated list of " + ", ".join(MODES))
+    parser.add_argument("--mode", default="full", help="full (" + ",".join(FULL) + "), or a comma-separated list of " + ", ".join(MODES))
     parser.add_argument("--quick", action="store_true", help="fewer invocations and runs (a smoke run)")
     parser.add_argument("--only", default="", help="comma-separated functions (default: every one under functions/)")
     parser.add_argument("--lambda-dir", default="target/lambda-host", help="<dir>/<function>/bootstrap")
@@ -904,19 +1117,31 @@ def main() -> int:
     parser.add_argument("--via", default="lambda,http", help="cpu mode's transports")
     parser.add_argument("--init-runs", type=int, default=0, help="cold starts per function (default 20, quick 5)")
     parser.add_argument("--floor", action="append", default=[], help="NAME=PATH of a floor binary (cpu mode)")
+    parser.add_argument("--env-file", default="", help="the bootstrap's env file: its variables go to every function")
     parser.add_argument("--results-dir", default=str(RESULTS_DIR.relative_to(ROOT)), help="where results.json and results.md go")
     args = parser.parse_args()
-    modes = list(MODES) if args.mode == "full" else [m for m in args.mode.split(",") if m]
+    modes = list(FULL) if args.mode == "full" else [m for m in args.mode.split(",") if m]
     unknown = [m for m in modes if m not in MODES]
     if unknown or not modes:
         parser.error(f"--mode {args.mode}: use full or a list of {', '.join(MODES)}")
     only = [n for n in args.only.split(",") if n]
+    if args.env_file:
+        ENV_FILE_KEYS.update(
+            line.split("=", 1)[0].strip() for line in Path(args.env_file).read_text().splitlines()
+            if "=" in line and not line.lstrip().startswith("#")
+        )
     sizing = Sizing(args.quick)
     results_dir = ROOT / args.results_dir
     try:
         p = plan(only)
         print(f"machine: {machine()}; functions: {', '.join(p.functions)}", flush=True)
         data = load_results(results_dir / "results.json")
+        previous = json.loads(json.dumps(data)) if "cpu" in modes and "cpu" in data["sections"] else None
+        upstream = os.environ.get("AWS_ENDPOINT_URL")
+        if upstream and ({"cpu", "init", "mi"} & set(modes)):
+            FRONT.append(KeepAliveFront(upstream))
+            print(f"AWS endpoint of the functions: a kept-alive front ({FRONT[0].url}) before the emulator ({upstream}), "
+                  "as DynamoDB keeps connections alive and moto closes every one", flush=True)
         for mode in MODES:
             if mode not in modes:
                 continue
@@ -926,15 +1151,28 @@ def main() -> int:
                 section = run_init(p, args, sizing)
             elif mode == "size":
                 section = run_size(p, args)
-            else:
+            elif mode == "auth":
                 section = run_auth(args, sizing)
+            elif mode == "sdk":
+                section = run_sdk(args, sizing)
+            else:
+                section = run_mi(args, sizing)
             data["sections"][mode] = {**stamp(args.quick, only), **section}
             save(results_dir, data)
-    except BenchError as err:
+        if previous is not None:
+            # The CPU figures this run replaced: the report's "before".
+            (results_dir / "results.prev.json").write_text(json.dumps(previous, indent=2, ensure_ascii=False) + "\n")
+        prev_path = results_dir / "results.prev.json"
+        prior = load_results(prev_path) if prev_path.exists() else None
+        (results_dir / "report.html").write_text(cost.report_html(data, prior))
+    except (BenchError, cost.CostError) as err:
         print(f"bench: {err}", file=sys.stderr)
         return 1
+    finally:
+        for front in FRONT:
+            front.close()
     shown = results_dir.relative_to(ROOT) if results_dir.is_relative_to(ROOT) else results_dir
-    print(f"\nresults: {shown}/results.json and results.md")
+    print(f"\nresults: {shown}/results.json and results.md; report: {shown}/report.html")
     return 0
 
 
