@@ -245,7 +245,9 @@ async fn the_signing_ring_read_by_concurrent_requests_is_read_once_and_every_tok
         async move {
             let ring = signer.get().await.unwrap();
             let sub = format!("user-{i}");
-            let issued = ring.issue_access(&sub, "sid", "free", now()).unwrap();
+            let issued = ring
+                .issue(TokenKind::Access, &sub, Some("sid"), now())
+                .unwrap();
             let verifier = if i % 2 == 0 {
                 signer
                     .refresh(Duration::from_secs(30))
@@ -290,13 +292,13 @@ async fn the_published_keys_read_by_concurrent_checks_are_read_once_and_answer_e
     ));
     let known = Arc::new(
         signing
-            .issue_access("alice", "sid", "pro", now())
+            .issue(TokenKind::Access, "alice", Some("sid"), now())
             .unwrap()
             .token,
     );
     let unknown = Arc::new(
         rotated
-            .issue_access("mallory", "sid", "pro", now())
+            .issue(TokenKind::Access, "mallory", Some("sid"), now())
             .unwrap()
             .token,
     );
