@@ -571,3 +571,33 @@ async fn another_users_passkey_is_not_found_and_a_deleted_one_cannot_log_in() {
     let again = call(&id, http::Method::DELETE, &path, Some(&owner.access), None).await;
     assert_eq!(again.status, 404);
 }
+
+#[tokio::test]
+async fn of_parallel_finishes_with_one_assertion_exactly_one_logs_in() {
+    let id = start().await;
+    let account = id.signup().await;
+    let mut authn = Authenticator::new();
+    register(&id, &account, &mut authn).await;
+    let assertion = authn.get(&login_options(&id).await, ORIGIN, UP_UV, 1);
+    let replies = futures::future::join_all((0..10).map(|_| login(&id, &assertion))).await;
+    let mut statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [vec![200], vec![400; 9]].concat(), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn an_assertion_naming_another_user_is_refused() {
+    let id = start().await;
+    let owner = id.signup().await;
+    let other = id.signup().await;
+    let mut authn = Authenticator::new();
+    register(&id, &owner, &mut authn).await;
+    // The authenticator claims the passkey belongs to another account.
+    let other_uuid = uuid::Uuid::parse_str(&other.id).expect("uuid");
+    authn.user_handle = b64(other_uuid.as_bytes());
+    let reply = login(&id, &authn.get(&login_options(&id).await, ORIGIN, UP_UV, 1)).await;
+    assert_eq!(
+        (reply.status, code(&reply)),
+        (401, "INVALID_PASSKEY".to_owned())
+    );
+}

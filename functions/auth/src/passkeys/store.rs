@@ -324,3 +324,42 @@ impl PasskeyStore {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item() -> Item {
+        Item::from([
+            ("pk".to_owned(), s("CRED#AbC")),
+            ("user_id".to_owned(), s("u1")),
+            ("name".to_owned(), s("Laptop")),
+            ("static_state".to_owned(), blob(&[1, 2, 3])),
+            ("dynamic_state".to_owned(), blob(&[0; 7])),
+            ("sign_count".to_owned(), n(3)),
+            ("transports".to_owned(), n(4)),
+            ("algorithm".to_owned(), s("ES256")),
+            ("created_at".to_owned(), s("2026-12-05T00:00:00Z")),
+        ])
+    }
+
+    #[test]
+    fn a_stored_passkey_reads_back_with_its_id_from_the_key() {
+        let p = StoredPasskey::try_from(&item()).unwrap();
+        assert_eq!((p.id.as_str(), p.sign_count, p.transports), ("AbC", 3, 4));
+        assert!(p.last_used_at.is_none());
+    }
+
+    #[test]
+    fn a_garbled_passkey_item_fails_closed() {
+        let mut ceremony = item();
+        ceremony.insert("pk".to_owned(), s("CEREMONY#x"));
+        assert!(StoredPasskey::try_from(&ceremony).is_err());
+        let mut no_key = item();
+        no_key.insert("static_state".to_owned(), s("not binary"));
+        assert!(StoredPasskey::try_from(&no_key).is_err());
+        let mut wide = item();
+        wide.insert("transports".to_owned(), n(300));
+        assert!(StoredPasskey::try_from(&wide).is_err());
+    }
+}
