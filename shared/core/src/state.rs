@@ -7,7 +7,11 @@ use std::sync::{
     atomic::{AtomicU64, Ordering},
 };
 
-use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};
+use aws_config::{
+    BehaviorVersion, Region, retry::RetryConfig,
+    stalled_stream_protection::StalledStreamProtectionConfig, timeout::TimeoutConfig,
+};
+use aws_smithy_runtime_api::client::interceptors::OverriddenHooks;
 
 use crate::config::{Config, ConfigError, Env};
 
@@ -28,8 +32,9 @@ pub struct AppState {
     pub dynamo_calls: CallCounter,
     /// The SDK configuration the clients were built from: its credentials provider and region
     /// are what presigned POST forms are signed with (the clients' own configs do not expose
-    /// their credentials).
-    pub sdk: aws_config::SdkConfig,
+    /// their credentials). Behind an `Arc`: the state is cloned for every extractor of every
+    /// request, and the SDK configuration is a few dozen fields.
+    pub sdk: Arc<aws_config::SdkConfig>,
 }
 
 /// Counts DynamoDB operations; an atomic increment per call, cheap enough to keep in production.
@@ -46,6 +51,11 @@ impl CallCounter {
 impl aws_sdk_dynamodb::config::Intercept for CallCounter {
     fn name(&self) -> &'static str {
         "CallCounter"
+    }
+
+    // Only this hook: the orchestrator then skips the counter at its other hooks of every call.
+    fn overridden_hooks(&self) -> OverriddenHooks {
+        OverriddenHooks::READ_BEFORE_EXECUTION
     }
 
     fn read_before_execution(
@@ -81,6 +91,9 @@ impl AppState {
         let dynamo_calls = CallCounter::default();
         let dynamo_config = aws_sdk_dynamodb::config::Builder::from(&sdk)
             .interceptor(dynamo_calls.clone())
+            // DynamoDB answers small JSON bodies, never a stream; the operation timeout already
+            // bounds a stalled one, so the per-body throughput monitor only costs time.
+            .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
             .build();
         Self {
             dynamo: aws_sdk_dynamodb::Client::from_conf(dynamo_config),
@@ -89,7 +102,7 @@ impl AppState {
             ses: aws_sdk_sesv2::Client::new(&sdk),
             secrets: aws_sdk_secretsmanager::Client::new(&sdk),
             config: Arc::new(config),
-            sdk,
+            sdk: Arc::new(sdk),
         }
     }
 
@@ -105,11 +118,12 @@ impl AppState {
 }
 
 async fn sdk_config(config: &Config) -> aws_config::SdkConfig {
+    // The operation timeout bounds a whole call, retries and reads included; per-attempt and
+    // read timeouts of the same length could never fire first, and each was one more timer
+    // armed and dropped per call.
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(config.aws.connect_timeout)
         .operation_timeout(config.aws.operation_timeout)
-        .operation_attempt_timeout(config.aws.operation_timeout)
-        .read_timeout(config.aws.operation_timeout)
         .build();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(timeouts)
@@ -121,4 +135,53 @@ async fn sdk_config(config: &Config) -> aws_config::SdkConfig {
         loader = loader.endpoint_url(url);
     }
     loader.load().await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::time::Duration;
+
+    use super::AppState;
+    use crate::config::Env;
+
+    async fn state(pairs: &[(&str, &str)]) -> AppState {
+        let mut all = vec![
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+        ];
+        all.extend_from_slice(pairs);
+        AppState::from_env(&Env::from_pairs(&all), "test", "0.0.0")
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_dynamodb_client_is_bounded_by_the_operation_and_connect_timeouts_alone() {
+        let app = state(&[
+            ("AWS_OPERATION_TIMEOUT_MS", "1234"),
+            ("AWS_CONNECT_TIMEOUT_MS", "321"),
+        ])
+        .await;
+        let config = app.dynamo.config();
+        let timeouts = config.timeout_config().unwrap();
+        assert_eq!(
+            timeouts.operation_timeout(),
+            Some(Duration::from_millis(1234))
+        );
+        assert_eq!(timeouts.connect_timeout(), Some(Duration::from_millis(321)));
+        assert_eq!(timeouts.operation_attempt_timeout(), None);
+        assert_eq!(timeouts.read_timeout(), None);
+        assert_eq!(config.retry_config().unwrap().max_attempts(), 3);
+    }
+
+    #[tokio::test]
+    async fn the_dynamodb_client_has_no_stalled_stream_monitor_and_s3_keeps_the_default() {
+        let app = state(&[]).await;
+        let dynamo = app.dynamo.config().stalled_stream_protection().unwrap();
+        assert!(!dynamo.is_enabled());
+        // Unset on S3: the SDK's default (on, for uploads and downloads) applies.
+        assert!(app.s3.config().stalled_stream_protection().is_none());
+    }
 }
