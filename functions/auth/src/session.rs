@@ -429,7 +429,7 @@ pub(crate) async fn logout_all(
 
 /// Starts a session for `user` and issues its first token pair. The session is written only if
 /// the user is still as read when its password was checked (see `create_session`).
-pub(crate) pub(crate) async fn start_session(
+pub(crate) async fn start_session(
     identity: &IdentityState,
     auth: &AuthContext,
     user: &User,
