@@ -13,7 +13,8 @@
 //! clients so machine noise falls on both. Then the same with the functions' `tracing`
 //! subscriber installed, and a profile of (b) by orchestrator phase (see `layers.rs`).
 //!
-//! Usage: `bench-sdk [--quick] [--json PATH]`; `bench-sdk serve` is the canned server.
+//! Usage: `bench-sdk [--quick] [--json PATH] [--only a|b|c]`; `bench-sdk serve` is the canned
+//! server. `--only` times one transport and nothing else (e.g. under `perf record`).
 //! Numbers only, never pass or fail. `make bench MODE=sdk` runs it in release.
 
 #![allow(clippy::print_stdout)] // A measurement tool: stdout is its output.
@@ -214,7 +215,7 @@ async fn profile(clients: &[(&str, Client)], tables: &Tables, n: usize) -> anyho
     Ok(Value::Object(out))
 }
 
-async fn run(quick: bool, json_path: Option<String>) -> anyhow::Result<()> {
+async fn run(quick: bool, json_path: Option<String>, only: Option<String>) -> anyhow::Result<()> {
     let sizing = Sizing::new(quick);
     let tables = Tables::from_env();
     let env = shared::Env::process();
@@ -251,6 +252,13 @@ async fn run(quick: bool, json_path: Option<String>) -> anyhow::Result<()> {
     } else {
         println!("  (c) skipped: no AWS_ENDPOINT_URL");
     }
+    if let Some(only) = &only {
+        transports.retain(|(title, _, _)| title.starts_with(&format!("({only})")));
+        anyhow::ensure!(
+            !transports.is_empty(),
+            "--only {only}: no such transport (a, b or c)"
+        );
+    }
     let names = ["bare", "functions"];
     let mut report = serde_json::Map::new();
     for (title, transport, n) in &transports {
@@ -261,6 +269,9 @@ async fn run(quick: bool, json_path: Option<String>) -> anyhow::Result<()> {
         let rows = compare(&clients, &tables, *n, sizing.rounds).await?;
         let title = format!("{title}, {n} calls per batch");
         report.insert(title.clone(), print_table(&title, &names, &rows));
+    }
+    if only.is_some() {
+        return Ok(());
     }
     let server_url = Transport::Server(server.url.clone());
     let clients = [
@@ -299,5 +310,9 @@ fn main() -> anyhow::Result<()> {
         .iter()
         .position(|a| a == "--json")
         .and_then(|i| args.get(i + 1).cloned());
-    runtime.block_on(run(quick, json_path))
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1).cloned());
+    runtime.block_on(run(quick, json_path, only))
 }
