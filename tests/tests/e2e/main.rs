@@ -18,6 +18,7 @@ mod identity;
 mod lockout;
 mod lookalike;
 mod mail;
+mod mfa;
 mod no_panic;
 mod passkeys;
 mod ratelimit;
