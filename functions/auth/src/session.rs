@@ -9,7 +9,7 @@ use axum::{
 use identity::{
     AuthUser, IdentityState,
     domain::{Email, LoginName, NewPassword, PersonName, Username, Validator},
-    jwt::{Signer, TokenKind},
+    jwt::{SessionStamp, Signer, TokenKind},
     password::Verified,
     store::{
         sessions::{RotateError, token_hash},
@@ -346,13 +346,21 @@ pub(crate) async fn refresh(
         Ok(()) => {}
         Err(RotateError::Race) => return Err(ErrorCode::RefreshRace.into()),
         Err(RotateError::Reused) => {
+            // Its access tokens stop too, as the session item's `revoked` alone no longer
+            // reaches the access check (which reads the user item).
+            identity.end_session(&user, sid).await?;
             tracing::warn!(user_id = %user.id, session = %sid, "refresh token reuse: session revoked");
             return Err(ErrorCode::InvalidToken.into());
         }
         Err(RotateError::Dead) => return Err(ErrorCode::InvalidToken.into()),
         Err(RotateError::Store(e)) => return Err(e.into()),
     }
-    let pair = pair(&signer, &user, sid, next.token, now)?;
+    let stamp = SessionStamp {
+        id: sid,
+        created_at_ms: session.created_at_ms,
+        expires_at: session.expires_at,
+    };
+    let pair = pair(&signer, &user, &stamp, next.token, now)?;
     Ok(cookies::tokens_response(
         &auth.settings,
         StatusCode::OK,
@@ -374,12 +382,7 @@ pub(crate) async fn logout(
     State(auth): State<AuthContext>,
     user: AuthUser,
 ) -> Result<Response, ApiError> {
-    identity
-        .store
-        .revoked
-        .revoke(&user.claims.jti, user.claims.exp)
-        .await?;
-    identity.store.sessions.revoke(&user.session_id).await?;
+    identity.end_session(&user.user, &user.session_id).await?;
     let body = LoggedOut {
         message: "Successfully logged out",
         revoked_at: now_rfc3339(),
@@ -410,10 +413,6 @@ pub(crate) async fn logout_all(
     store
         .users
         .invalidate_tokens(&user.user.id, now_ms())
-        .await?;
-    store
-        .revoked
-        .revoke(&user.claims.jti, user.claims.exp)
         .await?;
     let ended = store.sessions.revoke_all(&user.user.id, None).await?;
     let body = LoggedOutEverywhere {
@@ -454,18 +453,23 @@ pub(crate) async fn start_session(
         // The user changed between the password check and now (reset, disable, logout-all).
         return Err(ErrorCode::InvalidCredentials.into());
     }
-    pair(&signer, user, &sid, refresh.token, now)
+    let stamp = SessionStamp {
+        id: &sid,
+        created_at_ms: created,
+        expires_at: refresh.claims.exp,
+    };
+    pair(&signer, user, &stamp, refresh.token, now)
 }
 
-/// Issues an access token for session `sid` and pairs it with `refresh_token`.
+/// Issues an access token for `session` and pairs it with `refresh_token`.
 fn pair(
     signer: &Signer,
     user: &User,
-    sid: &str,
+    session: &SessionStamp<'_>,
     refresh_token: String,
     now: i64,
 ) -> Result<TokenPair, ApiError> {
-    let access = signer.issue_access(&user.id, sid, &user.tier, now)?;
+    let access = signer.issue_access(&user.id, session, &user.tier, now)?;
     Ok(TokenPair {
         access_token: access.token,
         refresh_token,

@@ -215,6 +215,209 @@ pub async fn count_one(
     }
 }
 
+/// A condition an item must also meet, with the names and values its expression uses.
+#[derive(Debug, Clone, Default)]
+pub struct Guard {
+    /// The condition expression (`deleted = :f AND ...`).
+    pub condition: String,
+    /// Its `#name` placeholders.
+    pub names: Vec<(String, String)>,
+    /// Its `:value` placeholders.
+    pub values: Vec<(String, AttributeValue)>,
+}
+
+/// One request to count in a map attribute of an item that exists for another reason (the
+/// caller's own record), under that item's own [`Guard`]: the counter and the check of the item
+/// are one write.
+#[derive(Debug)]
+pub struct MapCount<'a> {
+    /// The table.
+    pub table: &'a str,
+    /// The item's `pk`.
+    pub pk: String,
+    /// The map attribute the counters live in.
+    pub map: &'a str,
+    /// This window's key in the map.
+    pub slot: &'a str,
+    /// The previous window's key, removed in the same write.
+    pub previous: &'a str,
+    /// The most the slot may count.
+    pub limit: i64,
+    /// What the item must meet for the request to count.
+    pub guard: &'a Guard,
+}
+
+/// How counting in a map went.
+#[derive(Debug)]
+pub enum MapCounted {
+    /// Counted: `count` in the slot so far, this one included; the item after the write.
+    Added {
+        /// The slot's count.
+        count: i64,
+        /// The whole item as written (`ALL_NEW`).
+        item: Item,
+    },
+    /// Not counted: the limit or the guard refused it. The item as it was (`None`: no item).
+    Refused(Option<Item>),
+}
+
+/// Counts one more in `c.slot` of the map `c.map` on item `c.pk`, in one conditional
+/// `UpdateItem` that also removes the previous window's slot and returns the whole item:
+/// `ALL_NEW` when it counted, `ALL_OLD` when the limit or the guard refused it, so the caller
+/// tells one from the other without a second read. An item written before the map existed
+/// (DynamoDB refuses a `SET` below a missing map) gets the map in a second write, once.
+pub async fn count_in_map(client: &Client, c: &MapCount<'_>) -> Result<MapCounted, StoreError> {
+    if let Some(done) = count_in_existing_map(client, c).await? {
+        return Ok(done);
+    }
+    match start_map(client, c).await? {
+        // Another request made the map meanwhile: count in it.
+        MapCounted::Refused(Some(old)) if old.contains_key(c.map) => {
+            Ok(count_in_existing_map(client, c)
+                .await?
+                .unwrap_or(MapCounted::Refused(Some(old))))
+        }
+        done => Ok(done),
+    }
+}
+
+/// The expression names and values every counting write shares.
+fn map_request(
+    client: &Client,
+    c: &MapCount<'_>,
+) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+    let mut request = client
+        .update_item()
+        .table_name(c.table)
+        .key("pk", s(c.pk.clone()))
+        .expression_attribute_names("#map", c.map)
+        .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+        .return_values_on_condition_check_failure(
+            aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+        );
+    for (name, value) in &c.guard.names {
+        request = request.expression_attribute_names(name, value);
+    }
+    for (name, value) in &c.guard.values {
+        request = request.expression_attribute_values(name, value.clone());
+    }
+    request
+}
+
+fn guarded(condition: &str, guard: &Guard) -> String {
+    if guard.condition.is_empty() {
+        condition.to_owned()
+    } else {
+        format!("{condition} AND ({})", guard.condition)
+    }
+}
+
+/// `None`: the item has no map yet (its condition failed on that, or DynamoDB refused the
+/// path below it before the condition).
+async fn count_in_existing_map(
+    client: &Client,
+    c: &MapCount<'_>,
+) -> Result<Option<MapCounted>, StoreError> {
+    let request = map_request(client, c)
+        .update_expression(
+            "SET #map.#slot = if_not_exists(#map.#slot, :zero) + :one REMOVE #map.#prev",
+        )
+        .expression_attribute_names("#slot", c.slot)
+        .expression_attribute_names("#prev", c.previous)
+        .expression_attribute_values(":zero", n(0))
+        .expression_attribute_values(":one", n(1))
+        .expression_attribute_values(":limit", n(c.limit))
+        .condition_expression(guarded(
+            "attribute_exists(#map) AND (attribute_not_exists(#map.#slot) OR #map.#slot < :limit)",
+            c.guard,
+        ));
+    let sent = request.send().await;
+    if let Err(err) = &sent
+        && err.as_service_error().and_then(|e| e.code()) == Some("ValidationException")
+        && err
+            .as_service_error()
+            .and_then(|e| e.message())
+            .is_some_and(|m| m.contains("document path"))
+    {
+        return Ok(None);
+    }
+    Ok(match map_outcome(c, sent)? {
+        MapCounted::Refused(Some(old)) if !old.contains_key(c.map) => None,
+        done => Some(done),
+    })
+}
+
+async fn start_map(client: &Client, c: &MapCount<'_>) -> Result<MapCounted, StoreError> {
+    let fresh = AttributeValue::M(HashMap::from([(c.slot.to_owned(), n(1))]));
+    let request = map_request(client, c)
+        .update_expression("SET #map = :fresh")
+        .expression_attribute_values(":fresh", fresh)
+        .condition_expression(guarded(
+            "attribute_exists(pk) AND attribute_not_exists(#map)",
+            c.guard,
+        ));
+    map_outcome(c, request.send().await)
+}
+
+fn map_outcome(
+    c: &MapCount<'_>,
+    sent: Result<
+        aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
+        SdkError<UpdateItemError, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
+    >,
+) -> Result<MapCounted, StoreError> {
+    match sent {
+        Ok(out) => {
+            let item = out.attributes.unwrap_or_default();
+            let count = match item.get(c.map) {
+                Some(AttributeValue::M(slots)) => match slots.get(c.slot) {
+                    Some(AttributeValue::N(v)) => v.parse().ok(),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let count = count.ok_or_else(|| StoreError::malformed(c.map, "counter map"))?;
+            Ok(MapCounted::Added { count, item })
+        }
+        Err(err) => match err.as_service_error() {
+            Some(UpdateItemError::ConditionalCheckFailedException(e)) => {
+                Ok(MapCounted::Refused(e.item.clone()))
+            }
+            _ => Err(err.into()),
+        },
+    }
+}
+
+/// Removes `keys` from the map attribute `map` of item `pk`, if the item still exists (never
+/// creates one).
+pub async fn remove_map_keys(
+    client: &Client,
+    table: &str,
+    pk: String,
+    map: &str,
+    keys: &[String],
+) -> Result<(), StoreError> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let mut request = client
+        .update_item()
+        .table_name(table)
+        .key("pk", s(pk))
+        .expression_attribute_names("#map", map)
+        .condition_expression("attribute_exists(#map)");
+    let mut paths = Vec::with_capacity(keys.len());
+    for (i, key) in keys.iter().enumerate() {
+        request = request.expression_attribute_names(format!("#k{i}"), key);
+        paths.push(format!("#map.#k{i}"));
+    }
+    let result = request
+        .update_expression(format!("REMOVE {}", paths.join(", ")))
+        .send()
+        .await;
+    applied(result.map_err(StoreError::from)).map(drop)
+}
+
 /// `S` attribute.
 pub fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())

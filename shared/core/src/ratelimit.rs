@@ -6,6 +6,14 @@
 //!   `attribute_not_exists(count) OR count < :limit`; `UPDATED_NEW` gives the remaining count and
 //!   `ALL_OLD` on a failed condition gives the denial's headers without a second read. Key:
 //!   `RL#<policy>#<subject>#<window start>`, TTL at the window's end.
+//! - **Callers counted on their own record**: a resolver that checks a credential against a
+//!   record of its own (identity: the user item) counts the request there instead
+//!   ([`ResolveCaller::count_caller`], [`count_on_record`]): one `UpdateItem` both counts and
+//!   checks the credential, so an authenticated request is one round trip. The counters are a
+//!   map [`COUNTERS`] on that record, one slot `<policy>@<window end>` per policy; each write
+//!   removes its policy's previous slot, and a slot left by idle windows is removed by the next
+//!   request that sees it (a second write, rarely). A credential the record refuses is counted
+//!   as anonymous (`default` per IP).
 //! - **Policies**: `strict` per client IP on auth routes, `default` per IP on other anonymous
 //!   routes, per user on authenticated ones: the most specific rule of the token's tier for the
 //!   route (`<tier>:<rule id>`, tiers as data in `TIERS_TABLE`, [`crate::tiers`]), else the
@@ -170,6 +178,22 @@ pub enum Class {
 /// authenticates resolves a verified bearer token to its user and tier.
 pub type Caller = Option<(String, String)>;
 
+/// What counting a request on the caller's own record found ([`ResolveCaller::count_caller`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallerCount {
+    /// Counted: `n` requests in the window so far, this one included.
+    Counted(i64),
+    /// The window's quota is used up: not counted (429).
+    Refused,
+    /// The record refused the credential (ended, revoked, the user gone or disabled): nothing
+    /// counted there; the limiter counts the request as anonymous.
+    Rejected,
+}
+
+/// The future of [`ResolveCaller::count_caller`].
+pub type CountCaller<'a> =
+    Pin<Box<dyn Future<Output = Option<Result<CallerCount, ApiError>>> + Send + 'a>>;
+
 /// Resolves the caller of a request (a verified access token's `sub` and `tier`), if any.
 pub trait ResolveCaller: Send + Sync + 'static {
     /// `Some((user id, tier))` for a valid bearer token, `None` otherwise. It may leave what it
@@ -183,6 +207,20 @@ pub trait ResolveCaller: Send + Sync + 'static {
     /// (when it is at most [`SESSION_BODY_MAX`] bytes) and hands it on to the route unchanged.
     fn reads_body(&self, _parts: &Parts) -> bool {
         false
+    }
+
+    /// Counts the request of the caller [`ResolveCaller::caller`] resolved against `policy`, on
+    /// the caller's own record and in the same call that checks the credential there (see
+    /// [`count_on_record`]); it may leave what it read in the request's extensions for the
+    /// handler's extractor. `None`: this resolver keeps no counters, the limiter counts in its
+    /// table.
+    fn count_caller<'a>(
+        &'a self,
+        _parts: &'a mut Parts,
+        _policy: &'a Policy,
+        _now: i64,
+    ) -> CountCaller<'a> {
+        Box::pin(async { None })
     }
 
     /// The session this request acts for, when its route is limited per session: the session
@@ -361,22 +399,46 @@ impl RateLimiter {
         let pk = format!("RL#{}#{subject}#{start}", policy.name);
         let counted =
             dynamo::count_one(&self.client, &self.table, pk, policy.quota, reset_at, None).await?;
-        let usage = |count: i64, refused: bool| Usage {
-            policy: policy.clone(),
-            remaining: (policy.quota - count).max(0),
-            reset_at,
-            reset_in: (reset_at - now).max(1),
-            refused,
-        };
         Ok(match counted {
-            Counted::Added(count) => usage(count, false),
-            Counted::Refused(_) => usage(policy.quota, true),
+            Counted::Added(count) => Usage::of(policy, count, false, now),
+            Counted::Refused(_) => Usage::of(policy, policy.quota, true, now),
         })
+    }
+
+    /// Counts a request: a caller's on its own record when the resolver keeps counters there
+    /// (one call that also checks the credential), else in the limiter's table.
+    async fn count_request(
+        &self,
+        parts: &mut Parts,
+        (policy, subject, who): &(Policy, String, Subject),
+        now: i64,
+    ) -> Result<Usage, ApiError> {
+        if *who == Subject::Caller
+            && let Some(counted) = self.resolve.count_caller(parts, policy, now).await
+        {
+            return match counted? {
+                CallerCount::Counted(count) => Ok(Usage::of(policy, count, false, now)),
+                CallerCount::Refused => Ok(Usage::of(policy, policy.quota, true, now)),
+                CallerCount::Rejected => {
+                    let s = &self.settings;
+                    let ip = parts
+                        .extensions
+                        .get::<ClientIp>()
+                        .map_or("unknown", ClientIp::or_unknown);
+                    self.count(&s.policy("default", s.default), ip, now).await
+                }
+            };
+        }
+        self.count(policy, subject, now).await
     }
 
     /// The policy and subject for a request (`body`: what [`limit`] read for
     /// [`ResolveCaller::session`], if anything).
-    async fn classify(&self, parts: &mut Parts, body: Option<&[u8]>) -> Option<(Policy, String)> {
+    async fn classify(
+        &self,
+        parts: &mut Parts,
+        body: Option<&[u8]>,
+    ) -> Option<(Policy, String, Subject)> {
         let s = &self.settings;
         let ip = parts
             .extensions
@@ -386,21 +448,124 @@ impl RateLimiter {
         match self.class {
             Class::Exempt => None,
             Class::Strict => match self.resolve.session(parts, body.unwrap_or_default()).await {
-                Some(session) => Some((s.policy("refresh", s.refresh), session)),
-                None => Some((s.policy("strict", s.strict), ip)),
+                Some(session) => Some((s.policy("refresh", s.refresh), session, Subject::Other)),
+                None => Some((s.policy("strict", s.strict), ip, Subject::Other)),
             },
-            Class::Lenient => Some((s.policy("lenient", s.lenient), ip)),
+            Class::Lenient => Some((s.policy("lenient", s.lenient), ip, Subject::Other)),
             Class::Default => match self.resolve.caller(parts).await {
                 Some((user, tier)) => {
                     let policy = self
                         .user_policy(&tier, parts.method.as_str(), parts.uri.path())
                         .await;
-                    Some((policy, user))
+                    Some((policy, user, Subject::Caller))
                 }
-                None => Some((s.policy("default", s.default), ip)),
+                None => Some((s.policy("default", s.default), ip, Subject::Other)),
             },
         }
     }
+}
+
+impl Usage {
+    /// The usage after `count` requests of `policy`'s window at `now`.
+    fn of(policy: &Policy, count: i64, refused: bool, now: i64) -> Self {
+        let (_, reset_at) = fixed_window(now, policy.window_secs);
+        Self {
+            policy: policy.clone(),
+            remaining: (policy.quota - count).max(0),
+            reset_at,
+            reset_in: (reset_at - now).max(1),
+            refused,
+        }
+    }
+}
+
+/// Whose request a classified request counts as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Subject {
+    /// The caller [`ResolveCaller::caller`] resolved: counted on its record when the resolver
+    /// keeps counters.
+    Caller,
+    /// An address or a session: counted in the limiter's table.
+    Other,
+}
+
+/// The map attribute a caller's record keeps its counters in.
+pub const COUNTERS: &str = "rl";
+
+/// The slot of `policy`'s window at `now` in [`COUNTERS`], and the previous window's:
+/// `<policy>@<window end>`, so a slot says when it stops counting.
+fn slots(policy: &Policy, now: i64) -> (String, String) {
+    let (_, end) = fixed_window(now, policy.window_secs);
+    (
+        format!("{}@{end}", policy.name),
+        format!("{}@{}", policy.name, end - policy.window_secs),
+    )
+}
+
+/// How many requests `item` (a caller's record, as returned) counted in `policy`'s window at
+/// `now` (0 for none).
+pub fn counted_on(item: &dynamo::Item, policy: &Policy, now: i64) -> i64 {
+    let (slot, _) = slots(policy, now);
+    match item.get(COUNTERS) {
+        Some(aws_sdk_dynamodb::types::AttributeValue::M(map)) => match map.get(&slot) {
+            Some(aws_sdk_dynamodb::types::AttributeValue::N(v)) => v.parse().unwrap_or(0),
+            _ => 0,
+        },
+        _ => 0,
+    }
+}
+
+/// The slots of `item`'s counters whose window ended by `now` (and any slot we cannot read).
+fn ended_slots(item: &dynamo::Item, now: i64) -> Vec<String> {
+    let Some(aws_sdk_dynamodb::types::AttributeValue::M(map)) = item.get(COUNTERS) else {
+        return Vec::new();
+    };
+    map.keys()
+        .filter(|slot| {
+            slot.rsplit_once('@')
+                .and_then(|(_, end)| end.parse::<i64>().ok())
+                .is_none_or(|end| end <= now)
+        })
+        .cloned()
+        .collect()
+}
+
+/// Counts one request against `policy` on the caller's own record (`pk` in `table`) under
+/// `guard`, the conditions the caller's credential must meet there: one conditional
+/// `UpdateItem` that returns the record, [`dynamo::MapCounted::Added`] with it after the write
+/// or [`dynamo::MapCounted::Refused`] with it as it was (the limit or the guard refused; the
+/// resolver tells which, [`counted_on`]). A slot that idle windows left behind is removed then,
+/// in a second write (its failure only logged): the record never holds more than one slot per
+/// policy for long.
+pub async fn count_on_record(
+    client: &Client,
+    table: &str,
+    pk: String,
+    policy: &Policy,
+    now: i64,
+    guard: &dynamo::Guard,
+) -> Result<dynamo::MapCounted, dynamo::StoreError> {
+    let (slot, previous) = slots(policy, now);
+    let counted = dynamo::count_in_map(
+        client,
+        &dynamo::MapCount {
+            table,
+            pk: pk.clone(),
+            map: COUNTERS,
+            slot: &slot,
+            previous: &previous,
+            limit: policy.quota,
+            guard,
+        },
+    )
+    .await?;
+    if let dynamo::MapCounted::Added { item, .. } = &counted {
+        let ended = ended_slots(item, now);
+        if let Err(err) = dynamo::remove_map_keys(client, table, pk, COUNTERS, &ended).await {
+            tracing::warn!(error = ?err, "ended rate-limit slots not removed");
+        }
+    }
+    Ok(counted)
 }
 
 /// The middleware: counts the request (or lets it pass, fail-open), refuses it with 429 past
@@ -418,14 +583,15 @@ pub async fn limit(State(limiter): State<Arc<RateLimiter>>, req: Request, next: 
         Ok(read) => read,
         Err(response) => return response,
     };
-    let Some((policy, subject)) = limiter.classify(&mut parts, read.as_deref()).await else {
+    let Some(classified) = limiter.classify(&mut parts, read.as_deref()).await else {
         return next.run(Request::from_parts(parts, body)).await;
     };
     let counted = tokio::time::timeout(
         limiter.settings.timeout,
-        limiter.count(&policy, &subject, now_s()),
+        limiter.count_request(&mut parts, &classified, now_s()),
     )
     .await;
+    let policy = classified.0;
     let usage = match counted {
         Ok(Ok(usage)) => usage,
         Ok(Err(err)) if limiter.settings.fail_open => {

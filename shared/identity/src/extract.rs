@@ -2,8 +2,10 @@
 //! router state from which an [`IdentityState`] can be taken (`FromRef`).
 //!
 //! Every authenticated request checks the token (signature, `alg`, `typ`, `iss`, `aud`, `exp`)
-//! and then, in one `BatchGetItem`, that its `jti` is not blacklisted, its session is live and
-//! newer than the user's `tokens_valid_after`, and the user exists and is active.
+//! and then, on the user item alone, that the user exists and is active and the token's session
+//! is neither ended nor cut off ([`crate::store::access`]). Where the rate limiter counts the
+//! request per user, that check is the limiter's own write (one round trip for both); the
+//! extractor takes its outcome from the request's extensions. Elsewhere it is one `GetItem`.
 
 use std::marker::PhantomData;
 
@@ -12,14 +14,14 @@ use axum::{
     http::{header, request::Parts},
 };
 use shared::{
-    clock::now_s,
     error::{ApiError, ErrorCode},
+    ratelimit::{CallerCount, CountCaller, Policy},
 };
 
 use crate::{
     jwt::{Claims, TokenKind},
     state::IdentityState,
-    store::users::User,
+    store::{access::AccessCount, users::User},
 };
 
 /// An authenticated, active user, its session, and the claims of the access token that proved it.
@@ -69,7 +71,7 @@ pub fn bearer(parts: &Parts) -> Result<Option<&str>, ErrorCode> {
     Ok(Some(token.trim()))
 }
 
-/// Verifies an access token and loads its user, session and blacklist entry in one round trip.
+/// Verifies an access token and checks it on its user item (one `GetItem`).
 pub async fn authenticate(identity: &IdentityState, token: &str) -> Result<AuthUser, ApiError> {
     authenticate_verified(identity, token, None).await
 }
@@ -84,7 +86,19 @@ struct VerifiedAccess {
     claims: Claims,
 }
 
-/// The request's bearer token, if it has one, authenticated (reusing the rate limiter's check).
+/// What the rate limiter's counting write found on the user item for this request's access
+/// token ([`IdentityStore::count_access`](crate::store::IdentityStore::count_access)): the
+/// extractor answers from it and makes no call of its own.
+#[derive(Debug, Clone)]
+struct CheckedAccess {
+    token: String,
+    /// The user the write returned, or `None` when the token was refused.
+    user: Option<AuthUser>,
+}
+
+/// The request's bearer token, if it has one, authenticated: from what the rate limiter's
+/// counting write found, else verified (reusing the limiter's signature check) and checked on
+/// the user item.
 async fn authenticate_request(
     parts: &Parts,
     identity: &IdentityState,
@@ -92,6 +106,19 @@ async fn authenticate_request(
     let Some(token) = bearer(parts)? else {
         return Ok(None);
     };
+    if let Some(checked) = parts
+        .extensions
+        .get::<CheckedAccess>()
+        .filter(|c| c.token == token)
+    {
+        return match &checked.user {
+            Some(user) => Ok(Some(user.clone())),
+            None => {
+                tracing::info!("access token refused on its user item");
+                Err(ErrorCode::InvalidToken.into())
+            }
+        };
+    }
     let verified = parts.extensions.get::<VerifiedAccess>();
     authenticate_verified(identity, token, verified)
         .await
@@ -113,36 +140,24 @@ async fn authenticate_verified(
                 ErrorCode::InvalidToken
             })?,
     };
-    let session_id = claims.sid.clone().ok_or(ErrorCode::InvalidToken)?;
-    let found = identity
-        .store
-        .token_subject(&claims.jti, &session_id, &claims.sub)
-        .await?;
-    if found.revoked {
-        tracing::info!("access token is blacklisted");
+    let Some(user) = identity.store.check_access(&claims).await? else {
+        tracing::info!("access token refused on its user item");
         return Err(ErrorCode::InvalidToken.into());
-    }
-    let user = found
-        .user
-        .filter(User::is_active)
-        .ok_or(ErrorCode::InvalidToken)?;
-    let session = found.session.ok_or(ErrorCode::InvalidToken)?;
-    if !session.is_live(now_s())
-        || session.user_id != user.id
-        || session.created_at_ms <= user.tokens_valid_after_ms
-    {
-        tracing::info!("session ended");
-        return Err(ErrorCode::InvalidToken.into());
-    }
-    Ok(AuthUser {
+    };
+    auth_user(user, claims).ok_or_else(|| ErrorCode::InvalidToken.into())
+}
+
+fn auth_user(user: User, claims: Claims) -> Option<AuthUser> {
+    Some(AuthUser {
         user,
-        session_id,
+        session_id: claims.sid.clone()?,
         claims,
     })
 }
 
 /// The rate limiter's view of a request: the user and tier of a valid access token (signature
-/// and claims checked, no database call), so authenticated requests are limited per user.
+/// and claims checked, no database call), so authenticated requests are limited per user; and
+/// the count itself, on the user item, in the write that checks the token there.
 impl shared::ratelimit::ResolveCaller for IdentityState {
     fn caller<'a>(
         &'a self,
@@ -158,6 +173,34 @@ impl shared::ratelimit::ResolveCaller for IdentityState {
             );
             parts.extensions.insert(VerifiedAccess { token, claims });
             Some(caller)
+        })
+    }
+
+    fn count_caller<'a>(
+        &'a self,
+        parts: &'a mut Parts,
+        policy: &'a Policy,
+        now: i64,
+    ) -> CountCaller<'a> {
+        Box::pin(async move {
+            let verified = parts.extensions.get::<VerifiedAccess>()?.clone();
+            let counted = self.store.count_access(&verified.claims, policy, now).await;
+            let (user, outcome) = match counted {
+                Ok(AccessCount::Counted { count, user }) => (
+                    auth_user(*user, verified.claims),
+                    CallerCount::Counted(count),
+                ),
+                // Not handed on: the request is refused before any handler runs.
+                Ok(AccessCount::OverQuota) => return Some(Ok(CallerCount::Refused)),
+                Ok(AccessCount::Refused) => (None, CallerCount::Rejected),
+                // Left to the limiter's failure handling; the extractor checks again.
+                Err(err) => return Some(Err(err.into())),
+            };
+            parts.extensions.insert(CheckedAccess {
+                token: verified.token,
+                user,
+            });
+            Some(Ok(outcome))
         })
     }
 }

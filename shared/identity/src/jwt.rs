@@ -18,8 +18,12 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use shared::config::{ConfigError, Env};
 
-pub use signer::{MIN_KEY_BYTES, Signer};
+pub use signer::{MIN_KEY_BYTES, SessionStamp, Signer};
 pub use verifier::Verifier;
+
+/// How far past `exp` (and before `nbf`) a token is still accepted: clocks of the functions
+/// differ a little.
+pub const LEEWAY_SECS: i64 = 5;
 
 /// The kinds of token; each has its own `typ` header, so none can stand in for another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +81,12 @@ pub struct Claims {
     /// `ACCESS_TOKEN_TTL_SECS` later).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tier: Option<String>,
+    /// When the access token's session was created (epoch ms), as the session said when the
+    /// token was issued: the check compares it with the user's `tokens_valid_after_ms` on the
+    /// user item alone, so one call checks the token. An access token without it (issued
+    /// before it existed) is refused, and its client refreshes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sct: Option<i64>,
 }
 
 /// Why a token was refused. Callers answer 401 (or 400 for action tokens) whatever the reason;

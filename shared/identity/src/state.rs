@@ -13,11 +13,11 @@
 
 use std::{ops::Deref, sync::Arc, time::Duration};
 
-use shared::{ApiError, AppState, Env, Table, secrets::LazySecret};
+use shared::{ApiError, AppState, Env, Table, clock::now_s, secrets::LazySecret};
 
 use crate::{
     jwt::{Claims, Signer, TokenError, TokenKind, TokenSettings, Verifier},
-    store::IdentityStore,
+    store::{IdentityStore, users::User},
 };
 
 /// A token whose `kid` the cached keys do not know makes the keys be read again, at most this
@@ -114,6 +114,25 @@ impl Identity {
             return Ok(self.reload().await?.verify(kind, token));
         }
         Ok(checked)
+    }
+
+    /// Ends session `sid` of `user` at once: its refresh token (the session item) and every
+    /// access token of it (an entry on the user item, kept until the last of them has
+    /// expired). The session first: a failure in between leaves the access token working, so
+    /// the client can retry.
+    pub async fn end_session(&self, user: &User, sid: &str) -> Result<(), ApiError> {
+        self.store.sessions.revoke(sid).await?;
+        let now = now_s();
+        let lifetime =
+            i64::try_from(self.settings.ttl(TokenKind::Access).as_secs()).unwrap_or(i64::MAX / 4);
+        let until = now
+            .saturating_add(lifetime)
+            .saturating_add(crate::jwt::LEEWAY_SECS);
+        self.store
+            .users
+            .end_session_access(user, sid, until, now)
+            .await?;
+        Ok(())
     }
 
     async fn verifier(&self) -> Result<Arc<Verifier>, ApiError> {

@@ -311,7 +311,7 @@ async fn me_needs_a_token() {
 
 #[tokio::test]
 async fn an_authenticated_request_costs_one_dynamodb_call() {
-    // The authentication alone (the rate limiter, which adds one write, is off here).
+    // The authentication alone (with the rate limiter off, nothing counts the request).
     let id = Identity::start_with(&[("RATE_LIMIT_ENABLED", "false")]).await;
     let account = id.signup().await;
     let before = id.app.dynamo_calls.get();
@@ -322,12 +322,12 @@ async fn an_authenticated_request_costs_one_dynamodb_call() {
     assert_eq!(
         id.app.dynamo_calls.get() - before,
         1,
-        "one BatchGetItem: blacklist, session, user"
+        "one GetItem of the user item"
     );
 }
 
 #[tokio::test]
-async fn with_the_rate_limiter_an_authenticated_request_costs_one_read_and_one_write() {
+async fn with_the_rate_limiter_an_authenticated_request_is_still_one_call() {
     let id = Identity::start().await;
     let account = id.signup().await;
     // A sandbox's first limited request also reads the tier rules (one Scan per
@@ -340,9 +340,9 @@ async fn with_the_rate_limiter_an_authenticated_request_costs_one_read_and_one_w
     assert_eq!(reply.status, 200);
     assert_eq!(
         id.app.dynamo_calls.get() - before,
-        2,
-        "the BatchGetItem of the auth check and the limiter's UpdateItem; the tier comes from \
-         the token, not from a read"
+        1,
+        "the limiter's UpdateItem on the user item counts and checks the token; the tier comes \
+         from the token, not from a read"
     );
 }
 

@@ -23,6 +23,7 @@ mod no_panic;
 mod passkeys;
 mod ratelimit;
 mod rotation;
+mod roundtrip;
 mod secrets;
 mod tasks;
 mod tiers;

@@ -103,15 +103,19 @@ impl Signer {
         self.settings.ttl(kind)
     }
 
-    /// Issues an access token for `sub` in session `sid`, carrying the user's `tier`.
+    /// Issues an access token for `sub` in `session`, carrying the user's `tier`; it expires
+    /// with the session at the latest.
     pub fn issue_access(
         &self,
         sub: &str,
-        sid: &str,
+        session: &SessionStamp<'_>,
         tier: &str,
         now: i64,
     ) -> anyhow::Result<Issued> {
-        self.sign(TokenKind::Access, sub, Some(sid), Some(tier), now)
+        let mut claims = self.claims(TokenKind::Access, sub, Some(session.id), Some(tier), now);
+        claims.sct = Some(session.created_at_ms);
+        claims.exp = claims.exp.min(session.expires_at);
+        self.sign_claims(TokenKind::Access, claims)
     }
 
     /// Issues a `kind` token for `sub`, issued at `now` (seconds since the epoch).
@@ -133,8 +137,19 @@ impl Signer {
         tier: Option<&str>,
         now: i64,
     ) -> anyhow::Result<Issued> {
+        self.sign_claims(kind, self.claims(kind, sub, sid, tier, now))
+    }
+
+    fn claims(
+        &self,
+        kind: TokenKind,
+        sub: &str,
+        sid: Option<&str>,
+        tier: Option<&str>,
+        now: i64,
+    ) -> Claims {
         let ttl = i64::try_from(self.ttl(kind).as_secs()).unwrap_or(i64::MAX / 2);
-        let claims = Claims {
+        Claims {
             iss: self.settings.issuer.clone(),
             aud: self.settings.audience.clone(),
             sub: sub.to_owned(),
@@ -143,7 +158,11 @@ impl Signer {
             exp: now.saturating_add(ttl),
             sid: sid.map(str::to_owned),
             tier: tier.map(str::to_owned),
-        };
+            sct: None,
+        }
+    }
+
+    fn sign_claims(&self, kind: TokenKind, claims: Claims) -> anyhow::Result<Issued> {
         let mut header = Header::new(Algorithm::EdDSA);
         header.typ = Some(kind.typ().to_owned());
         header.kid = Some(self.active.clone());
@@ -154,4 +173,16 @@ impl Signer {
         let token = jsonwebtoken::encode(&header, &claims, key).context("signing token")?;
         Ok(Issued { token, claims })
     }
+}
+
+/// The session an access token is issued for, as stored: its id, when it was created (the
+/// token's `sct`) and when it expires (the token expires then at the latest).
+#[derive(Debug, Clone, Copy)]
+pub struct SessionStamp<'a> {
+    /// The session id (`sid`).
+    pub id: &'a str,
+    /// The session's `created_at_ms`.
+    pub created_at_ms: i64,
+    /// The session's `expires_at` (epoch seconds).
+    pub expires_at: i64,
 }

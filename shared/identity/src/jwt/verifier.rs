@@ -83,7 +83,7 @@ impl Verifier {
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.set_issuer(&[&self.settings.issuer]);
         validation.set_audience(&[&self.settings.audience]);
-        validation.leeway = 5;
+        validation.leeway = super::LEEWAY_SECS.unsigned_abs();
         // `nbf` is optional in our tokens; when present it must have passed.
         validation.validate_nbf = true;
         jsonwebtoken::decode::<Claims>(token, key, &validation)

@@ -1,10 +1,10 @@
-//! Revoked access tokens and consumed single-use tokens, one table, TTL'd at the token's `exp`.
+//! Consumed single-use tokens, TTL'd at the token's `exp`. Access tokens are no longer looked up
+//! here: the access check reads the user item alone (ended sessions and the cut-off live there,
+//! [`crate::store::access`]), so a `JTI#` entry [`RevokedTokens::revoke`] writes is read by
+//! nothing.
 
 use aws_sdk_dynamodb::Client;
-use shared::{
-    clock::now_s,
-    dynamo::{Item, StoreError, get_n, n, s},
-};
+use shared::dynamo::{StoreError, n, s};
 
 /// The revoked-tokens table.
 #[derive(Debug, Clone)]
@@ -34,7 +34,9 @@ impl RevokedTokens {
         &self.table
     }
 
-    /// Blacklists an access token until it would have expired anyway.
+    /// Writes a `JTI#` entry for an access token until it would have expired anyway. Nothing
+    /// reads it since the access check moved to the user item: ending the token's session is
+    /// what stops it ([`crate::state::Identity::end_session`]).
     pub async fn revoke(&self, jti: &str, exp: i64) -> Result<(), StoreError> {
         self.client
             .put_item()
@@ -44,33 +46,5 @@ impl RevokedTokens {
             .send()
             .await?;
         Ok(())
-    }
-}
-
-/// Whether a fetched blacklist item is in force (the emulator never deletes expired items).
-/// An entry whose expiry cannot be read is an error, never "not revoked".
-pub fn is_revoked(item: Option<&Item>) -> Result<bool, StoreError> {
-    match item {
-        None => Ok(false),
-        Some(i) => Ok(get_n(i, "expires_at")? > now_s()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_blacklist_entry_with_a_garbled_expiry_fails_closed() {
-        let entry = Item::from([
-            ("pk".to_owned(), s("JTI#x")),
-            ("expires_at".to_owned(), s("x")),
-        ]);
-        assert!(is_revoked(Some(&entry)).is_err());
-        let live = Item::from([("expires_at".to_owned(), n(now_s() + 60))]);
-        assert!(is_revoked(Some(&live)).unwrap());
-        let old = Item::from([("expires_at".to_owned(), n(now_s() - 60))]);
-        assert!(!is_revoked(Some(&old)).unwrap());
-        assert!(!is_revoked(None).unwrap());
     }
 }

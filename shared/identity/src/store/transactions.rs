@@ -2,21 +2,19 @@
 //! users, sessions and revoked tokens. Every multi-item change is one `TransactWriteItems`, so
 //! nothing is half-written; a failed condition is an outcome (`Ok(false)`), not an error.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::{
     Client,
-    types::{ConditionCheck, KeysAndAttributes, Put, TransactWriteItem, Update},
+    types::{ConditionCheck, Put, TransactWriteItem, Update},
 };
 use shared::{
     clock::now_ms,
-    dynamo::{self, Item, StoreError, b, n, s},
+    dynamo::{self, StoreError, b, n, s},
 };
 
 use super::{
-    revoked::{RevokedTokens, is_revoked, jti_key, used_key},
-    sessions::{Session, Sessions},
-    users::{User, Users, parse_user, user_key},
+    revoked::{RevokedTokens, used_key},
+    sessions::Sessions,
+    users::{User, Users, user_key},
 };
 
 /// The three identity tables together.
@@ -31,18 +29,12 @@ pub struct IdentityStore {
     pub revoked: RevokedTokens,
 }
 
-/// What an access token's check needs, read in one round trip.
-#[derive(Debug)]
-pub struct TokenSubject {
-    /// The token's `jti` is blacklisted (and not yet expired).
-    pub revoked: bool,
-    /// Its session, if it exists.
-    pub session: Option<Session>,
-    /// Its user, if it exists.
-    pub user: Option<User>,
-}
-
 impl IdentityStore {
+    /// The DynamoDB client (the access check's counting write).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The store over the three named tables.
     pub fn new(client: Client, users: String, sessions: String, revoked: String) -> Self {
         Self {
@@ -94,7 +86,8 @@ impl IdentityStore {
 
     /// Password change: the new hash (only if the verified `old` one is still current), every
     /// session ended through `tokens_valid_after_ms`, any pending reset link voided, and the
-    /// caller's session `keep` renewed so it outlives the cut-off.
+    /// caller's session `keep` renewed so it outlives the cut-off (its refresh tokens), and
+    /// named on the user item (`keep_sid`: the access tokens it already has).
     pub async fn change_password(
         &self,
         user_id: &str,
@@ -105,7 +98,7 @@ impl IdentityStore {
         let now = now_ms();
         let user = self
             .users
-            .password_update(user_id, new, now)
+            .password_update(user_id, new, now, Some(keep))
             .condition_expression("password_hash = :old AND deleted = :f")
             .expression_attribute_values(":old", s(old))
             .expression_attribute_values(":f", b(false))
@@ -137,7 +130,7 @@ impl IdentityStore {
     ) -> Result<bool, StoreError> {
         let update = self
             .users
-            .password_update(user_id, new_hash, now_ms())
+            .password_update(user_id, new_hash, now_ms(), None)
             // A disabled or deleted account takes no reset, whatever link is presented.
             .condition_expression("contains(reset_jtis, :j) AND deleted = :f AND disabled = :f")
             .expression_attribute_values(":j", s(jti))
@@ -190,53 +183,5 @@ impl IdentityStore {
 
     async fn all_or_nothing(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
         dynamo::applied(dynamo::transact(&self.client, items).await)
-    }
-
-    /// The blacklist entry of `jti`, session `sid` and user `user_id`, in one `BatchGetItem`.
-    pub async fn token_subject(
-        &self,
-        jti: &str,
-        sid: &str,
-        user_id: &str,
-    ) -> Result<TokenSubject, StoreError> {
-        let keys = |pk: String| {
-            KeysAndAttributes::builder()
-                .keys(HashMap::from([("pk".to_owned(), s(pk))]))
-                .consistent_read(true)
-                .build()
-        };
-        let mut request: HashMap<String, KeysAndAttributes> = HashMap::from([
-            (self.revoked.table().to_owned(), keys(jti_key(jti))?),
-            (self.sessions.table().to_owned(), keys(sid.to_owned())?),
-            (self.users.table().to_owned(), keys(user_key(user_id))?),
-        ]);
-        let mut found: HashMap<String, Vec<Item>> = HashMap::new();
-        // Unprocessed keys only appear under throttling; two more tries, then unavailable.
-        for _ in 0..3 {
-            let out = self
-                .client
-                .batch_get_item()
-                .set_request_items(Some(request))
-                .send()
-                .await?;
-            for (table, items) in out.responses.unwrap_or_default() {
-                found.entry(table).or_default().extend(items);
-            }
-            request = out.unprocessed_keys.unwrap_or_default();
-            if request.is_empty() {
-                break;
-            }
-        }
-        if !request.is_empty() {
-            return Err(StoreError::Unavailable(anyhow::anyhow!(
-                "batch read left keys unprocessed"
-            )));
-        }
-        let first = |table: &str| found.get(table).and_then(|items| items.first());
-        Ok(TokenSubject {
-            revoked: is_revoked(first(self.revoked.table()))?,
-            session: Session::parse(first(self.sessions.table()))?,
-            user: parse_user(first(self.users.table()))?,
-        })
     }
 }

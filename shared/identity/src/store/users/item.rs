@@ -1,8 +1,10 @@
 //! The user item and its conversions. Items: `USER#<id>` (the user) with `gsi1pk = "USER"`,
 //! `gsi1sk = "<created_at>#<id>"` for admin listing; guards live in [`super::guards`].
 
-use shared::dynamo::{
-    Item, StoreError, b, get_b, get_list, get_n, get_s, list, n, opt_n, opt_s, s,
+use aws_sdk_dynamodb::types::AttributeValue;
+use shared::{
+    dynamo::{Item, StoreError, b, get_b, get_list, get_n, get_s, list, n, opt_n, opt_s, s},
+    ratelimit::COUNTERS,
 };
 
 use crate::domain::{Email, PersonName, Username};
@@ -42,13 +44,32 @@ pub struct User {
     pub tokens_valid_after_ms: i64,
     /// Bumped by every write of the item, in the write itself: the user's `ETag` (`"<n>"`), and
     /// what `If-Match` conditions a write on. Items written before it existed read as 0.
+    /// The access check's writes (rate-limit counters, ended sessions) do not bump it: they
+    /// change nothing the user's body shows.
     pub version: i64,
+    /// Sessions ended one by one (logout, refresh-token reuse) while an access token of theirs
+    /// may still live: `(session id, until)`, until being when the last such token has expired.
+    /// The access check refuses a token of a session listed here.
+    pub ended: Vec<(String, i64)>,
+    /// The session a password change kept: its access tokens, issued before the change's
+    /// cut-off, still pass it. Removed by every other cut-off.
+    pub keep_sid: Option<String>,
 }
 
 impl User {
     /// Whether the user may authenticate at all.
     pub fn is_active(&self) -> bool {
         !self.disabled && !self.deleted
+    }
+
+    /// Whether an access token of session `sid`, created at `sct` (epoch ms), still holds for
+    /// this user: active, the session not ended, created after the cut-off (or the session a
+    /// password change kept). The same test as the access check's condition
+    /// ([`crate::store::access`]), for items read rather than written.
+    pub fn admits(&self, sid: &str, sct: i64) -> bool {
+        self.is_active()
+            && !self.ended.iter().any(|(ended, _)| ended == sid)
+            && (self.tokens_valid_after_ms < sct || self.keep_sid.as_deref() == Some(sid))
     }
 
     /// Whether the user has `role`.
@@ -100,6 +121,8 @@ impl NewUser {
             tokens_valid_after_ms: 0,
             // Creating it is its first write.
             version: 1,
+            ended: Vec::new(),
+            keep_sid: None,
         }
     }
 }
@@ -128,6 +151,8 @@ impl TryFrom<&Item> for User {
             updated_at: get_s(item, "updated_at")?,
             tokens_valid_after_ms: get_n(item, "tokens_valid_after_ms")?,
             version: opt_n(item, "version")?.unwrap_or(0),
+            ended: ended_sessions(item)?,
+            keep_sid: opt_s(item, "keep_sid")?,
         })
     }
 }
@@ -156,12 +181,43 @@ impl From<&User> for Item {
                 n(user.tokens_valid_after_ms),
             ),
             ("version".into(), n(user.version)),
+            (
+                "ended".into(),
+                AttributeValue::M(
+                    user.ended
+                        .iter()
+                        .map(|(sid, until)| (sid.clone(), n(*until)))
+                        .collect(),
+                ),
+            ),
+            // The access check counts requests here (shared::ratelimit::COUNTERS): a user
+            // created with the map never needs the write that adds it.
+            (COUNTERS.into(), AttributeValue::M(Default::default())),
             ("gsi1pk".into(), s("USER")),
             (
                 "gsi1sk".into(),
                 s(format!("{}#{}", user.created_at, user.id)),
             ),
         ])
+    }
+}
+
+/// The `ended` map: absent is empty (an item written before it existed); an entry that is not
+/// a number is an error, never "not ended".
+fn ended_sessions(item: &Item) -> Result<Vec<(String, i64)>, StoreError> {
+    match item.get("ended") {
+        None => Ok(Vec::new()),
+        Some(AttributeValue::M(map)) => map
+            .iter()
+            .map(|(sid, until)| match until {
+                AttributeValue::N(v) => v
+                    .parse()
+                    .map(|until| (sid.clone(), until))
+                    .map_err(|_| StoreError::malformed("ended", "map of numbers")),
+                _ => Err(StoreError::malformed("ended", "map of numbers")),
+            })
+            .collect(),
+        Some(_) => Err(StoreError::malformed("ended", "map")),
     }
 }
 
@@ -208,6 +264,34 @@ mod tests {
             User::try_from(&old).is_err(),
             "a garbled version is an error, never 0"
         );
+    }
+
+    #[test]
+    fn an_ended_session_and_a_cut_off_refuse_tokens_and_a_kept_session_passes_the_cut_off() {
+        let mut user = user();
+        assert!(user.admits("s-1", 1));
+        user.ended.push(("s-1".to_owned(), 99));
+        assert!(!user.admits("s-1", 1), "ended one by one");
+        assert!(user.admits("s-2", 1));
+        user.tokens_valid_after_ms = 500;
+        assert!(!user.admits("s-2", 500), "created at the cut-off");
+        assert!(user.admits("s-2", 501));
+        user.keep_sid = Some("s-2".to_owned());
+        assert!(user.admits("s-2", 10), "the session a password change kept");
+        user.disabled = true;
+        assert!(!user.admits("s-2", 501));
+    }
+
+    #[test]
+    fn an_item_without_the_ended_map_reads_as_none_ended_and_a_garbled_one_fails() {
+        let mut item = Item::from(&user());
+        item.remove("ended");
+        assert!(User::try_from(&item).unwrap().ended.is_empty());
+        item.insert(
+            "ended".into(),
+            AttributeValue::M([("s-1".to_owned(), s("soon"))].into()),
+        );
+        assert!(User::try_from(&item).is_err());
     }
 
     #[test]

@@ -48,6 +48,10 @@ pub struct Users {
     table: String,
 }
 
+/// Sessions ended one by one whose access tokens may still run, kept on the user item at most
+/// ([`Users::end_session_access`]); one more cuts off every session instead.
+pub const MAX_ENDED: usize = 64;
+
 /// A user id that never exists: the second read of a lookup that found no guard.
 const NOBODY: &str = "00000000-0000-0000-0000-000000000000";
 
@@ -265,7 +269,8 @@ impl Users {
     pub async fn invalidate_tokens(&self, id: &str, at_ms: i64) -> Result<(), StoreError> {
         let result = self
             .update_user(id)
-            .update_expression(format!("SET tokens_valid_after_ms = :t, {BUMP}"))
+            // The session a password change kept is cut off like the others now.
+            .update_expression(format!("SET tokens_valid_after_ms = :t, {BUMP} REMOVE keep_sid"))
             .condition_expression(
                 "attribute_exists(pk) AND (attribute_not_exists(tokens_valid_after_ms) OR tokens_valid_after_ms < :t)",
             )
@@ -309,19 +314,102 @@ impl Users {
     }
 
     /// The update every password replacement shares: new hash, every session cut off at
-    /// `now_ms`, pending reset link voided. Callers add their own condition.
-    pub(crate) fn password_update(&self, id: &str, hash: &str, now_ms: i64) -> UpdateBuilder {
-        Update::builder()
+    /// `now_ms` but `keep` (whose access tokens pass the cut-off: [`User::admits`]), pending
+    /// reset link voided. Callers add their own condition.
+    pub(crate) fn password_update(
+        &self,
+        id: &str,
+        hash: &str,
+        now_ms: i64,
+        keep: Option<&str>,
+    ) -> UpdateBuilder {
+        let (set_keep, remove_keep) = match keep {
+            Some(_) => (", keep_sid = :keep", ""),
+            None => ("", ", keep_sid"),
+        };
+        let update = Update::builder()
             .table_name(&self.table)
             .key("pk", s(user_key(id)))
             .update_expression(format!(
-                "SET password_hash = :h, tokens_valid_after_ms = :ms, updated_at = :now, {BUMP} \
-                 REMOVE reset_jtis"
+                "SET password_hash = :h, tokens_valid_after_ms = :ms, updated_at = :now, {BUMP}\
+                 {set_keep} REMOVE reset_jtis{remove_keep}"
             ))
             .expression_attribute_values(":h", s(hash))
             .expression_attribute_values(":ms", n(now_ms))
             .expression_attribute_values(":now", s(now_rfc3339()))
-            .bump()
+            .bump();
+        match keep {
+            Some(sid) => update.expression_attribute_values(":keep", s(sid)),
+            None => update,
+        }
+    }
+
+    /// Ends session `sid` of `user` on the user item, so that its access tokens stop at once:
+    /// `ended.<sid> = until` (when the last of them expires), removing the entries whose
+    /// `until` has passed in the same write. Past [`MAX_ENDED`] entries still running, every
+    /// session is cut off instead (logout-all), which keeps the item bounded. An item written
+    /// before the map existed gets it. Does not bump the version (the body does not change).
+    pub async fn end_session_access(
+        &self,
+        user: &User,
+        sid: &str,
+        until: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let running = user
+            .ended
+            .iter()
+            .filter(|(other, end)| other != sid && *end > now)
+            .count();
+        if running >= MAX_ENDED {
+            return self.invalidate_tokens(&user.id, now_ms()).await;
+        }
+        let passed: Vec<&str> = user
+            .ended
+            .iter()
+            .filter(|(other, end)| other != sid && *end <= now)
+            .map(|(other, _)| other.as_str())
+            .collect();
+        for _ in 0..2 {
+            let mut request = self
+                .update_user(&user.id)
+                .condition_expression("attribute_exists(ended)")
+                .expression_attribute_names("#sid", sid)
+                .expression_attribute_values(":until", n(until));
+            let mut remove = Vec::new();
+            for (i, old) in passed.iter().enumerate() {
+                request = request.expression_attribute_names(format!("#old{i}"), *old);
+                remove.push(format!("ended.#old{i}"));
+            }
+            let remove = if remove.is_empty() {
+                String::new()
+            } else {
+                format!(" REMOVE {}", remove.join(", "))
+            };
+            let added = request
+                .update_expression(format!("SET ended.#sid = :until{remove}"))
+                .send()
+                .await;
+            if dynamo::applied(added.map_err(StoreError::from))? {
+                return Ok(());
+            }
+            let started = self
+                .update_user(&user.id)
+                .update_expression("SET ended = :ended")
+                .condition_expression("attribute_exists(pk) AND attribute_not_exists(ended)")
+                .expression_attribute_values(
+                    ":ended",
+                    AttributeValue::M([(sid.to_owned(), n(until))].into()),
+                )
+                .send()
+                .await;
+            if dynamo::applied(started.map_err(StoreError::from))? {
+                return Ok(());
+            }
+            // Neither: the map appeared between the two writes (try again), or the user is
+            // gone (nothing to end).
+        }
+        Ok(())
     }
 
     /// The update that marks `id`'s email verified; callers add their condition.
@@ -370,7 +458,7 @@ impl Users {
             // Ends every session and voids every pending reset or verification link.
             .update_expression(format!(
                 "SET deleted = :t, deleted_at = :now, updated_at = :now, tokens_valid_after_ms = :ms, \
-                 action_tokens_valid_after_ms = :ms, {BUMP} REMOVE reset_jtis"
+                 action_tokens_valid_after_ms = :ms, {BUMP} REMOVE reset_jtis, keep_sid"
             ))
             .condition_expression(expecting("attribute_exists(pk) AND deleted = :f", expected))
             .expression_attribute_values(":t", b(true))
@@ -446,7 +534,8 @@ impl Users {
             }
         }
         let remove = if changes.disabled == Some(true) {
-            " REMOVE reset_jtis"
+            // keep_sid too: re-enabling must not bring back the session a password change kept.
+            " REMOVE reset_jtis, keep_sid"
         } else {
             ""
         };
