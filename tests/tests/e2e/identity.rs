@@ -529,7 +529,7 @@ async fn forged_and_misused_tokens_are_401() {
 async fn tokens_with_wrong_iss_aud_or_typ_or_expired_are_401() {
     let id = Identity::start().await;
     let account = id.signup().await;
-    let session = {
+    let (session, created) = {
         let parts: Vec<&str> = account.access.split('.').collect();
         let claims: Value = serde_json::from_slice(
             &base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -537,19 +537,30 @@ async fn tokens_with_wrong_iss_aud_or_typ_or_expired_are_401() {
                 .unwrap_or_default(),
         )
         .unwrap_or_default();
-        claims["sid"].as_str().unwrap_or_default().to_owned()
+        (
+            claims["sid"].as_str().unwrap_or_default().to_owned(),
+            claims["sct"].as_i64().unwrap_or_default(),
+        )
     };
     // Same key ring, different issuer/audience: only the claim checks can refuse these.
     let other_iss = e2e::signer_with(&[("JWT_ISSUER", "someone-else")]).await;
     let other_aud = e2e::signer_with(&[("JWT_AUDIENCE", "another-api")]).await;
     let ours = id.auth_context.signer().await.expect("signer");
-    let issue = |signer: &identity::jwt::Signer, kind, at: i64| {
-        signer
-            .issue(kind, &account.id, Some(&session), at)
-            .expect("issue")
-            .token
+    use identity::jwt::{SessionStamp, TokenKind};
+    // Access tokens as auth issues them: for the session, with its creation time.
+    let stamp = SessionStamp {
+        id: &session,
+        created_at_ms: created,
+        expires_at: i64::MAX,
     };
-    use identity::jwt::TokenKind;
+    let issue = |signer: &identity::jwt::Signer, kind, at: i64| {
+        match kind {
+            TokenKind::Access => signer.issue_access(&account.id, &stamp, "free", at),
+            _ => signer.issue(kind, &account.id, Some(&session), at),
+        }
+        .expect("issue")
+        .token
+    };
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
 
     for (name, token) in [
