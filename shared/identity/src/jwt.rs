@@ -67,7 +67,7 @@ pub struct Claims {
     pub aud: String,
     /// User id.
     pub sub: String,
-    /// Token id: blacklist key, single-use key.
+    /// Token id: the single-use key of action tokens.
     pub jti: String,
     /// Issued at, seconds since the epoch.
     pub iat: i64,
