@@ -375,6 +375,7 @@ class KeepAliveFront:
         host, port = parsed.group(1), int(parsed.group(2))
         self.upstream = upstream
         self.calls = 0
+        self.errors: list[str] = []
         self.lock = threading.Lock()
         front = self
 
@@ -399,6 +400,12 @@ class KeepAliveFront:
                     reply = conn.getresponse()
                     data = reply.read()
                     status, reason, reply_headers = reply.status, reply.reason, reply.getheaders()
+                except OSError as err:
+                    # Said, not swallowed: a run that fails shows what the emulator did.
+                    with front.lock:
+                        front.errors.append(f"{self.command} {self.headers.get('X-Amz-Target', self.path)}: {err!r}")
+                    self.send_error(502, f"the emulator: {err!r}")
+                    return
                 finally:
                     conn.close()
                 self.send_response_only(status, reason)
@@ -454,11 +461,11 @@ class Function:
         else:
             port = free_port()
             extra = {"LOCAL_HTTP_ADDR": f"127.0.0.1:{port}"}
-        # stderr kept, so a function that dies says why.
+        # Its output kept (the log lines too), so a function that fails or dies says why.
         self.stderr = tempfile.TemporaryFile()
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(
-            [str(binary)], env=function_env({**(env or {}), **extra}), stdout=subprocess.DEVNULL, stderr=self.stderr
+            [str(binary)], env=function_env({**(env or {}), **extra}), stdout=self.stderr, stderr=self.stderr
         )
         if via == "http":
             deadline = time.time() + 15
@@ -477,7 +484,9 @@ class Function:
 
     def last_words(self) -> str:
         self.stderr.seek(0)
-        tail = self.stderr.read().decode(errors="replace").strip().splitlines()[-5:]
+        lines = self.stderr.read().decode(errors="replace").strip().splitlines()
+        # The warnings and errors first: info lines are one per request.
+        tail = [line for line in lines if '"level":"INFO"' not in line][-5:] or lines[-3:]
         return (": " + " | ".join(tail)) if tail else ""
 
     def invoke(self, event: dict, timeout: float = 60) -> tuple[int, dict[str, str], bytes]:
@@ -581,7 +590,8 @@ def render(case: Case, account: Account | None = None, **values: str) -> dict:
 
 def expect(status: int, want: int, body: bytes, what: str) -> None:
     if status != want:
-        raise BenchError(f"{what} answered {status}, not {want}: {body[:300]!r}")
+        seen = f"; the front's last upstream errors: {FRONT[0].errors[-3:]}" if FRONT and FRONT[0].errors else ""
+        raise BenchError(f"{what} answered {status}, not {want}: {body[:300]!r}{seen}")
 
 
 def account_from(body: bytes, event: dict) -> Account:
@@ -698,7 +708,10 @@ def measure(fn: Function, case: Case, make: Callable[[], dict], sizing: Sizing, 
         for i in range(n):
             status, _, body = fn.invoke(events[i] if events else make())
             if status != case.status:
-                expect(status, case.status, body, case.id)
+                try:
+                    expect(status, case.status, body, case.id)
+                except BenchError as err:
+                    raise BenchError(f"{err}; {fn.name}'s last words{fn.last_words()}") from None
             if after:
                 after(body)
         result.per_call_us.append((fn.cpu() - cpu0) / n * 1e6)

@@ -6,7 +6,9 @@
 //! - (a) an in-process mock HTTP client (no socket: the SDK's pipeline alone);
 //! - (b) a kept-alive HTTP/1.1 server on loopback answering canned DynamoDB bodies, in a child
 //!   process (DynamoDB keeps connections alive);
-//! - (c) the emulator at `AWS_ENDPOINT_URL` (moto closes every connection: each call connects).
+//! - (c) the emulator at `AWS_ENDPOINT_URL` (moto closes every connection: each call connects);
+//! - (d) the server of (b) answering each request after 2 ms, about an in-region round trip:
+//!   the client's thread parks for the wait, as a function's does, and wakes to a cold cache.
 //!
 //! CPU per call = this process's CPU time (the sum of its threads' `schedstat` run time, in ns)
 //! over a batch of calls, divided by the batch; the median of several batches, interleaved across
@@ -228,7 +230,8 @@ async fn run(quick: bool, json_path: Option<String>, only: Option<String>) -> an
          current-thread runtime.\n  bare = aws_config::defaults + Client::new; functions = shared::AppState's client.",
         sizing.rounds
     );
-    let server = server::Server::spawn()?;
+    let server = server::Server::spawn(0)?;
+    let slow = server::Server::spawn(2)?;
     let mut transports = vec![
         (
             "(a) in-process mock HTTP client",
@@ -252,6 +255,11 @@ async fn run(quick: bool, json_path: Option<String>, only: Option<String>) -> an
     } else {
         println!("  (c) skipped: no AWS_ENDPOINT_URL");
     }
+    transports.push((
+        "(d) the server of (b) answering after 2 ms",
+        Transport::Server(slow.url.clone()),
+        sizing.emulator,
+    ));
     if let Some(only) = &only {
         transports.retain(|(title, _, _)| title.starts_with(&format!("({only})")));
         anyhow::ensure!(
@@ -303,7 +311,8 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     if args.first().map(String::as_str) == Some("serve") {
-        return runtime.block_on(server::serve());
+        let delay_ms = args.get(1).and_then(|d| d.parse().ok()).unwrap_or(0);
+        return runtime.block_on(server::serve(delay_ms));
     }
     let quick = args.iter().any(|a| a == "--quick");
     let json_path = args

@@ -22,10 +22,11 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `<this executable> serve` and reads the port it prints.
-    pub fn spawn() -> anyhow::Result<Self> {
+    /// Starts `<this executable> serve <delay_ms>` and reads the port it prints.
+    pub fn spawn(delay_ms: u64) -> anyhow::Result<Self> {
         let mut child = Command::new(std::env::current_exe()?)
             .arg("serve")
+            .arg(delay_ms.to_string())
             .stdout(Stdio::piped())
             .stdin(Stdio::null())
             .spawn()?;
@@ -52,8 +53,10 @@ impl Drop for Server {
     }
 }
 
-/// `bench-sdk serve`: binds, prints the port, answers until killed.
-pub async fn serve() -> anyhow::Result<()> {
+/// `bench-sdk serve [delay_ms]`: binds, prints the port, answers until killed, each answer
+/// `delay_ms` after its request (0: at once).
+pub async fn serve(delay_ms: u64) -> anyhow::Result<()> {
+    let delay = std::time::Duration::from_millis(delay_ms);
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
     let mut stdout = std::io::stdout();
@@ -81,13 +84,17 @@ pub async fn serve() -> anyhow::Result<()> {
         socket.set_nodelay(true)?;
         tokio::spawn(async move {
             // A connection that breaks ends its task; the client reports the failure.
-            drop(connection(socket, responses).await);
+            drop(connection(socket, responses, delay).await);
         });
     }
 }
 
 /// One kept-alive connection: request after request, each answered by its `X-Amz-Target`.
-async fn connection(mut socket: TcpStream, responses: &[Vec<u8>]) -> anyhow::Result<()> {
+async fn connection(
+    mut socket: TcpStream,
+    responses: &[Vec<u8>],
+    delay: std::time::Duration,
+) -> anyhow::Result<()> {
     let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
     loop {
         let head_end = loop {
@@ -113,6 +120,9 @@ async fn connection(mut socket: TcpStream, responses: &[Vec<u8>]) -> anyhow::Res
             }
         }
         buf.drain(..head_end + length);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         match op.and_then(|op| Op::ALL.iter().position(|o| *o == op)) {
             Some(i) => socket.write_all(&responses[i]).await?,
             None => {
