@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::{
 };
 
 /// The operations timed, in the order printed.
+#[allow(clippy::enum_variant_names)] // DynamoDB's own operation names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     /// A user read by key (the users table).
