@@ -75,7 +75,7 @@ AWS: dict[str, Aws] = {
     "auth/refresh": Aws(calls=4, rru=2, wru=2),
     "auth/login": Aws(calls=8, rru=2, wru=10),
     "auth/signup": Aws(calls=5, wru=14, ses=1),
-    "uploads/list": Aws(calls=2, rru=1, wru=1),
+    "uploads/list": Aws(calls=3, rru=4, wru=1),
     # A delivery: the ping's CPU plus two SDK calls (claim, finish), estimated.
     "webhooks/github-ping": Aws(calls=2, wru=2, extra_cpu_us=2 * SDK_CALL_CPU_US, label="(a push: the ping, claim and finish)"),
     "docs/openapi": Aws(),
