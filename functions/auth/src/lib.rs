@@ -1,6 +1,7 @@
 //! Auth Lambda: sessions (`signup`, `login`, `refresh`, `logout`, `logout-all`), passwords
 //! (`password/forgot`, `password/reset`, `password/change`) and email verification
-//! (`verify-email`, `verify-email/resend`) under `/api/v1/auth`. The contract is `functions/docs/guide/api.md`.
+//! (`verify-email`, `verify-email/resend`), second factors (`mfa`) and passkeys under
+//! `/api/v1/auth`. The contract is `functions/docs/guide/api.md`.
 //!
 //! Each module exposes `routes()`; this file only merges them (the state is in `state.rs`).
 
@@ -20,6 +21,8 @@ use shared::Routes;
 pub use context::{AuthContext, AuthSettings};
 /// The TOTP algorithm (RFC 6238), pure: what clients and tests compute codes with.
 pub use mfa::totp;
+/// The rule of a passkey's label, for the contract test.
+pub use passkeys::is_valid_name as is_valid_passkey_name;
 pub use state::{State, init};
 
 /// Every route of this function.

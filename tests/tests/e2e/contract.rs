@@ -723,6 +723,29 @@ async fn the_documents_patterns_and_the_servers_rules_agree_on_every_sample() {
         ));
         server.push(PersonName::parse(name, "first_name").is_ok());
     }
+    let passkey_names = [
+        "Laptop",
+        "  Work key  ",
+        "Zoë",
+        "",
+        "   ",
+        "a\u{1}b",
+        "a\rb",
+        "x\u{9f}",
+        "\u{85}key",
+        "key\u{202E}",
+        &"k".repeat(64),
+        &"k".repeat(65),
+    ];
+    for name in passkey_names {
+        cases.push((
+            "/api/v1/auth/passkeys/{id}",
+            "patch",
+            In::Body,
+            json!({"name": name}),
+        ));
+        server.push(auth::is_valid_passkey_name(name));
+    }
     for tier in tiers {
         let reply = api
             .identity

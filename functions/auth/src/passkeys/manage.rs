@@ -52,7 +52,7 @@ pub(crate) async fn list_passkeys(
 #[serde(deny_unknown_fields)]
 pub(crate) struct RenameBody {
     /// 1-64 characters, trimmed.
-    #[schema(min_length = 1, max_length = 64)]
+    #[schema(schema_with = super::name_schema::required)]
     name: String,
 }
 

@@ -121,7 +121,7 @@ pub(crate) struct RegisterFinishBody {
     credential: CredentialJson,
     /// A label (1-64 characters; `Passkey` if left out).
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 64)]
+    #[schema(schema_with = super::name_schema::optional)]
     name: Option<String>,
 }
 
