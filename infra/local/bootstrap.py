@@ -32,6 +32,7 @@ import hashlib
 import re
 import secrets
 from datetime import datetime, timezone
+import shlex
 import sys
 from pathlib import Path
 
@@ -581,9 +582,16 @@ def main() -> int:
         env[f"LOCAL_API_KEY_{plan_label(logical_id)}"] = value
     out = Path(args.env_out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("".join(f"{k}={v}\n" for k, v in sorted(env.items())))
+    out.write_text(env_file_text(env))
     print(f"wrote {out}")
     return 0
+
+
+def env_file_text(env: dict) -> str:
+    """The env file, one `NAME=value` per line. It is sourced by the shell (lib.sh's
+    export_env), so each value is quoted: one with spaces (`WEBAUTHN_RP_NAME=My App`) or shell
+    characters arrives as written."""
+    return "".join(f"{k}={shlex.quote(str(v))}\n" for k, v in sorted(env.items()))
 
 
 if __name__ == "__main__":

@@ -145,11 +145,8 @@ pub(crate) async fn delete_me(
     if_match: IfMatch,
 ) -> Result<StatusCode, ApiError> {
     let expected = if_match.expect_version(user.user.version)?;
+    // Ending every session is what stops the caller's access token: the access check reads
+    // the user item, which is now deleted and its sessions ended.
     lifecycle::end_everything(&identity, &user.user, expected).await?;
-    identity
-        .store
-        .revoked
-        .revoke(&user.claims.jti, user.claims.exp)
-        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

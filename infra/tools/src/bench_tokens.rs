@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use identity::jwt::{Signer, TokenKind, TokenSettings, TokenTtls, Verifier};
+use identity::jwt::{SessionStamp, Signer, TokenKind, TokenSettings, TokenTtls, Verifier};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::SecretString;
 
@@ -45,8 +45,14 @@ fn main() {
     );
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let signer = Signer::from_secret_json(&secret, settings.clone()).expect("ring");
+    // An access token as auth issues it (with the session's creation time, `sct`).
+    let session = SessionStamp {
+        id: "sid",
+        created_at_ms: now * 1_000,
+        expires_at: now + 86_400,
+    };
     let issued = signer
-        .issue(TokenKind::Access, "user", Some("sid"), now)
+        .issue_access("user", &session, "free", now)
         .expect("token");
     let verifier =
         Verifier::from_public_json(&signer.public_keys_json(), settings).expect("public keys");
@@ -57,7 +63,7 @@ fn main() {
     });
     let sign = per_call(RUNS / 10, || {
         signer
-            .issue(TokenKind::Access, "user", Some("sid"), now)
+            .issue_access("user", &session, "free", now)
             .expect("token");
     });
 

@@ -21,7 +21,7 @@ pub enum Table {
     Users,
     /// Login sessions (refresh-token families).
     Sessions,
-    /// Revoked access-token `jti`s and consumed single-use tokens, with TTL.
+    /// Consumed single-use tokens, with TTL.
     RevokedTokens,
     /// Fixed-window rate-limit counters, with TTL.
     RateLimits,
@@ -33,11 +33,13 @@ pub enum Table {
     Jobs,
     /// Tiers and their per-path rate limits (`/api/v1/tiers`, read by the rate limiter).
     Tiers,
+    /// Passkeys and started WebAuthn ceremonies, with TTL (auth's passkey routes).
+    Passkeys,
 }
 
 impl Table {
     /// Every table, in a stable order.
-    pub const ALL: [Table; 8] = [
+    pub const ALL: [Table; 9] = [
         Table::Users,
         Table::Sessions,
         Table::RevokedTokens,
@@ -46,6 +48,7 @@ impl Table {
         Table::Uploads,
         Table::Jobs,
         Table::Tiers,
+        Table::Passkeys,
     ];
 
     /// The environment variable that names this table.
@@ -59,6 +62,7 @@ impl Table {
             Table::Uploads => "UPLOADS_TABLE",
             Table::Jobs => "JOBS_TABLE",
             Table::Tiers => "TIERS_TABLE",
+            Table::Passkeys => "PASSKEYS_TABLE",
         }
     }
 
@@ -73,6 +77,7 @@ impl Table {
             Table::Uploads => "uploads",
             Table::Jobs => "jobs",
             Table::Tiers => "tiers",
+            Table::Passkeys => "passkeys",
         }
     }
 }
@@ -134,7 +139,7 @@ pub struct Resources {
     pub bucket: Option<String>,
     /// Secrets Manager ids by role: `signing_keys` (`SIGNING_KEYS_SECRET_ID`), `verifying_keys`
     /// (`VERIFYING_KEYS_SECRET_ID`), `cursor_key` (`CURSOR_KEY_SECRET_ID`), `webhook_secrets`
-    /// (`WEBHOOK_SECRETS_SECRET_ID`). Readiness describes each; the crate that reads one reads
+    /// (`WEBHOOK_SECRETS_SECRET_ID`), `mfa_key` (`MFA_KEY_SECRET_ID`). Readiness describes each; the crate that reads one reads
     /// its variable itself.
     pub secrets: BTreeMap<&'static str, String>,
     /// `MAIL_FROM`: the SES sender address (its identity is checked for readiness).
@@ -168,11 +173,12 @@ pub struct Config {
 }
 
 /// The secrets a function may be configured with: role and variable.
-const SECRETS: [(&str, &str); 4] = [
+const SECRETS: [(&str, &str); 5] = [
     ("signing_keys", "SIGNING_KEYS_SECRET_ID"),
     ("verifying_keys", "VERIFYING_KEYS_SECRET_ID"),
     ("cursor_key", "CURSOR_KEY_SECRET_ID"),
     ("webhook_secrets", "WEBHOOK_SECRETS_SECRET_ID"),
+    ("mfa_key", "MFA_KEY_SECRET_ID"),
 ];
 
 /// Default request body limit: 1 MiB, well above any JSON this API accepts (uploads go to S3 directly).

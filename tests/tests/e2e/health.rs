@@ -41,8 +41,10 @@ async fn readiness_is_ok_when_every_dependency_answers() {
         "dynamodb:rate_limits",
         "dynamodb:webhook_deliveries",
         "dynamodb:uploads",
+        "dynamodb:passkeys",
         "s3:uploads",
         "secretsmanager:signing_keys",
+        "secretsmanager:mfa_key",
         "ses:sender_identity",
     ] {
         assert!(

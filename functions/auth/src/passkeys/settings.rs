@@ -11,7 +11,7 @@ use webauthn_rp::request::{AsciiDomain, RpId};
 const DEFAULT_RP_ID: &str = "localhost";
 /// The page origin `make dev` allows (the same default as `CORS_ALLOWED_ORIGINS`).
 const DEFAULT_ORIGINS: &str = "http://localhost:3000";
-// One word: the local env file that bootstrap writes is sourced by the shell.
+/// What authenticators show when `WEBAUTHN_RP_NAME` is unset (set it to the product's name).
 const DEFAULT_RP_NAME: &str = "Starter";
 
 /// The relying party and the ceremony settings.

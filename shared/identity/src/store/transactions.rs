@@ -40,7 +40,7 @@ impl IdentityStore {
         Self {
             users: Users::new(client.clone(), users),
             sessions: Sessions::new(client.clone(), sessions),
-            revoked: RevokedTokens::new(client.clone(), revoked),
+            revoked: RevokedTokens::new(revoked),
             client,
         }
     }
