@@ -531,7 +531,8 @@ def main() -> int:
         kind, props = res["Type"], res.get("Properties", {})
         name = local_name(logical_id)
         if kind == "AWS::DynamoDB::Table":
-            ensure_table(ddb, name, props)
+            # Resolved: an index can hang on a condition (UsersTable's gsi1, KeepUsersIndexGsi1).
+            ensure_table(ddb, name, stack.resolve(props))
         elif kind == "AWS::S3::Bucket":
             ensure_bucket(s3, name, props, [o.strip() for o in cors.split(",") if o.strip()])
         elif kind == "AWS::SecretsManager::Secret":

@@ -109,11 +109,12 @@ pub async fn fresh_table_like(var: &str) -> String {
             GlobalSecondaryIndex::builder()
                 .index_name(gsi.index_name().expect("index name"))
                 .set_key_schema(Some(gsi.key_schema().to_vec()))
-                .projection(
+                // The template's projection, so a query reads what it reads deployed.
+                .projection(gsi.projection().cloned().unwrap_or_else(|| {
                     Projection::builder()
                         .projection_type(ProjectionType::All)
-                        .build(),
-                )
+                        .build()
+                }))
                 .build()
                 .expect("index")
         })

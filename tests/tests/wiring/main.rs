@@ -15,6 +15,8 @@
 //! - [`queues`]: every queue and every SQS event source mapping is wired as AWS advises (batch
 //!   item failures, visibility six times the function's timeout, a dead-letter queue after a
 //!   parameter's receives, encryption at rest, no SAM `SQS` event and its `"*"` policy);
+//! - [`users_index`]: UsersTable's listing index reads whole users and carries nothing every
+//!   authenticated request writes;
 //! - [`paths`]: every repository path quoted in the README, the guide and the comments exists;
 //! - [`version`]: `Cargo.toml`'s version is what `/health` reports and the changelog's newest;
 //! - [`repo`]: reads the repository for all of them (one `template.yaml` parser).
@@ -31,6 +33,7 @@ mod paths;
 mod queues;
 mod repo;
 mod template;
+mod users_index;
 mod version;
 
 /// Fails, listing them all, when `problems` is not empty.

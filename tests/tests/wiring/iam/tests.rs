@@ -132,12 +132,12 @@ const CHANGES: &[Change<Model>] = &[
         expected: &[
             "users: template.yaml grants dynamodb:Query on UsersTable, which no code of \
              functions/users calls (not in functions/users/iam.toml)",
-            "users: the code calls dynamodb:Query on UsersTable/index/gsi1 \
+            "users: the code calls dynamodb:Query on UsersTable/index/by_created \
              (functions/users/iam.toml), which template.yaml does not grant",
         ],
         change: |m| {
             let users = function(m, "users");
-            let index = grant("dynamodb:Query", "UsersTable/index/gsi1");
+            let index = grant("dynamodb:Query", "UsersTable/index/by_created");
             assert!(
                 users.grants.remove(&index),
                 "users is not granted {index:?}"

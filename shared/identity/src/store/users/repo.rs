@@ -100,6 +100,9 @@ fn expecting_value(update: UpdateBuilder, expected: Option<i64>) -> UpdateBuilde
     }
 }
 
+/// UsersTable's listing index (keys `gsi1pk` = `USER`, `gsi1sk` = `<created_at>#<id>`).
+pub const LISTING_INDEX: &str = "by_created";
+
 impl Users {
     /// Repository over `table`.
     pub fn new(client: Client, table: String) -> Self {
@@ -111,12 +114,13 @@ impl Users {
         &self.table
     }
 
-    /// A `Query` over every user (the `gsi1` listing index, oldest first).
+    /// A `Query` over every user (the `by_created` listing index, oldest first). The index
+    /// projects the attributes a [`User`] is read from, not the ones every request writes.
     fn query_users(&self) -> QueryFluentBuilder {
         self.client
             .query()
             .table_name(&self.table)
-            .index_name("gsi1")
+            .index_name(LISTING_INDEX)
             .key_condition_expression("gsi1pk = :u")
             .expression_attribute_values(":u", s("USER"))
     }
