@@ -31,9 +31,9 @@ import os
 import hashlib
 import re
 import secrets
-from datetime import datetime, timezone
 import shlex
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import boto3

@@ -139,8 +139,8 @@ pub struct Resources {
     pub bucket: Option<String>,
     /// Secrets Manager ids by role: `signing_keys` (`SIGNING_KEYS_SECRET_ID`), `verifying_keys`
     /// (`VERIFYING_KEYS_SECRET_ID`), `cursor_key` (`CURSOR_KEY_SECRET_ID`), `webhook_secrets`
-    /// (`WEBHOOK_SECRETS_SECRET_ID`), `mfa_key` (`MFA_KEY_SECRET_ID`). Readiness describes each; the crate that reads one reads
-    /// its variable itself.
+    /// (`WEBHOOK_SECRETS_SECRET_ID`), `mfa_key` (`MFA_KEY_SECRET_ID`). Readiness describes each;
+    /// the crate that reads one reads its variable itself.
     pub secrets: BTreeMap<&'static str, String>,
     /// `MAIL_FROM`: the SES sender address (its identity is checked for readiness).
     pub mail_from: Option<String>,

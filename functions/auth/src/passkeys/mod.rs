@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
-use shared::{ApiError, AppState, ConfigError, Env, Routes, extract::Validate};
+use shared::{ApiError, AppState, ConfigError, Env, Routes, Table, extract::Validate};
 use webauthn_rp::{bin::Decode, request::register::UserHandle16, response::AuthTransports};
 
 pub use settings::PasskeySettings;
@@ -46,10 +46,12 @@ impl std::ops::Deref for Passkeys {
 }
 
 impl Passkeys {
-    /// From `env`; no network call.
+    /// From `env`, and `PASSKEYS_TABLE` as the core configuration read it (readiness describes
+    /// the same table); no network call.
     pub fn from_env(app: &AppState, env: &Env) -> Result<Self, ConfigError> {
         let settings = PasskeySettings::from_env(env)?;
-        let store = PasskeyStore::new(app.dynamo.clone(), settings.table.clone());
+        let table = app.config.require_table(Table::Passkeys)?.to_owned();
+        let store = PasskeyStore::new(app.dynamo.clone(), table);
         Ok(Self(Arc::new(Parts { settings, store })))
     }
 }
@@ -222,6 +224,19 @@ mod tests {
         let handle = user_handle(&id).unwrap();
         assert_eq!(user_id_of(&handle), id);
         assert!(user_handle("not-a-uuid").is_err());
+    }
+
+    #[tokio::test]
+    async fn the_passkeys_table_is_required() {
+        let app = |pairs: &[(&str, &str)]| {
+            let config = shared::Config::from_env(&Env::from_pairs(pairs), "auth", "0.0.0");
+            AppState::init(config.expect("config"))
+        };
+        let without = app(&[]).await;
+        let err = Passkeys::from_env(&without, &Env::from_pairs(&[])).unwrap_err();
+        assert!(err.to_string().contains("PASSKEYS_TABLE"), "{err}");
+        let with = app(&[("PASSKEYS_TABLE", "passkeys")]).await;
+        assert!(Passkeys::from_env(&with, &Env::from_pairs(&[])).is_ok());
     }
 
     #[test]

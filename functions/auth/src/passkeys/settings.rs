@@ -1,6 +1,6 @@
-//! The relying party as configured: `WEBAUTHN_RP_ID`, `WEBAUTHN_ORIGINS`, `WEBAUTHN_RP_NAME`,
-//! `WEBAUTHN_TIMEOUT_SECS` and `PASSKEYS_TABLE`, read from an [`Env`] so tests build them from
-//! pairs.
+//! The relying party as configured: `WEBAUTHN_RP_ID`, `WEBAUTHN_ORIGINS`, `WEBAUTHN_RP_NAME` and
+//! `WEBAUTHN_TIMEOUT_SECS`, read from an [`Env`] so tests build them from pairs. The table,
+//! `PASSKEYS_TABLE`, is the core configuration's (`Table::Passkeys`).
 
 use std::num::NonZeroU32;
 
@@ -28,8 +28,6 @@ pub struct PasskeySettings {
     /// `WEBAUTHN_TIMEOUT_SECS` (300, 1 to 600): how long a started ceremony can be finished; the
     /// options' `timeout`, the server state's expiry and the stored challenge's TTL.
     pub timeout: NonZeroU32,
-    /// `PASSKEYS_TABLE`: credentials and ceremony state.
-    pub table: String,
 }
 
 impl PasskeySettings {
@@ -49,7 +47,6 @@ impl PasskeySettings {
             origins,
             rp_name: env.string_or("WEBAUTHN_RP_NAME", DEFAULT_RP_NAME),
             timeout,
-            table: env.required("PASSKEYS_TABLE")?,
         })
     }
 
@@ -116,9 +113,7 @@ mod tests {
     use super::*;
 
     fn settings(pairs: &[(&str, &str)]) -> Result<PasskeySettings, ConfigError> {
-        let mut all = vec![("PASSKEYS_TABLE", "passkeys")];
-        all.extend_from_slice(pairs);
-        PasskeySettings::from_env(&Env::from_pairs(&all))
+        PasskeySettings::from_env(&Env::from_pairs(pairs))
     }
 
     #[test]
@@ -182,8 +177,7 @@ mod tests {
     }
 
     #[test]
-    fn the_table_is_required_and_the_timeout_bounded() {
-        assert!(PasskeySettings::from_env(&Env::from_pairs(&[])).is_err());
+    fn the_timeout_is_bounded() {
         assert!(settings(&[("WEBAUTHN_TIMEOUT_SECS", "0")]).is_err());
         assert!(settings(&[("WEBAUTHN_TIMEOUT_SECS", "601")]).is_err());
         assert_eq!(
